@@ -1,0 +1,208 @@
+"""The dataset configuration: pydantic models mirroring the TOML sections.
+
+Every key is documented in ``configs/odah.toml`` (the paper's spec) and in the README.
+Unknown keys are rejected (``extra="forbid"``), so a typo never silently becomes a default.
+Units: metres, seconds, millimetres only where the key says ``_mm``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+UPPER_GARMENTS = ("vest", "short_sleeves", "three_quarter_sleeves", "long_sleeves")
+LOWER_GARMENTS = ("short_shorts", "knee_shorts", "capri", "trousers")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DatasetConfig(_Section):
+    """Which trials exist: subjects x shape variants x motions x scene samples."""
+
+    name: str = Field("odah", pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = Field(0, ge=0)
+    subjects: int = Field(56, ge=1, description="number of synthetic subjects")
+    shape_variants: list[float] = Field(
+        default_factory=lambda: [-1.0, -0.5, 0.0, 0.5, 1.0],
+        description="BMI steps per subject (kg/m^2 offsets from the subject's own BMI)",
+        min_length=1,
+    )
+    scene_samples: int = Field(1, ge=1, description="scenes (clothing/lights/cameras) per motion")
+    split: dict[str, float] = Field(
+        default_factory=lambda: {"train": 42.0, "val": 6.0, "test": 8.0},
+        description="subject-level split proportions (normalised)",
+    )
+
+    @field_validator("split")
+    @classmethod
+    def _split_positive(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v or any(x < 0 for x in v.values()) or sum(v.values()) <= 0:
+            raise ValueError("split needs non-negative proportions with a positive sum")
+        return v
+
+
+class MotionConfig(_Section):
+    """Where motions come from and how they are cut into clips."""
+
+    source: str = Field("procedural", description="motion source name (see `odahgen motion list`)")
+    path: str = Field("", description="data folder or file for file-based sources")
+    motions: list[str] = Field(default_factory=list, description="motion ids; empty = all")
+    fps: float = Field(60.0, gt=0, description="output frame rate (sources are resampled)")
+    clip_seconds: float = Field(10.0, gt=0, description="clip length; longer recordings are split")
+    min_frames: int = Field(64, ge=1, description="clips shorter than this are rejected")
+    max_gap_seconds: float = Field(0.1, ge=0, description="marker gaps up to this are filled")
+
+
+class SkeletonConfig(_Section):
+    """The OpenSim model and the IK settings."""
+
+    model: str = Field("builtin", description="'builtin' or a path to a user .osim")
+    markers: str = Field("", description="optional marker set .xml for a user model")
+    marker_map: str = Field("", description="optional file mapping data labels to model markers")
+    ik_accuracy: float = Field(1e-5, gt=0)
+    ik_workers: int = Field(0, ge=0, description="parallel IK processes; 0 = one per core")
+    bony_flag_m: float = Field(0.02, gt=0, description="flag frames with a bony landmark this far off")
+
+
+class BodyConfig(_Section):
+    """The body mesh model fitted to the skeleton."""
+
+    model: Literal["anny", "smplx"] = "anny"
+    model_dir: str = Field("", description="folder with the user's SMPLX_*.npz (smplx only)")
+    gender: Literal["neutral", "male", "female"] = "neutral"
+    fit_iterations: int = Field(30, ge=1, description="pose optimisation steps per frame")
+
+
+class ClothingConfig(_Section):
+    upper_types: list[str] = Field(default_factory=lambda: list(UPPER_GARMENTS), min_length=1)
+    lower_types: list[str] = Field(default_factory=lambda: list(LOWER_GARMENTS), min_length=1)
+    textures_per_type: int = Field(5, ge=1)
+    texture_dir: str = Field("", description="optional folder of user texture images")
+
+    @field_validator("upper_types")
+    @classmethod
+    def _upper_known(cls, v: list[str]) -> list[str]:
+        return _check_members(v, UPPER_GARMENTS)
+
+    @field_validator("lower_types")
+    @classmethod
+    def _lower_known(cls, v: list[str]) -> list[str]:
+        return _check_members(v, LOWER_GARMENTS)
+
+
+def _check_members(values: list[str], allowed: tuple[str, ...]) -> list[str]:
+    unknown = [x for x in values if x not in allowed]
+    if unknown:
+        raise ValueError(f"unknown {unknown}; choose from {list(allowed)}")
+    return values
+
+
+class LightsConfig(_Section):
+    count: int = Field(4, ge=1, description="area lights evenly spread on the ceiling")
+    ceiling_height_m: float = Field(3.0, gt=0)
+    power_w: tuple[float, float] = Field((300.0, 800.0), description="per-light power range")
+    color_temperature_k: tuple[float, float] = Field((3500.0, 6500.0))
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "LightsConfig":
+        for name in ("power_w", "color_temperature_k"):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi:
+                raise ValueError(f"{name} must be 0 < low <= high")
+        return self
+
+
+class CameraView(_Section):
+    """One static camera. ``azimuth_deg`` is measured from the subject's forward axis."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    azimuth_deg: float
+
+
+class CamerasConfig(_Section):
+    views: list[CameraView] = Field(
+        default_factory=lambda: [
+            CameraView(name="front", azimuth_deg=0.0),
+            CameraView(name="side", azimuth_deg=90.0),
+        ],
+        min_length=1,
+    )
+    height_m: float = Field(1.1, gt=0)
+    height_jitter_m: float = Field(0.1, ge=0)
+    position_jitter_m: float = Field(0.2, ge=0, description="horizontal perturbation radius")
+    focal_mm: float = Field(33.0, gt=0)
+    sensor_width_mm: float = Field(36.0, gt=0)
+    sensor_fit: Literal["HORIZONTAL", "VERTICAL", "AUTO"] = "HORIZONTAL"
+    margin: float = Field(0.1, ge=0, lt=0.5, description="fraction of the frame kept free")
+
+    @field_validator("views")
+    @classmethod
+    def _unique(cls, v: list[CameraView]) -> list[CameraView]:
+        names = [x.name for x in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"view names must be unique, got {names}")
+        return v
+
+
+class SceneConfig(_Section):
+    clothing: ClothingConfig = Field(default_factory=ClothingConfig)
+    lights: LightsConfig = Field(default_factory=LightsConfig)
+    cameras: CamerasConfig = Field(default_factory=CamerasConfig)
+    room_size_m: tuple[float, float] = Field((8.0, 8.0), description="floor width x depth")
+
+
+class RenderConfig(_Section):
+    """How the Blender worker renders each view."""
+
+    engine: Literal["eevee", "cycles", "workbench"] = "eevee"
+    device: Literal["auto", "cpu", "gpu"] = Field("auto", description="cycles device")
+    width: int = Field(1080, ge=16, le=8192)
+    height: int = Field(720, ge=16, le=8192)
+    fps: int = Field(60, ge=1)
+    samples: int = Field(16, ge=1, description="cycles/eevee samples per pixel")
+    frame_step: int = Field(1, ge=1, description="render every Nth frame (previews only)")
+    crf: int = Field(23, ge=0, le=51, description="H.264 constant rate factor (23 = medium)")
+    motion_blur: bool = False
+    mask: bool = Field(True, description="also write a per-frame person mask")
+    depth: bool = Field(False, description="also write per-frame depth")
+    blender: str = Field("", description="a blender >= 4.2 binary or a Python with bpy")
+    timeout_s: float = Field(3600.0, gt=0, description="kill a Blender process after this")
+
+
+class QAConfig(_Section):
+    """Per-trial quality gates; a failing trial is excluded from the splits."""
+
+    ik_rms_max_m: float = Field(0.03, gt=0, description="mean per-frame IK marker RMS limit")
+    ik_max_m: float = Field(0.08, gt=0, description="largest single-marker IK error limit")
+    flagged_frames_max: float = Field(0.05, ge=0, le=1, description="fraction of flagged frames")
+    fit_joint_mm_max: float = Field(20.0, gt=0)
+    fit_marker_mm_max: float = Field(25.0, gt=0)
+    joint_limit_tolerance_rad: float = Field(0.02, ge=0)
+    keypoints_in_mask_min: float = Field(0.9, ge=0, le=1)
+    min_frames: int = Field(64, ge=1)
+
+
+class JobsConfig(_Section):
+    workers: int = Field(1, ge=1)
+    gpus: int = Field(0, ge=0, description="GPU slots for the local executor")
+    retries: int = Field(2, ge=0, description="resubmissions of a failed trial")
+    slurm_partition_cpu: str = ""
+    slurm_partition_gpu: str = ""
+    slurm_concurrency: int = Field(64, ge=1)
+    slurm_time_min: int = Field(120, ge=1)
+
+
+class Config(_Section):
+    """A whole dataset configuration (one TOML file)."""
+
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+    skeleton: SkeletonConfig = Field(default_factory=SkeletonConfig)
+    body: BodyConfig = Field(default_factory=BodyConfig)
+    scene: SceneConfig = Field(default_factory=SceneConfig)
+    render: RenderConfig = Field(default_factory=RenderConfig)
+    qa: QAConfig = Field(default_factory=QAConfig)
+    jobs: JobsConfig = Field(default_factory=JobsConfig)
