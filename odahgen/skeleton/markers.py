@@ -1,0 +1,129 @@
+"""The odahgen anatomical marker set: landmarks usable on any body mesh, plus joint centres.
+
+Every marker has a body (one of :data:`odahgen.skeleton.names.BODY_NAMES`), a location in
+that body's frame of the *unscaled* built-in model (metres, OpenSim body axes: X forward,
+Y up, Z right for the right side) and a class:
+
+- ``bony``: a palpable bony landmark (ASIS, malleolus, ...). Held close to its anatomical
+  place, highest IK weight; frames where one is > 2 cm off are flagged.
+- ``joint_centre``: a joint centre (hip, knee, ...), medium IK weight.
+- ``cluster``: a technical/tracking marker on soft tissue, low IK weight, free offset.
+
+Names follow the Rajagopal 2016 / Vicon-plug-in-gait style (``R``/``L`` prefix, upper case)
+so real lab data often matches without a map. Locations marked "(Rajagopal2016.osim)" are
+transcribed from that model's marker set (opensim-models repository); the others are
+anatomical estimates on the same generic body frames.
+
+Left markers are the right ones mirrored (z -> -z) onto the ``_l`` body.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+MarkerClass = Literal["bony", "joint_centre", "cluster"]
+
+# Right side and midline: name -> (body, (x, y, z) in body frame m, class, description)
+_RIGHT_AND_MID: dict[str, tuple[str, tuple[float, float, float], MarkerClass, str]] = {
+    # pelvis
+    "RASI": ("pelvis", (0.0095, 0.0181, 0.1285), "bony", "anterior superior iliac spine (Rajagopal2016.osim)"),
+    "RPSI": ("pelvis", (-0.155, 0.035, 0.045), "bony", "posterior superior iliac spine (Rajagopal2016.osim)"),
+    "SACR": ("pelvis", (-0.17, 0.025, 0.0), "bony", "sacrum, midway between the PSIS"),
+    # torso and head
+    "C7": ("torso", (-0.085, 0.435, 0.0), "bony", "7th cervical vertebra (Rajagopal2016.osim)"),
+    "CLAV": ("torso", (0.04, 0.38, 0.0), "bony", "clavicle / jugular notch of the sternum (Rajagopal2016.osim)"),
+    "STRN": ("torso", (0.09, 0.22, 0.0), "bony", "xiphoid process of the sternum"),
+    "RACR": ("torso", (-0.003, 0.425, 0.13), "bony", "acromion (Rajagopal2016.osim)"),
+    "HEADTOP": ("torso", (-0.01, 0.69, 0.0), "bony", "top of the head (vertex)"),
+    "FHEAD": ("torso", (0.085, 0.61, 0.0), "bony", "forehead (glabella)"),
+    # arm
+    "RSJC": ("humerus_r", (0.0, 0.0, 0.0), "joint_centre", "shoulder (glenohumeral) joint centre"),
+    "RUA1": ("humerus_r", (0.0, -0.05, 0.02), "cluster", "upper arm cluster 1 (Rajagopal2016.osim)"),
+    "RUA2": ("humerus_r", (0.0, -0.2, 0.02), "cluster", "upper arm cluster 2 (Rajagopal2016.osim)"),
+    "RUA3": ("humerus_r", (0.03, -0.13, 0.02), "cluster", "upper arm cluster 3 (Rajagopal2016.osim)"),
+    "RLEL": ("humerus_r", (0.015, -0.28, 0.04), "bony", "lateral elbow epicondyle (Rajagopal2016.osim)"),
+    "RMEL": ("humerus_r", (0.0022, -0.286, -0.046), "bony", "medial elbow epicondyle (Rajagopal2016.osim)"),
+    "REJC": ("ulna_r", (0.0, 0.0, 0.0), "joint_centre", "elbow joint centre"),
+    "RFA1": ("ulna_r", (0.0046, -0.0801, 0.0453), "cluster", "forearm cluster (Rajagopal2016.osim RFAsuperior)"),
+    "RRSP": ("radius_r", (0.0005, -0.225, 0.05), "bony", "radial styloid (Rajagopal2016.osim RFAradius)"),
+    "RUSP": ("radius_r", (-0.022, -0.225, -0.022), "bony", "ulnar styloid (Rajagopal2016.osim RFAulna)"),
+    "RWJC": ("hand_r", (0.0, 0.0, 0.0), "joint_centre", "wrist joint centre"),
+    "RMH2": ("hand_r", (0.005, -0.075, 0.025), "bony", "2nd metacarpal head"),
+    "RMH5": ("hand_r", (-0.005, -0.07, -0.03), "bony", "5th metacarpal head"),
+    # leg
+    "RHJC": ("femur_r", (0.0, 0.0, 0.0), "joint_centre", "hip joint centre"),
+    "RGTR": ("femur_r", (-0.01, -0.03, 0.085), "bony", "greater trochanter"),
+    "RTH1": ("femur_r", (0.018, -0.15, 0.064), "cluster", "thigh cluster 1 (Rajagopal2016.osim)"),
+    "RTH2": ("femur_r", (0.08, -0.23, 0.0047), "cluster", "thigh cluster 2 (Rajagopal2016.osim)"),
+    "RTH3": ("femur_r", (0.01, -0.3, 0.06), "cluster", "thigh cluster 3 (Rajagopal2016.osim)"),
+    "RLFC": ("femur_r", (0.0, -0.404, 0.05), "bony", "lateral femoral epicondyle (Rajagopal2016.osim)"),
+    "RMFC": ("femur_r", (0.0, -0.404, -0.05), "bony", "medial femoral epicondyle (Rajagopal2016.osim)"),
+    "RKJC": ("tibia_r", (0.0017, -0.0024, -0.0085), "joint_centre", "knee joint centre (Rajagopal2016.osim)"),
+    "RTTB": ("tibia_r", (0.035, -0.06, 0.0), "bony", "tibial tuberosity"),
+    "RTB1": ("tibia_r", (-0.0017, -0.1565, 0.0492), "cluster", "shank cluster 1 (Rajagopal2016.osim)"),
+    "RTB2": ("tibia_r", (0.037, -0.2301, -0.0039), "cluster", "shank cluster 2 (Rajagopal2016.osim)"),
+    "RTB3": ("tibia_r", (0.0114, -0.2952, 0.0554), "cluster", "shank cluster 3 (Rajagopal2016.osim)"),
+    "RLMAL": ("tibia_r", (-0.005, -0.3888, 0.053), "bony", "lateral malleolus (Rajagopal2016.osim)"),
+    "RMMAL": ("tibia_r", (0.006, -0.3888, -0.038), "bony", "medial malleolus (Rajagopal2016.osim)"),
+    "RAJC": ("talus_r", (0.0, 0.0, 0.0), "joint_centre", "ankle joint centre"),
+    "RCAL": ("calcn_r", (-0.025, 0.02, -0.005), "bony", "heel / calcaneus (Rajagopal2016.osim)"),
+    "RMT1": ("calcn_r", (0.17, 0.015, -0.035), "bony", "1st metatarsal head"),
+    "RMT5": ("calcn_r", (0.145, 0.0249, 0.059), "bony", "5th metatarsal head (Rajagopal2016.osim)"),
+    "RTOE": ("toes_r", (0.06, 0.005, -0.01), "bony", "toe tip (hallux)"),
+}
+
+_MIDLINE = {"SACR", "C7", "CLAV", "STRN", "HEADTOP", "FHEAD"}
+
+
+def _mirror_body(body: str) -> str:
+    return body[:-2] + "_l" if body.endswith("_r") else body
+
+
+def _build() -> dict[str, tuple[str, tuple[float, float, float], MarkerClass, str]]:
+    out: dict[str, tuple[str, tuple[float, float, float], MarkerClass, str]] = {}
+    for name, (body, loc, cls, desc) in _RIGHT_AND_MID.items():
+        out[name] = (body, loc, cls, desc)
+        if name in _MIDLINE:
+            continue
+        assert name.startswith("R")
+        out["L" + name[1:]] = (_mirror_body(body), (loc[0], loc[1], -loc[2]), cls, desc)
+    return out
+
+
+_ALL = _build()
+
+#: All marker names of the built-in set (fixed order: right marker then its left mirror).
+MARKER_NAMES: tuple[str, ...] = tuple(_ALL)
+#: name -> body (one of BODY_NAMES)
+MARKER_BODY: dict[str, str] = {n: v[0] for n, v in _ALL.items()}
+#: name -> location (x, y, z) in the unscaled body frame, metres
+MARKER_LOCATION: dict[str, tuple[float, float, float]] = {n: v[1] for n, v in _ALL.items()}
+#: name -> "bony" | "joint_centre" | "cluster"
+MARKER_CLASS: dict[str, MarkerClass] = {n: v[2] for n, v in _ALL.items()}
+#: name -> one-line description
+MARKER_DESCRIPTION: dict[str, str] = {n: v[3] for n, v in _ALL.items()}
+
+#: IK weight by marker class (bony landmarks high, joint centres medium, clusters low).
+CLASS_WEIGHT: dict[str, float] = {"bony": 10.0, "joint_centre": 5.0, "cluster": 1.0}
+
+
+def guess_marker_class(name: str) -> MarkerClass:
+    """Class of a marker of a user marker set, guessed from its name.
+
+    Joint centres contain ``JC``/``joint``; clusters end in a digit or mention a cluster-like
+    segment (thigh/shank/arm/forearm technical markers); everything else is a bony landmark.
+    """
+    n = name.upper().replace(".", "").replace("_", "")
+    if name in MARKER_CLASS:
+        return MARKER_CLASS[name]
+    if "JC" in n or "JOINT" in n or n.endswith("CENTER") or n.endswith("CENTRE"):
+        return "joint_centre"
+    cluster_keys = ("TH", "SH", "TB", "UA", "FA", "BICEPS", "FOREARM", "THIGH", "SHANK", "CLUSTER")
+    if n[-1:].isdigit() or any(k in n for k in cluster_keys if k not in ("TH",)) or (
+        "TH" in n and n[-1:].isdigit()
+    ):
+        return "cluster"
+    return "bony"
+
+
+assert all(b.endswith(("_r", "_l")) or b in ("pelvis", "torso") for b in MARKER_BODY.values())
