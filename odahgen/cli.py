@@ -19,7 +19,6 @@ from odahgen.errors import OdahgenError
 # Order is the order shown in --help.
 COMMAND_MODULES = [
     "odahgen.doctor",
-    "odahgen.render.cli",
 ]
 
 
