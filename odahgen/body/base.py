@@ -1,0 +1,356 @@
+"""The body-model interface every body (anny, smplx) implements.
+
+A body model maps shape parameters ``shape (B, S)``, pose parameters ``pose (B, P)`` (rad)
+and a global translation ``trans (B, 3)`` (m) to mesh vertices ``(B, V, 3)`` in metres, in
+OpenSim's world frame (Y up, X forward of the subject, Z to the subject's right). Each
+implementation converts its native frame in exactly one place (its ``_rest_state``).
+
+Posing is plain linear blend skinning over the model's own bone hierarchy:
+
+- the *rest state* (depends on ``shape`` only): rest vertices and the rest world frame
+  ``Grest_j`` (4x4) of every bone ``j``;
+- the pose is a list of *pose groups*, each an axis-angle rotation (3 values, rad) in the
+  local frame of its bone(s) (several bones can share one group, e.g. all toes); bones in no
+  group keep their rest orientation relative to their parent; group 0 is the root, whose
+  rotation is a world-frame rotation about the root bone's head;
+- skinning transform of an active bone ``a`` with driving ancestor ``d``:
+  ``A_a = A_d @ Grest_a @ R_a @ Grest_a^-1``; a bone in no group moves with its driver, so its
+  skinning weights are added to the driver's (exactly equivalent, fewer bones to pose).
+
+``bone_transforms`` returns ``A_j`` for every bone: ``vertex = sum_j w_vj A_j [v_rest; 1]``,
+which is what an exporter (rest vertices + skinning weights + per-frame bone transforms)
+needs to reproduce :meth:`BodyModel.forward` exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from odahgen.errors import OdahgenError
+
+#: OpenSim world frame from a Z-up, -Y-forward, +X-left frame (Blender/MakeHuman/anny):
+#: x_osim = -y, y_osim = z, z_osim = -x. Rows are the OpenSim axes. det = +1.
+ZUP_TO_OPENSIM = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, 1.0], [-1.0, 0.0, 0.0]])
+#: OpenSim world frame from a Y-up, +Z-forward, +X-left frame (SMPL/SMPL-X).
+SMPL_TO_OPENSIM = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
+
+
+@dataclass(frozen=True)
+class ShapeParam:
+    """One shape parameter: its name, default and valid range (unitless)."""
+
+    name: str
+    default: float
+    low: float
+    high: float
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PoseGroup:
+    """Three pose values (axis-angle, rad, bone-local frame) shared by ``bones``.
+
+    ``lower``/``upper`` (3,) are box limits on the axis-angle components (rad), used as a
+    penalty by the fitter.
+    """
+
+    name: str
+    bones: tuple[int, ...]
+    lower: tuple[float, float, float]
+    upper: tuple[float, float, float]
+
+
+def axis_angle_to_matrix(aa: torch.Tensor) -> torch.Tensor:
+    """Rodrigues' formula, differentiable at zero. ``aa (..., 3)`` rad -> ``(..., 3, 3)``."""
+    theta2 = (aa * aa).sum(-1, keepdim=True)
+    theta = torch.sqrt(theta2 + 1e-12)
+    small = theta2 < 1e-8
+    # sin(t)/t and (1-cos t)/t^2 with Taylor fallbacks near zero
+    a = torch.where(small, 1.0 - theta2 / 6.0, torch.sin(theta) / theta)
+    b = torch.where(small, 0.5 - theta2 / 24.0, (1.0 - torch.cos(theta)) / (theta2 + 1e-12))
+    x, y, z = aa.unbind(-1)
+    zero = torch.zeros_like(x)
+    k = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(aa.shape[:-1] + (3, 3))
+    eye = torch.eye(3, dtype=aa.dtype, device=aa.device).expand_as(k)
+    return eye + a[..., None] * k + b[..., None] * (k @ k)
+
+
+def _as_batch(x, width: int, name: str, dtype=torch.float32) -> torch.Tensor:
+    t = torch.as_tensor(x, dtype=dtype)
+    if t.dim() == 1:
+        t = t[None]
+    if t.dim() != 2 or t.shape[1] != width:
+        raise OdahgenError(f"{name} must have shape (B, {width}), got {tuple(t.shape)}")
+    if not torch.isfinite(t).all():
+        raise OdahgenError(f"{name} contains NaN or infinite values")
+    return t
+
+
+class BodyModel:
+    """Base class of the body models. Subclasses fill the attributes in ``__init__`` and
+    implement :meth:`_rest_state`.
+
+    Attributes (set by subclasses):
+        name: ``"anny"`` or ``"smplx"``.
+        faces: (F, 3) int64 triangle vertex indices.
+        bone_names: J bone names; ``bone_parents`` (J,) int parent index, -1 for the root.
+        pose_groups: tuple of :class:`PoseGroup`; group 0 is the root.
+        shape_params: tuple of :class:`ShapeParam` (S of them).
+        segment_bones: OpenSim body name -> bone names whose vertices belong to that body.
+        joint_bones: OpenSim joint name -> bone whose head is that joint (marker placement).
+    """
+
+    name: str = "base"
+    faces: np.ndarray
+    bone_names: tuple[str, ...]
+    bone_parents: np.ndarray
+    pose_groups: tuple[PoseGroup, ...]
+    shape_params: tuple[ShapeParam, ...]
+    segment_bones: dict[str, tuple[str, ...]]
+    joint_bones: dict[str, str]
+
+    # ---- to implement -------------------------------------------------------------------
+    def _rest_state(
+        self, shape: torch.Tensor, vertex_ids: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``shape (B, S)`` -> rest vertices ``(B, V', 3)`` m (all, or ``vertex_ids``) and rest
+        bone frames ``(B, J, 4, 4)``, both float32 in the OpenSim world frame. Differentiable
+        in ``shape``."""
+        raise NotImplementedError
+
+    # ---- set-up helpers for subclasses --------------------------------------------------
+    def _init_skinning(self, skin_idx: np.ndarray, skin_w: np.ndarray) -> None:
+        """``skin_idx (V, K)`` bone indices and ``skin_w (V, K)`` weights over all J bones."""
+        J = len(self.bone_names)
+        active: list[int] = []
+        group_of: dict[int, int] = {}
+        for g, grp in enumerate(self.pose_groups):
+            for b in grp.bones:
+                group_of[b] = g
+        root = int(np.flatnonzero(np.asarray(self.bone_parents) < 0)[0])
+        group_of.setdefault(root, 0)
+        driver = np.zeros(J, dtype=np.int64)
+        for j in range(J):  # bones are in topological order (parents first)
+            p = int(self.bone_parents[j])
+            if j in group_of:
+                active.append(j)
+                driver[j] = j
+            else:
+                driver[j] = driver[p] if p >= 0 else j
+        self._active = np.asarray(active, dtype=np.int64)  # (Ja,) bone index
+        pos = {b: i for i, b in enumerate(active)}
+        self._active_group = torch.as_tensor([group_of[b] for b in active])
+        # for each active bone, the active index of its parent's driver (-1 for the root)
+        self._active_parent = [
+            -1 if self.bone_parents[b] < 0 else pos[int(driver[self.bone_parents[b]])] for b in active
+        ]
+        self._bone_to_active = torch.as_tensor([pos[int(d)] for d in driver])  # (J,)
+        # collapse weights onto active bones, keep at most K nonzeros per vertex
+        V = skin_idx.shape[0]
+        dense = np.zeros((V, len(active)), dtype=np.float64)
+        np.add.at(dense, (np.repeat(np.arange(V), skin_idx.shape[1]), self._bone_to_active.numpy()[skin_idx.ravel()]), skin_w.ravel())
+        dense /= np.maximum(dense.sum(1, keepdims=True), 1e-12)
+        k = int(max(1, (dense > 1e-6).sum(1).max()))
+        order = np.argsort(-dense, axis=1)[:, :k]
+        self._skin_a_idx = torch.as_tensor(order, dtype=torch.long)  # (V, k) active bones
+        self._skin_a_w = torch.as_tensor(np.take_along_axis(dense, order, 1), dtype=torch.float32)
+        self._skin_full = (skin_idx.astype(np.int64), skin_w.astype(np.float32))
+        lo = np.concatenate([g.lower for g in self.pose_groups]).astype(np.float32)
+        hi = np.concatenate([g.upper for g in self.pose_groups]).astype(np.float32)
+        self.pose_lower, self.pose_upper = torch.as_tensor(lo), torch.as_tensor(hi)
+
+    # ---- public API ---------------------------------------------------------------------
+    @property
+    def n_vertices(self) -> int:
+        return int(self._skin_a_idx.shape[0])
+
+    @property
+    def n_shape(self) -> int:
+        return len(self.shape_params)
+
+    @property
+    def pose_dim(self) -> int:
+        """P = 3 x number of pose groups (axis-angle per group, rad)."""
+        return 3 * len(self.pose_groups)
+
+    def default_shape(self) -> torch.Tensor:
+        """(S,) the default shape parameters."""
+        return torch.tensor([p.default for p in self.shape_params], dtype=torch.float32)
+
+    def shape_bounds(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(S,), (S,) lower and upper bounds of the shape parameters."""
+        return (
+            torch.tensor([p.low for p in self.shape_params], dtype=torch.float32),
+            torch.tensor([p.high for p in self.shape_params], dtype=torch.float32),
+        )
+
+    def rest_vertices(self, shape=None) -> torch.Tensor:
+        """(V, 3) float32 m: the rest mesh of ``shape (S,)`` (default shape if None)."""
+        s = self.default_shape() if shape is None else _as_batch(shape, self.n_shape, "shape")
+        with torch.no_grad():
+            return self._rest_state(s)[0][0]
+
+    @property
+    def skinning_weights(self) -> np.ndarray:
+        """(V, J) float32 skinning weights over all bones (rows sum to 1)."""
+        idx, w = self._skin_full
+        out = np.zeros((idx.shape[0], len(self.bone_names)), dtype=np.float32)
+        np.add.at(out, (np.repeat(np.arange(idx.shape[0]), idx.shape[1]), idx.ravel()), w.ravel())
+        return out / np.maximum(out.sum(1, keepdims=True), 1e-12)
+
+    def prepare(self, shape, vertex_ids=None) -> dict[str, torch.Tensor]:
+        """Precompute the shape-dependent rest state for repeated posing.
+
+        ``shape (S,)`` or ``(1, S)``; ``vertex_ids (V',)`` restricts the vertices. Returns a dict
+        used by :meth:`pose_prepared`. Differentiable in ``shape``.
+        """
+        s = shape if isinstance(shape, torch.Tensor) and shape.dim() == 2 else _as_batch(shape, self.n_shape, "shape")
+        vid = None if vertex_ids is None else torch.as_tensor(vertex_ids, dtype=torch.long)
+        verts, frames = self._rest_state(s, vid)
+        fa = frames[:, torch.as_tensor(self._active)]  # (1, Ja, 4, 4)
+        sl = slice(None) if vid is None else vid
+        return {
+            "rest": verts,  # (1, V', 3)
+            "frames": fa,
+            "frames_inv": torch.linalg.inv(fa),
+            "skin": self._dense_skin(vid),  # (V', Ja)
+        }
+
+    def _dense_skin(self, vid) -> torch.Tensor:
+        idx = self._skin_a_idx if vid is None else self._skin_a_idx[vid]
+        w = self._skin_a_w if vid is None else self._skin_a_w[vid]
+        out = torch.zeros(idx.shape[0], len(self._active), dtype=torch.float32)
+        return out.scatter_add_(1, idx, w)
+
+    def _levels(self):
+        """Active bones grouped by tree depth: list of (active ids, parent position in the
+        previous level); cached."""
+        if getattr(self, "_level_cache", None) is None:
+            depth = []
+            for a, pa in enumerate(self._active_parent):
+                depth.append(0 if pa < 0 else depth[pa] + 1)
+            levels, where = [], {}
+            for d in range(max(depth) + 1):
+                ids = [a for a in range(len(depth)) if depth[a] == d]
+                par = [where[self._active_parent[a]][1] if d else -1 for a in ids]
+                for k, a in enumerate(ids):
+                    where[a] = (d, k)
+                levels.append((torch.as_tensor(ids), torch.as_tensor(par)))
+            order = torch.argsort(torch.cat([ids for ids, _ in levels]))
+            self._level_cache = (levels, order)
+        return self._level_cache
+
+    def _active_transforms(self, prep, pose: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
+        """(B, Ja, 4, 4) skinning transforms of the active bones (rest world -> posed world)."""
+        B = pose.shape[0]
+        R = axis_angle_to_matrix(pose.reshape(B, -1, 3))[:, self._active_group]  # (B, Ja, 3, 3)
+        F, Finv = prep["frames"][0], prep["frames_inv"][0]  # (Ja, 4, 4)
+        Ja = F.shape[0]
+        # local transforms Grest_a @ R_a @ Grest_a^-1 (B, Ja, 3, 4)
+        lr = F[None, :, :3, :3] @ R @ Finv[None, :, :3, :3]
+        lt = F[None, :, :3, 3] + (F[None, :, :3, :3] @ (R @ Finv[None, :, :3, 3:4]))[..., 0]
+        # root (active 0): world rotation about its head, then translation
+        h = F[0, :3, 3]
+        root_t = trans + h - (R[:, 0] @ h)
+        lr = torch.cat([R[:, :1], lr[:, 1:]], 1)
+        lt = torch.cat([root_t[:, None], lt[:, 1:]], 1)
+        bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=pose.dtype).expand(B, Ja, 1, 4)
+        L = torch.cat([torch.cat([lr, lt[..., None]], -1), bottom], -2)  # (B, Ja, 4, 4)
+        levels, order = self._levels()
+        outs, prev = [], None
+        for ids, par in levels:
+            cur = L[:, ids] if prev is None else prev[:, par] @ L[:, ids]
+            outs.append(cur)
+            prev = cur
+        return torch.cat(outs, 1)[:, order]
+
+    def prepare_points(self, shape, point_idx, point_w) -> dict[str, torch.Tensor]:
+        """Precompute N *linear points* of the mesh for fast posing.
+
+        A linear point is a fixed weighted sum of vertices (a vertex, a barycentric point,
+        a regressed joint centre): ``p_n = sum_k point_w[n, k] * v[point_idx[n, k]]``.
+        Because skinning is linear, ``p_n = sum_a A_a q_na`` with ``q_na`` (4,) precomputed
+        here, so posing N points costs N x Ja, independent of the mesh size. Exact.
+
+        ``point_idx (N, K)`` int vertex ids, ``point_w (N, K)`` float weights. Differentiable
+        in ``shape``.
+        """
+        idx = torch.as_tensor(np.asarray(point_idx), dtype=torch.long)
+        w = torch.as_tensor(np.asarray(point_w), dtype=torch.float32)
+        uniq, inv = torch.unique(idx, return_inverse=True)
+        prep = self.prepare(shape, uniq)
+        rest_h = torch.cat([prep["rest"][0], torch.ones(len(uniq), 1)], 1)  # (U, 4)
+        skin = prep["skin"]  # (U, Ja)
+        # q[n, a, :] = sum_k w[n,k] skin[inv[n,k], a] rest_h[inv[n,k], :]
+        q = torch.einsum("nk,nka,nkc->nac", w, skin[inv], rest_h[inv])
+        return {"frames": prep["frames"], "frames_inv": prep["frames_inv"], "q": q}
+
+    def pose_points(self, prep, pose: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
+        """Posed linear points ``(B, N, 3)`` m for ``pose (B, P)``, ``trans (B, 3)``."""
+        A = self._active_transforms(prep, pose, trans)[:, :, :3, :]  # (B, Ja, 3, 4)
+        B, Ja = A.shape[:2]
+        q = prep["q"]  # (N, Ja, 4)
+        # (B, 3, Ja*4) @ (Ja*4, N)
+        At = A.permute(0, 2, 1, 3).reshape(B, 3, Ja * 4)
+        return (At @ q.reshape(q.shape[0], Ja * 4).T).transpose(1, 2)
+
+    def pose_prepared(self, prep, pose: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
+        """Skin the prepared rest vertices: ``pose (B, P)``, ``trans (B, 3)`` -> ``(B, V', 3)``."""
+        A = self._active_transforms(prep, pose, trans)[:, :, :3, :]  # (B, Ja, 3, 4)
+        B, Ja = A.shape[:2]
+        M = (prep["skin"] @ A.reshape(B, Ja, 12)).reshape(B, -1, 3, 4)  # (B, V', 3, 4)
+        rest = prep["rest"][0]
+        return (M[..., :3] * rest[None, :, None, :]).sum(-1) + M[..., 3]
+
+    def forward(self, shape, pose, trans, vertex_ids=None) -> torch.Tensor:
+        """Posed vertices ``(B, V, 3)`` float32 m (or ``(B, V', 3)`` for ``vertex_ids``).
+
+        ``shape (S,)|(1,S)``, ``pose (B, P)`` rad, ``trans (B, 3)`` m.
+        """
+        pose = _as_batch(pose, self.pose_dim, "pose")
+        trans = _as_batch(trans, 3, "trans")
+        if trans.shape[0] != pose.shape[0]:
+            raise OdahgenError(f"pose has {pose.shape[0]} frames but trans has {trans.shape[0]}")
+        return self.pose_prepared(self.prepare(shape, vertex_ids), pose, trans)
+
+    __call__ = forward
+
+    def bone_transforms(self, shape, pose, trans) -> torch.Tensor:
+        """(B, J, 4, 4) float32 skinning transforms of every bone (rest -> posed world)."""
+        pose = _as_batch(pose, self.pose_dim, "pose")
+        trans = _as_batch(trans, 3, "trans")
+        prep = self.prepare(shape, vertex_ids=torch.zeros(1, dtype=torch.long))
+        return self._active_transforms(prep, pose, trans)[:, self._bone_to_active]
+
+    def joint_positions(self, shape, pose=None, trans=None) -> dict[str, torch.Tensor]:
+        """OpenSim joint name -> (B, 3) position of the model's bone head mapped to it."""
+        s = _as_batch(shape if shape is not None else self.default_shape(), self.n_shape, "shape")
+        with torch.no_grad():
+            _, frames = self._rest_state(s, torch.zeros(1, dtype=torch.long))
+            heads = frames[0, :, :3, 3]  # (J, 3)
+            if pose is not None:
+                A = self.bone_transforms(s, pose, trans)  # (B, J, 4, 4)
+                heads = (A[..., :3, :3] @ heads[None, :, :, None])[..., 0] + A[..., :3, 3]
+            else:
+                heads = heads[None]
+        return {j: heads[:, self.bone_names.index(b)] for j, b in self.joint_bones.items()}
+
+
+def load_body_model(name: str = "anny", **options) -> BodyModel:
+    """The body model ``name`` (``"anny"`` or ``"smplx"``).
+
+    Options: anny -> none needed; smplx -> ``model_dir`` (folder with SMPLX_<GENDER>.npz, or the
+    file itself) and ``gender`` (neutral|male|female).
+    """
+    if name == "anny":
+        from odahgen.body.anny_model import AnnyBody
+
+        return AnnyBody(**{k: v for k, v in options.items() if k not in ("model_dir", "gender")})
+    if name == "smplx":
+        from odahgen.body.smplx_model import SmplxBody
+
+        return SmplxBody(**options)
+    raise OdahgenError(f"unknown body model {name!r}; choose anny or smplx")
