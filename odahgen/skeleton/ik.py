@@ -1,0 +1,380 @@
+"""Fast inverse kinematics: batched Levenberg-Marquardt over a NumPy copy of the model.
+
+The model's kinematics are read once from OpenSim (:mod:`.kinematics`); the patellar
+coupling is handled by solving only independent coordinates and filling the dependent
+``knee_angle_*_beta`` from ``knee_angle_*`` (the constraint-free formulation). All frames of
+a chunk are solved at once; chunks run in parallel processes; a continuity pass re-solves
+frames whose fit is much worse than a neighbour's from that neighbour's solution. Optional
+marker offset registration moves each marker on its body over the whole motion (bony
+landmarks held within a few cm of their anatomical place, clusters free), as AddBiomechanics
+does. Marker weights by class: bony high, joint centres medium, clusters low.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from odahgen.errors import OdahgenError
+from odahgen.skeleton.kinematics import KinematicTree, extract_tree
+from odahgen.skeleton.markers import CLASS_WEIGHT, guess_marker_class
+from odahgen.skeleton.names import COORDINATE_NAMES, COUPLED_COORDINATES
+from odahgen.skeleton.trc import MarkerData
+
+#: how far (m) registration may move a marker from its model place, by class
+MAX_OFFSET = {"bony": 0.02, "joint_centre": 0.02, "cluster": 0.10}
+
+
+@dataclass
+class IKResult:
+    """IK output. angles: (T, 39) rad/m in COORDINATE_NAMES order (NaN for coordinates the
+    model lacks); coords: (T, n) in the model's own coordinate order (``coord_names``);
+    marker_names (M,); marker_errors (T, M) m (NaN where missing); marker_rms/max (T,) m;
+    flagged (T,) bool: a bony landmark is more than ``bony_flag_m`` off."""
+
+    angles: np.ndarray
+    coords: np.ndarray
+    coord_names: list[str]
+    times: np.ndarray
+    marker_names: list[str]
+    marker_errors: np.ndarray
+    marker_rms: np.ndarray
+    marker_max: np.ndarray
+    flagged: np.ndarray
+    marker_locations: np.ndarray  # (M, 3) body-frame marker locations used (after registration)
+    seconds: float = 0.0
+    info: dict = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------
+def _cost(tree, q, idx, loc, Y, W):
+    R, p, _ = tree.forward(q)
+    mk = tree.markers(R, p, loc)[:, idx]
+    d = np.where(np.isfinite(Y), mk - Y, 0.0)
+    return np.einsum("tmk,tmk,tm->t", d, d, W)
+
+
+def solve_frames(
+    tree: KinematicTree,
+    Y: np.ndarray,
+    idx: np.ndarray,
+    weights: np.ndarray,
+    q0: np.ndarray,
+    loc: np.ndarray | None = None,
+    cols: np.ndarray | None = None,
+    iters: int = 40,
+    tol: float = 1e-7,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Batched LM: markers Y (T, m, 3) (NaN = missing) of tree markers ``idx``, weights (m,),
+    start q0 (T, n); returns (q (T, n), weighted cost (T,)). Clamped coordinates stay in range."""
+    cols = tree.free_coords() if cols is None else np.asarray(cols)
+    q = tree.apply_couplers(q0)
+    T = q.shape[0]
+    W = np.where(np.isfinite(Y).all(axis=2), weights[None, :], 0.0)
+    lo = np.where(tree.coord_clamped, tree.coord_range[:, 0], -np.inf)[cols]
+    hi = np.where(tree.coord_clamped, tree.coord_range[:, 1], np.inf)[cols]
+    lam = np.full(T, 1e-3)
+    active = np.ones(T, bool)
+    cost = _cost(tree, q, idx, loc, Y, W)
+    n = len(cols)
+    for _ in range(iters):
+        a = np.nonzero(active)[0]
+        if len(a) == 0:
+            break
+        mk, J = tree.marker_jacobian(q[a], loc, cols)
+        mk, J = mk[:, idx], J[:, idx]
+        r = np.where(np.isfinite(Y[a]), mk - Y[a], 0.0)
+        Wa = W[a]
+        Jf = J.reshape(len(a), -1, n)
+        wf = np.repeat(Wa, 3, axis=1)
+        A = np.einsum("tki,tk,tkj->tij", Jf, wf, Jf)
+        g = np.einsum("tki,tk,tk->ti", Jf, wf, r.reshape(len(a), -1))
+        diag = np.einsum("tii->ti", A)
+        Ad = A + (lam[a][:, None] * (diag + 1e-6))[:, :, None] * np.eye(n)[None]
+        step = -np.linalg.solve(Ad, g[:, :, None])[:, :, 0]
+        qn = q[a].copy()
+        qn[:, cols] = np.clip(qn[:, cols] + step, lo, hi)
+        qn = tree.apply_couplers(qn)
+        cn = _cost(tree, qn, idx, loc, Y[a], Wa)
+        better = cn <= cost[a]
+        acc = a[better]
+        q[acc] = qn[better]
+        stepn = np.abs(qn[:, cols] - q[a][:, cols]).max(axis=1) if False else np.abs(step).max(axis=1)
+        rel = (cost[a] - cn) / np.maximum(cost[a], 1e-30)
+        cost[acc] = cn[better]
+        lam[acc] = np.maximum(lam[acc] / 3.0, 1e-9)
+        lam[a[~better]] *= 4.0
+        done = (better & ((stepn < tol) | (rel < 1e-10))) | (lam[a] > 1e8)
+        active[a[done]] = False
+    return q, cost
+
+
+def _root_coords(tree: KinematicTree) -> np.ndarray:
+    root = [b for b in range(len(tree.body_names)) if tree.body_parent[b] < 0][0]
+    return np.array(sorted({ax.coord for ax in tree.axes[root] if ax.coord >= 0}), dtype=int)
+
+
+def initial_guess(tree: KinematicTree, Y: np.ndarray, idx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per-frame start: default pose with the root (pelvis) fitted from several headings."""
+    T = Y.shape[0]
+    q = np.tile(tree.coord_default, (T, 1))
+    rc = _root_coords(tree)
+    root = [b for b in range(len(tree.body_names)) if tree.body_parent[b] < 0][0]
+    # translation: match centroids
+    R, p, _ = tree.forward(q[:1])
+    mk = tree.markers(R, p)[0, idx]
+    cen_data = np.nanmean(Y, axis=1)
+    cen_model = mk[np.isfinite(Y).all(axis=2).any(axis=0)].mean(axis=0) if np.isfinite(Y).any() else np.zeros(3)
+    trans = [c for c in rc if not tree.coord_rotational[c]]
+    for c in trans:
+        ax = [a for a in tree.axes[root] if a.coord == c][0]
+        d = cen_data - cen_model
+        q[:, c] = np.nan_to_num(d @ ax.axis) + tree.coord_default[c]
+    rots = [c for c in rc if tree.coord_rotational[c]]
+    yaw = [c for c in rots if abs([a for a in tree.axes[root] if a.coord == c][0].axis[1]) > 0.9]
+    starts = [0.0, np.pi / 2, np.pi, -np.pi / 2] if yaw else [0.0]
+    best_q, best_c = None, None
+    for s in starts:
+        qs = q.copy()
+        if yaw:
+            qs[:, yaw[0]] = s
+        qs, c = solve_frames(tree, Y, idx, weights, qs, cols=rc, iters=25, tol=1e-5)
+        if best_q is None:
+            best_q, best_c = qs, c
+        else:
+            m = c < best_c
+            best_q[m], best_c[m] = qs[m], c[m]
+    return best_q
+
+
+def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3):
+    """Re-solve frames much worse than a neighbour from that neighbour's solution."""
+    T = len(q)
+    for _ in range(rounds):
+        changed = False
+        for direction in (1, -1):
+            nb = np.arange(T) - direction
+            ok = (nb >= 0) & (nb < T)
+            bad = np.nonzero(ok & (cost > 2.0 * cost[np.clip(nb, 0, T - 1)] + 1e-6))[0]
+            if len(bad) == 0:
+                continue
+            qn, cn = solve_frames(tree, Y[bad], idx, weights, q[bad - direction], loc, cols)
+            m = cn < cost[bad]
+            if m.any():
+                q[bad[m]], cost[bad[m]] = qn[m], cn[m]
+                changed = True
+        if not changed:
+            break
+    return q, cost
+
+
+def _solve_chunk(args):
+    tree, Y, idx, weights, loc, q0 = args
+    cols = tree.free_coords()
+    if q0 is None:
+        q0 = initial_guess(tree, Y, idx, weights)
+    q, cost = solve_frames(tree, Y, idx, weights, q0, loc, cols)
+    q, cost = _continuity(tree, Y, idx, weights, q, cost, loc, cols)
+    return q, cost
+
+
+def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk: int = 300):
+    """Solve every frame; chunks of ``chunk`` frames in ``workers`` processes (0: one per core,
+    used only when there are several chunks). A continuity pass across chunk borders follows."""
+    T = Y.shape[0]
+    bounds = list(range(0, T, chunk)) + [T]
+    jobs = [(tree, Y[a:b], idx, weights, loc, None if q0 is None else q0[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    nw = workers if workers > 0 else (os.cpu_count() or 1)
+    nw = min(nw, len(jobs))
+    if nw > 1:
+        ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context("spawn")
+        with ctx.Pool(nw) as pool:
+            res = pool.map(_solve_chunk, jobs)
+    else:
+        res = [_solve_chunk(j) for j in jobs]
+    q = np.concatenate([r[0] for r in res])
+    cost = np.concatenate([r[1] for r in res])
+    if len(jobs) > 1:
+        q, cost = _continuity(tree, Y, idx, weights, q, cost, loc, tree.free_coords())
+    return q, cost
+
+
+def register_offsets(tree, Y, idx, q, classes, loc0, max_offset=None) -> np.ndarray:
+    """Least-squares body-frame location of each marker over all frames given poses q,
+    limited to ``max_offset[class]`` from its model place. Returns loc (M_tree, 3)."""
+    max_offset = MAX_OFFSET if max_offset is None else max_offset
+    R, p, _ = tree.forward(q)
+    loc = loc0.copy()
+    for k, m in enumerate(idx):
+        b = tree.marker_body[m]
+        ok = np.isfinite(Y[:, k]).all(axis=1)
+        if ok.sum() < 3:
+            continue
+        z = np.einsum("tji,tj->ti", R[ok, b], Y[ok, k] - p[ok, b])  # R^T (y - p)
+        mean = z.mean(axis=0)
+        d = mean - loc0[m]
+        lim = max_offset.get(classes[k], 0.05)
+        nd = np.linalg.norm(d)
+        if nd > lim:
+            d *= lim / nd
+        loc[m] = loc0[m] + d
+    return loc
+
+
+# ------------------------------------------------------------------------------------------
+def match_markers(tree: KinematicTree, data: MarkerData, marker_map: dict[str, str] | None = None, source: str = "markers"):
+    """Rename data labels by ``marker_map`` and keep those the model has. Returns (data subset,
+    tree marker indices). Unknown labels are ignored with a warning; no overlap is an error."""
+    if marker_map:
+        data = data.renamed(marker_map)
+    known = [n for n in data.names if n in tree.marker_names]
+    unknown = [n for n in data.names if n not in tree.marker_names]
+    if unknown:
+        warnings.warn(f"{source}: ignoring {len(unknown)} markers the model lacks: {', '.join(unknown[:12])}"
+                      + (" ..." if len(unknown) > 12 else ""), stacklevel=2)
+    if len(known) < 3:
+        raise OdahgenError(f"{source}: only {len(known)} marker names match the model's markers; give a marker map (--map)")
+    sub = data.subset(known)
+    empty = [n for j, n in enumerate(known) if not np.isfinite(sub.positions[:, j]).all(axis=1).any()]
+    if empty:
+        raise OdahgenError(f"{source}: markers with no valid sample: {', '.join(empty)}")
+    idx = np.array([tree.marker_names.index(n) for n in known], dtype=int)
+    return sub, idx
+
+
+def marker_weights(names: list[str], classes: dict[str, str] | None = None) -> tuple[np.ndarray, list[str]]:
+    cls = [(classes or {}).get(n) or guess_marker_class(n) for n in names]
+    return np.array([CLASS_WEIGHT[c] for c in cls]), cls
+
+
+def unwrap_free_rotations(tree: KinematicTree, q: np.ndarray) -> np.ndarray:
+    """Unclamped rotational coordinates: first frame in (-pi, pi], then continuous in time."""
+    q = q.copy()
+    for c in range(tree.n_coords):
+        if tree.coord_rotational[c] and not tree.coord_clamped[c] and c not in tree.couplers:
+            v = np.unwrap(q[:, c])
+            q[:, c] = v - 2 * np.pi * np.round(v[0] / (2 * np.pi))
+    return q
+
+
+def to_standard_angles(tree: KinematicTree, q: np.ndarray) -> np.ndarray:
+    """(T, n) model coordinates -> (T, 39) in COORDINATE_NAMES order (NaN where absent)."""
+    out = np.full((q.shape[0], len(COORDINATE_NAMES)), np.nan)
+    for i, n in enumerate(COORDINATE_NAMES):
+        if n in tree.coord_names:
+            out[:, i] = q[:, tree.coord_names.index(n)]
+    for dep, ind in COUPLED_COORDINATES.items():  # beta filled from the knee angle
+        i, j = COORDINATE_NAMES.index(dep), COORDINATE_NAMES.index(ind)
+        if np.isnan(out[:, i]).all():
+            out[:, i] = out[:, j]
+    return out
+
+
+def run_ik_tree(
+    tree: KinematicTree,
+    markers: MarkerData,
+    marker_map: dict[str, str] | None = None,
+    register: bool = True,
+    register_rounds: int = 3,
+    workers: int = 0,
+    bony_flag_m: float = 0.02,
+    classes: dict[str, str] | None = None,
+    source: str = "markers",
+    progress=None,
+) -> IKResult:
+    """IK on an extracted tree (see :func:`run_ik`)."""
+    t0 = time.perf_counter()
+    data, idx = match_markers(tree, markers, marker_map, source)
+    weights, cls = marker_weights(data.names, classes)
+    Y = data.positions
+    loc = tree.marker_loc.copy()
+    q, cost = solve_all(tree, Y, idx, weights, loc, workers=workers)
+    if progress:
+        progress("solved", 1)
+    if register:
+        for _ in range(register_rounds):
+            loc = register_offsets(tree, Y, idx, q, cls, tree.marker_loc)
+            q, cost = solve_all(tree, Y, idx, weights, loc, q0=q, workers=workers)
+            if progress:
+                progress("registered", 1)
+    q = unwrap_free_rotations(tree, q)
+    R, p, _ = tree.forward(q)
+    mk = tree.markers(R, p, loc)[:, idx]
+    err = np.linalg.norm(mk - Y, axis=2)
+    with np.errstate(invalid="ignore"):
+        rms = np.sqrt(np.nanmean(err**2, axis=1))
+        mx = np.nanmax(err, axis=1)
+    bony = np.array([c == "bony" for c in cls])
+    flagged = (np.nan_to_num(err[:, bony], nan=0.0) > bony_flag_m).any(axis=1) if bony.any() else np.zeros(len(q), bool)
+    return IKResult(
+        angles=to_standard_angles(tree, q), coords=q, coord_names=list(tree.coord_names), times=data.times,
+        marker_names=list(data.names), marker_errors=err, marker_rms=rms, marker_max=mx, flagged=flagged,
+        marker_locations=loc[idx], seconds=time.perf_counter() - t0,
+        info={"classes": cls, "weights": weights.tolist()},
+    )
+
+
+def run_ik(
+    model_path: str | os.PathLike,
+    markers: MarkerData,
+    markers_xml: str | os.PathLike | None = None,
+    marker_map: dict[str, str] | None = None,
+    register: bool = True,
+    workers: int = 0,
+    bony_flag_m: float = 0.02,
+    source: str = "markers",
+) -> IKResult:
+    """Inverse kinematics of ``markers`` (metres) on the model at ``model_path`` ("builtin" ok).
+
+    Returns an :class:`IKResult` (angles (T,39) rad in COORDINATE_NAMES order, marker_rms (T,),
+    marker_max (T,), marker_errors (T,M) m, flagged (T,)). ``register``: also fit each marker's
+    offset on its body over the whole motion. ``workers``: parallel processes (0 = per core).
+    """
+    from odahgen.skeleton.model import load_model  # noqa: PLC0415
+
+    model = load_model(model_path, markers_xml)
+    tree = extract_tree(model)
+    return run_ik_tree(tree, markers, marker_map, register=register, workers=workers,
+                       bony_flag_m=bony_flag_m, source=source)
+
+
+def opensim_ik(model_path: str | os.PathLike, trc_path: str | os.PathLike, out_mot: str | os.PathLike,
+               task_weights: dict[str, float] | None = None, accuracy: float = 1e-5,
+               setup_xml: str | os.PathLike | None = None) -> float:
+    """Stock OpenSim InverseKinematicsTool (with the model's constraints); returns seconds.
+    Used by the benchmark and cross-checks."""
+    import opensim as osim  # noqa: PLC0415
+
+    from odahgen.skeleton.model import quiet_opensim  # noqa: PLC0415
+
+    quiet_opensim()
+    model = osim.Model(str(model_path))
+    tool = osim.InverseKinematicsTool(str(setup_xml)) if setup_xml else osim.InverseKinematicsTool()
+    tool.setModel(model)
+    tool.set_marker_file(str(trc_path))
+    tool.setOutputMotionFileName(str(out_mot))
+    tool.set_accuracy(accuracy)
+    tool.set_report_errors(False)
+    from odahgen.skeleton.trc import read_trc  # noqa: PLC0415
+
+    d = read_trc(trc_path, strict=False)
+    tool.setStartTime(float(d.times[0]))
+    tool.setEndTime(float(d.times[-1]))
+    if task_weights is not None:
+        ts = tool.getIKTaskSet()
+        ts.clearAndDestroy()
+        for n, w in task_weights.items():
+            t = osim.IKMarkerTask()
+            t.setName(n)
+            t.setWeight(float(w))
+            t.setApply(True)
+            ts.cloneAndAppend(t)
+    t0 = time.perf_counter()
+    tool.run()
+    return time.perf_counter() - t0
