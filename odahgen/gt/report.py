@@ -1,0 +1,226 @@
+"""``odahgen report DATASET``: one self-contained HTML file (plots embedded as base64 PNGs).
+
+Sections: counts, joint-angle distributions per coordinate, motion and shape coverage, QA
+histograms, the QA exclusions, and sample frames of each view with the 2D keypoints drawn.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from odahgen import __version__
+from odahgen.gt.dataset import check_dataset, trial_files
+from odahgen.gt.schema import TrialGT, load_trial
+from odahgen.io import atomic_write_text
+
+MAX_ANGLE_SAMPLES = 200_000  # rows of (T,39) kept for the histograms
+
+
+def _fig_to_img(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img alt="plot" src="data:image/png;base64,{data}"/>'
+
+
+def _read_frame(path: Path, index: int) -> np.ndarray | None:
+    """Frame ``index`` (H,W,3) uint8 of a video, or None if unreadable."""
+    try:
+        import imageio.v2 as imageio
+
+        with imageio.get_reader(path, format="FFMPEG") as reader:
+            for i, frame in enumerate(reader):
+                if i == index:
+                    return np.asarray(frame)
+    except Exception:
+        return None
+    return None
+
+
+def _angle_plot(angles: np.ndarray, names: tuple[str, ...], rotational: np.ndarray) -> str:
+    import matplotlib.pyplot as plt
+
+    cols = 7
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.2, rows * 1.7))
+    for j, ax in enumerate(axes.flat):
+        if j >= len(names):
+            ax.axis("off")
+            continue
+        vals = angles[:, j]
+        vals = np.degrees(vals) if rotational[j] else vals
+        vals = vals[np.isfinite(vals)]
+        ax.hist(vals, bins=40, color="#4878a8")
+        ax.set_title(f"{names[j]} ({'deg' if rotational[j] else 'm'})", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.set_yticks([])
+    fig.tight_layout()
+    return _fig_to_img(fig)
+
+
+def _coverage_plot(rows: list[dict]) -> str:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.5))
+    motions = Counter(r["motion"] for r in rows)
+    names = sorted(motions)
+    axes[0].barh(names, [motions[n] for n in names], color="#4878a8")
+    axes[0].set_title("trials per motion")
+    variants = Counter(r["shape_variant"] for r in rows)
+    keys = sorted(variants)
+    axes[1].bar([f"{k:+.1f}" for k in keys], [variants[k] for k in keys], color="#6a9f58")
+    axes[1].set_title("trials per shape variant (BMI offset)")
+    shapes = [r["shape"] for r in rows if r.get("shape") is not None and len(r["shape"]) >= 2]
+    if shapes:
+        arr = np.array([s[:2] for s in shapes], float)
+        axes[2].scatter(arr[:, 0], arr[:, 1], s=12, color="#d1605e")
+        axes[2].set_xlabel("shape[0]")
+        axes[2].set_ylabel("shape[1]")
+    axes[2].set_title("body shape parameters (first two)")
+    fig.tight_layout()
+    return _fig_to_img(fig)
+
+
+_QA_PLOTS = (
+    ("ik_rms_mean_m", "IK marker RMS (cm)", 100.0),
+    ("ik_max_m", "IK max marker error (cm)", 100.0),
+    ("flagged_fraction", "flagged frames (fraction)", 1.0),
+    ("fit_joint_mm", "fit joint residual (mm)", 1.0),
+    ("fit_marker_mm", "fit marker residual (mm)", 1.0),
+    ("n_frames", "frames per clip", 1.0),
+)
+
+
+def _qa_plot(rows: list[dict]) -> str:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(_QA_PLOTS), figsize=(3 * len(_QA_PLOTS), 2.8))
+    for ax, (key, label, factor) in zip(axes, _QA_PLOTS):
+        vals = np.array([r["qa"].get(key, np.nan) for r in rows], float) * factor
+        vals = vals[np.isfinite(vals)]
+        if vals.size:
+            ax.hist(vals, bins=20, color="#8c6bb1")
+        else:
+            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title(label, fontsize=9)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return _fig_to_img(fig)
+
+
+def _sample_frames(gt: TrialGT, trial_dir: Path) -> str:
+    import matplotlib.pyplot as plt
+
+    views = list(gt.cameras)
+    fig, axes = plt.subplots(1, len(views), figsize=(4.5 * len(views), 3.5), squeeze=False)
+    idx = gt.n_frames // 2
+    for ax, view in zip(axes[0], views):
+        cam = gt.cameras[view]
+        width, height = cam.resolution
+        frame = None
+        if view in gt.videos:
+            frame = _read_frame(trial_dir / gt.videos[view].path, idx)
+        if frame is not None:
+            ax.imshow(frame)
+        else:
+            ax.imshow(np.zeros((height, width, 3), np.uint8))
+            ax.text(width / 2, height / 2, "video unreadable", color="w", ha="center")
+        pts = cam.keypoints_2d[idx]
+        vis = cam.visibility[idx]
+        ax.scatter(pts[vis, 0], pts[vis, 1], s=10, c="#ff3030", edgecolors="none")
+        ax.scatter(pts[~vis, 0], pts[~vis, 1], s=10, facecolors="none", edgecolors="#ffd000", linewidths=0.6)
+        ax.set_xlim(0, width)
+        ax.set_ylim(height, 0)
+        ax.set_title(f"{gt.meta.trial} / {view} / frame {idx}", fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    return _fig_to_img(fig)
+
+
+def build_report(
+    dataset: str | Path,
+    out: str | Path | None = None,
+    samples: int = 3,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> Path:
+    """Write the HTML report (default ``DATASET/report.html``); returns its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    dataset = check_dataset(dataset)
+    out = Path(out) if out else dataset / "report.html"
+    files = trial_files(dataset)
+    rows: list[dict] = []
+    angle_chunks: list[np.ndarray] = []
+    total_frames = 0
+    sample_imgs: list[str] = []
+    names: tuple[str, ...] = ()
+    rotational = np.ones(0, bool)
+    budget = max(1, MAX_ANGLE_SAMPLES // max(1, len(files)))
+    for i, path in enumerate(files):
+        if progress:
+            progress(i, len(files), path.parent.name)
+        try:
+            gt = load_trial(path)
+        except Exception as err:  # a broken trial is listed, not fatal for the report
+            rows.append({"trial": path.parent.name, "motion": "?", "shape_variant": float("nan"), "shape": None,
+                         "qa": {}, "passed": False, "reasons": [f"unreadable: {err}"], "subject": "?"})
+            continue
+        names, rotational = gt.coordinate_names, gt.rotational
+        step = max(1, gt.n_frames // budget)
+        angle_chunks.append(np.asarray(gt.joint_angles)[::step])
+        total_frames += gt.n_frames
+        qa = dict(gt.qa.metrics) if gt.qa else {}
+        qa.setdefault("n_frames", gt.n_frames)
+        rows.append({
+            "trial": gt.meta.trial, "subject": gt.meta.subject, "motion": gt.meta.motion,
+            "shape_variant": gt.meta.shape_variant,
+            "shape": None if gt.body is None else np.asarray(gt.body.shape),
+            "qa": qa, "passed": bool(gt.qa and gt.qa.passed),
+            "reasons": list(gt.qa.reasons) if gt.qa else ["no QA result"],
+        })
+        if len(sample_imgs) < samples and gt.cameras:
+            sample_imgs.append(_sample_frames(gt, path.parent))
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>odahgen report: {html.escape(dataset.name)}</title>",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1400px}img{max-width:100%}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px}</style></head><body>",
+        f"<h1>Dataset report: {html.escape(dataset.name)}</h1>",
+        f"<p>odahgen {__version__}. {len(rows)} trials, {sum(r['passed'] for r in rows)} pass QA, "
+        f"{len({r['subject'] for r in rows})} subjects, {len({r['motion'] for r in rows})} motions, "
+        f"{total_frames} frames per view.</p>",
+    ]
+    if angle_chunks:
+        parts += ["<h2>Joint-angle distributions</h2>", _angle_plot(np.concatenate(angle_chunks), names, rotational)]
+    if rows:
+        parts += ["<h2>Motion and shape coverage</h2>", _coverage_plot(rows)]
+        parts += ["<h2>QA</h2>", _qa_plot(rows)]
+    failed = [r for r in rows if not r["passed"]]
+    parts.append(f"<h3>Trials excluded by QA ({len(failed)})</h3>")
+    if failed:
+        parts.append("<table><tr><th>trial</th><th>reasons</th></tr>")
+        for r in failed:
+            parts.append(f"<tr><td>{html.escape(r['trial'])}</td><td>{html.escape('; '.join(r['reasons']))}</td></tr>")
+        parts.append("</table>")
+    else:
+        parts.append("<p>None.</p>")
+    if sample_imgs:
+        parts += ["<h2>Sample frames with 2D keypoints</h2>",
+                  "<p>Red: visible keypoints; yellow circles: not visible.</p>"] + sample_imgs
+    parts.append("</body></html>")
+    if progress:
+        progress(len(files), len(files), "")
+    atomic_write_text(out, "\n".join(parts))
+    return out

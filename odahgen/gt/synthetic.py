@@ -1,0 +1,178 @@
+"""Small, self-consistent synthetic trials and datasets (tests, report previews, docs).
+
+Nothing here runs OpenSim or Blender: keypoints are a stick figure that sways and walks,
+cameras look at it, 2D keypoints are exact projections and the videos (tiny MP4s) show
+the projected keypoints as white squares on grey. The arrays are consistent with each
+other, so the validator passes on them unless a test corrupts something.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from odahgen.gt.schema import (
+    N_BODIES,
+    N_COORDS,
+    N_KEYPOINTS,
+    ROTATIONAL,
+    BodyFit,
+    Camera,
+    Markers,
+    TrialGT,
+    TrialMeta,
+    Video,
+    project_points,
+)
+
+#: Generous joint ranges used by synthetic trials: (39, 2), rad / m.
+SYNTHETIC_RANGES = np.where(ROTATIONAL[:, None], np.array([-1.5, 1.5]), np.array([-10.0, 10.0]))
+
+
+def look_at_camera(
+    position, target, resolution=(64, 48), focal_mm: float = 33.0, sensor_width_mm: float = 36.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(K (3,3) px, R (3,3), t (3,) m) of a pinhole camera at ``position`` (m, world Y up)
+    looking at ``target``, horizontal sensor fit, principal point at the image centre."""
+    position = np.asarray(position, float)
+    forward = np.asarray(target, float) - position
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, [0.0, 1.0, 0.0])
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    R = np.stack([right, down, forward])
+    t = -R @ position
+    width, height = resolution
+    f_px = focal_mm / sensor_width_mm * width
+    K = np.array([[f_px, 0.0, width / 2.0], [0.0, f_px, height / 2.0], [0.0, 0.0, 1.0]])
+    return K, R, t
+
+
+def stick_figure(T: int, fps: float = 60.0, seed: int = 0) -> np.ndarray:
+    """(T, 44, 3) m: 44 points of a 1.8 m tall figure walking slowly along +X and swaying."""
+    rng = np.random.default_rng(seed)
+    base = np.column_stack(
+        [rng.uniform(-0.15, 0.15, N_KEYPOINTS), rng.uniform(0.05, 1.75, N_KEYPOINTS), rng.uniform(-0.25, 0.25, N_KEYPOINTS)]
+    )
+    time = np.arange(T) / fps
+    sway = 0.05 * np.sin(2 * np.pi * 1.0 * time)[:, None, None] * np.array([0.0, 0.0, 1.0])
+    walk = (0.3 * time)[:, None, None] * np.array([1.0, 0.0, 0.0])
+    swing = 0.1 * np.sin(2 * np.pi * 1.0 * time[:, None] + np.arange(N_KEYPOINTS)[None, :])[..., None] * np.array(
+        [1.0, 0.0, 0.0]
+    )
+    return base[None] + sway + walk + swing
+
+
+def render_dots(points_2d: np.ndarray, visibility: np.ndarray, resolution) -> np.ndarray:
+    """(T, H, W, 3) uint8 frames: grey background, a 3x3 white square per visible keypoint."""
+    width, height = resolution
+    T = points_2d.shape[0]
+    frames = np.full((T, height, width, 3), 60, np.uint8)
+    for i in range(T):
+        for (x, y), vis in zip(points_2d[i], visibility[i]):
+            if not vis or not np.isfinite(x):
+                continue
+            xi, yi = int(round(x)), int(round(y))
+            frames[i, max(0, yi - 1) : yi + 2, max(0, xi - 1) : xi + 2] = 255
+    return frames
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: float = 60.0) -> Path:
+    """Write (T, H, W, 3) uint8 frames as an H.264 MP4 (imageio + ffmpeg)."""
+    import imageio.v2 as imageio
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with imageio.get_writer(
+        path, format="FFMPEG", mode="I", fps=fps, codec="libx264", macro_block_size=16, ffmpeg_log_level="error"
+    ) as writer:
+        for frame in frames:
+            writer.append_data(frame)
+    return path
+
+
+def synthetic_trial(
+    trial: str,
+    subject: str = "s01",
+    motion: str = "walk",
+    n_frames: int = 64,
+    seed: int = 0,
+    views: tuple[str, ...] = ("front", "side"),
+    resolution: tuple[int, int] = (64, 48),
+    shape_variant: float = 0.0,
+    scene_sample: int = 0,
+) -> TrialGT:
+    """A consistent in-memory trial: T = ``n_frames``, two cameras ~4 m away, markers with
+    small IK errors, a body fit with small residuals, QA not yet computed."""
+    rng = np.random.default_rng(seed)
+    T = n_frames
+    fps = 60.0
+    angles = 0.3 * np.sin(np.linspace(0, 2 * np.pi, T)[:, None] + rng.uniform(0, 6.28, N_COORDS)[None, :])
+    angles[:, 3:6] = np.column_stack([0.3 * np.arange(T) / fps, np.full(T, 0.95), np.zeros(T)])
+    keypoints = stick_figure(T, fps, seed)
+    centre = np.array([0.3 * (T / fps) / 2, 0.9, 0.0])
+    positions = {"front": (4.0, 1.1, 0.0), "side": (0.0, 1.1, 4.0), "back": (-4.0, 1.1, 0.0)}
+    cameras: dict[str, Camera] = {}
+    videos: dict[str, Video] = {}
+    for k, view in enumerate(views):
+        pos = np.asarray(positions.get(view, (4.0 * np.cos(k), 1.1, 4.0 * np.sin(k)))) + [centre[0], 0, 0]
+        K, R, t = look_at_camera(pos, centre, resolution)
+        px, depth = project_points(K, R, t, keypoints)
+        inside = (px[..., 0] >= 0) & (px[..., 0] < resolution[0]) & (px[..., 1] >= 0) & (px[..., 1] < resolution[1])
+        vis = inside & (depth > 0)
+        cameras[view] = Camera(K, R, t, tuple(resolution), 33.0, 36.0, px, vis, keypoints_in_mask=vis.copy())
+        videos[view] = Video(path=f"{view}.mp4", codec="h264", n_frames=T, fps=fps, mask_path="")
+    M = 8
+    marker_pos = keypoints[:, :M] + rng.normal(0, 0.005, (T, M, 3))
+    markers = Markers(
+        names=[f"M{i}" for i in range(M)],
+        positions=marker_pos,
+        ik_rms=np.full(T, 0.012) + rng.uniform(0, 0.002, T),
+        ik_max=np.full(T, 0.03),
+        flagged=np.zeros(T, bool),
+    )
+    body = BodyFit(
+        model="anny",
+        shape=rng.normal(0, 1, 10),
+        pose=rng.normal(0, 0.1, (T, 6)),
+        trans=keypoints[:, 0, :].copy(),
+        fit_joint_err=np.full(T, 0.008),
+        fit_marker_err=np.full(T, 0.01),
+    )
+    meta = TrialMeta(
+        trial=trial,
+        subject=subject,
+        motion=motion,
+        seed=seed,
+        motion_source="synthetic",
+        fps=fps,
+        shape_variant=shape_variant,
+        scene_sample=scene_sample,
+        config_hash="0" * 16,
+        versions={"odahgen": "test", "opensim": "none", "blender": "none"},
+    )
+    scales = 1.0 + 0.05 * rng.standard_normal((N_BODIES, 3))
+    scene = {"upper": "vest", "lower": "trousers", "texture": int(rng.integers(5)), "lights": 4}
+    return TrialGT(
+        meta=meta,
+        joint_angles=angles,
+        segment_scales=scales,
+        keypoints_3d=keypoints,
+        coordinate_ranges=SYNTHETIC_RANGES.copy(),
+        markers=markers,
+        body=body,
+        cameras=cameras,
+        scene=scene,
+        videos=videos,
+    )
+
+
+def write_trial_videos(trial_dir: str | Path, gt: TrialGT, n_frames: int | None = None) -> None:
+    """Write each view's video (``gt.videos[view].path`` under ``trial_dir``); ``n_frames``
+    overrides the frame count (to plant a missing frame)."""
+    for view, cam in gt.cameras.items():
+        frames = render_dots(cam.keypoints_2d, cam.visibility, cam.resolution)
+        if n_frames is not None:
+            frames = frames[:n_frames]
+        write_video(Path(trial_dir) / gt.videos[view].path, frames, gt.meta.fps)
