@@ -1,0 +1,131 @@
+"""CLI of the job system: ``plan``, ``run``, ``status`` and ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from odahgen.errors import OdahgenError
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from odahgen.config import load_config
+    from odahgen.jobs.plan import plan, specs_from_file
+
+    config = load_config(args.config, args.set or [])
+    specs = specs_from_file(Path(args.trials), config) if args.trials else None
+    specs = plan(config, Path(args.output), force=args.force, specs=specs)
+    subjects = len({s.subject for s in specs})
+    motions = len({s.motion for s in specs})
+    print(f"planned {len(specs)} trials ({subjects} subjects x "
+          f"{len(config.dataset.shape_variants)} shape variants x {motions} motions x "
+          f"{config.dataset.scene_samples} scenes) in {args.output}/jobs")
+    print(f"next: odahgen run {args.output}")
+    return 0
+
+
+def _stage_names() -> list[str]:
+    from odahgen.jobs.pipeline import STAGE_NAMES
+
+    return list(STAGE_NAMES)
+
+
+def parse_stages(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    known = _stage_names()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise OdahgenError(f"--stages: unknown stage(s) {unknown}; stages are {known}")
+    return names
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from odahgen.jobs.plan import dataset_config
+
+    dataset = Path(args.dataset)
+    config = dataset_config(dataset)
+    only = parse_stages(args.stages)
+    workers = args.workers or config.jobs.workers
+    if args.executor == "local":
+        from odahgen.jobs.local import run_local
+
+        outcomes = run_local(dataset, workers=workers, gpus=config.jobs.gpus, only=only,
+                             trials=args.trial or None)
+        return _summarise(dataset, outcomes)
+    if args.executor == "slurm":
+        from odahgen.jobs.slurm import run_slurm
+
+        return run_slurm(dataset, config, only=only, wait=not args.no_wait)
+    raise OdahgenError(f"--executor {args.executor}: not available in this version")
+
+
+def _summarise(dataset: Path, outcomes) -> int:
+    failed = [o for o in outcomes if o.state == "failed"]
+    done = sum(o.state == "done" for o in outcomes)
+    locked = sum(o.state == "skipped-locked" for o in outcomes)
+    partial = sum(o.state == "partial" for o in outcomes)
+    print(f"{done} done, {len(failed)} failed, {partial} stopped before a stage not selected, "
+          f"{locked} busy in another run")
+    for o in failed[:20]:
+        print(f"  FAILED {o.trial} at {o.stage}: {o.error} "
+              f"(log: {dataset / 'trials' / o.trial / 'trial.log'})")
+    return 1 if failed else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from odahgen.jobs.status import dataset_status, print_status
+
+    status = dataset_status(Path(args.dataset))
+    print_status(Path(args.dataset), status, show_failures=args.failures)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from odahgen.jobs.demo import run_demo
+
+    return run_demo(Path(args.output), overrides=args.set or [], workers=args.workers)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("plan", help="expand a config into one job per trial",
+                       description="Expand CONFIG (subjects x shape variants x motions x scene "
+                       "samples, or --trials FILE) into job specs under DATASET/jobs/. "
+                       "Deterministic; refuses to plan over a dataset made with another config "
+                       "unless --force.")
+    p.add_argument("config", help="dataset config (.toml, or a shipped name: demo, odah)")
+    p.add_argument("-o", "--output", required=True, help="dataset folder")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
+    p.add_argument("--trials", help="explicit trial list (JSON) instead of the full product")
+    p.add_argument("--force", action="store_true", help="plan over a dataset with another config")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("run", help="run or resume the trials of a planned dataset",
+                       description="Run every trial's stages (motion, skeleton, fit, scene, "
+                       "render, gt, qa), skipping those already complete. Safe to start twice "
+                       "and to resume after a crash. --stages runs a subset, e.g. the CPU stages "
+                       "on one partition and `--stages render` on GPU nodes.")
+    p.add_argument("dataset")
+    p.add_argument("--executor", choices=["local", "slurm", "ray"], default="local")
+    p.add_argument("--workers", type=int, default=0, help="parallel trials (default: jobs.workers)")
+    p.add_argument("--stages", help="comma-separated stages to run (default: all)")
+    p.add_argument("--trial", action="append", help="run only this trial (repeatable)")
+    p.add_argument("--no-wait", action="store_true", help="slurm: submit and return")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="counts per stage and state, failures with reasons",
+                       description="Show how many trials are at each stage and state, and the "
+                       "failures with their reason and log path.")
+    p.add_argument("dataset")
+    p.add_argument("--failures", type=int, default=20, help="failures to list (0: none)")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("demo", help="generate the demo dataset end to end (what `make demo` runs)",
+                       description="Plan and run configs/demo.toml (2 subjects x 2 procedural "
+                       "motions, anny bodies, the built-in skeleton, small CPU renders), then "
+                       "validate it, write the report, and print where everything is.")
+    p.add_argument("-o", "--output", default="demo_out", help="dataset folder (default demo_out)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
+    p.add_argument("--workers", type=int, default=0, help="parallel trials (default: jobs.workers)")
+    p.set_defaults(func=cmd_demo)

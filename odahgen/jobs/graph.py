@@ -1,0 +1,272 @@
+"""The per-trial stage graph: completion records, skipping, locking, failure records.
+
+A trial's stages run in order; each reads earlier stages' outputs from the trial folder and
+writes its own atomically. After a stage succeeds a completion record
+``trials/<trial>/stages/<stage>.json`` is written (key = hash of the stage's config
+sections, its inputs' output hashes and the versions; the output files' hashes; seconds). A
+stage whose record's key matches the current one and whose outputs still exist is skipped,
+so re-running a trial or a dataset resumes it.
+
+Concurrency: a trial is run under an exclusive ``flock`` on ``trials/<trial>/.lock``
+(released by the kernel even after kill -9), so two ``odahgen run`` on the same dataset never
+do the same trial at once; the second one skips a locked trial.
+
+State for ``odahgen status``: one empty file per trial in ``DATASET/state/`` whose *name*
+is ``<trial>~<stage>~<state>`` (state: running, failed, done). Listing one folder is fast
+for 100,000 trials; failure details live in ``trials/<trial>/failure.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from odahgen import __version__
+from odahgen.config import Config
+from odahgen.errors import OdahgenError
+from odahgen.io import atomic_write_json, atomic_write_text, file_sha256, stable_hash
+from odahgen.jobs.plan import TrialSpec
+
+STATE_DIR = "state"
+TRIALS_DIR = "trials"
+SEP = "~"
+
+
+@dataclass
+class TrialContext:
+    """What a stage function gets: the trial's spec, folder, config and logger."""
+
+    dataset: Path
+    spec: TrialSpec
+    config: Config
+    log: logging.Logger
+
+    @property
+    def dir(self) -> Path:
+        return self.dataset / TRIALS_DIR / self.spec.trial
+
+    def path(self, name: str) -> Path:
+        return self.dir / name
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of a trial.
+
+    ``run(ctx)`` writes ``outputs`` (paths relative to the trial folder) atomically.
+    ``config_keys`` are the config sections (``"render"``, ``"scene.cameras"``) the result
+    depends on; ``deps`` the earlier stages whose outputs it reads. ``resource`` is ``cpu``
+    or ``gpu`` (the executors give GPU stages a GPU slot / partition).
+    """
+
+    name: str
+    run: Callable[[TrialContext], None]
+    outputs: tuple[str, ...]
+    deps: tuple[str, ...] = ()
+    config_keys: tuple[str, ...] = ()
+    resource: str = "cpu"
+    version: str = "1"
+
+
+def _config_part(config: Config, key: str):
+    node = config.model_dump(mode="json")
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def stage_key(stage: Stage, ctx: TrialContext, dep_records: dict[str, dict]) -> str:
+    """Hash of everything that determines a stage's outputs."""
+    return stable_hash({
+        "stage": stage.name,
+        "stage_version": stage.version,
+        "odahgen": __version__,
+        "spec": ctx.spec.__dict__,
+        "config": {k: _config_part(ctx.config, k) for k in stage.config_keys},
+        "inputs": {d: dep_records[d].get("outputs") for d in stage.deps},
+    }, length=24)
+
+
+def record_path(trial_dir: Path, stage: str) -> Path:
+    return trial_dir / "stages" / f"{stage}.json"
+
+
+def read_record(trial_dir: Path, stage: str) -> dict | None:
+    import json
+
+    try:
+        return json.loads(record_path(trial_dir, stage).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def record_is_current(record: dict | None, key: str, trial_dir: Path) -> bool:
+    if not record or record.get("key") != key:
+        return False
+    return all((trial_dir / name).exists() for name in record.get("outputs", {}))
+
+
+# ----------------------------------------------------------------------------- state files
+
+def set_state(dataset: Path, trial: str, stage: str, state: str) -> None:
+    """Make ``state/<trial>~<stage>~<state>`` the trial's only state file.
+
+    The current name is remembered in ``trials/<trial>/.state`` so a transition is one
+    rename (no folder scan); callers hold the trial lock.
+    """
+    folder = Path(dataset) / STATE_DIR
+    folder.mkdir(exist_ok=True)
+    new = folder / f"{trial}{SEP}{stage}{SEP}{state}"
+    pointer = Path(dataset) / TRIALS_DIR / trial / ".state"
+    try:
+        old = folder / pointer.read_text().strip()
+    except FileNotFoundError:
+        old = None
+    atomic_write_text(pointer, new.name)
+    if old == new and new.exists():
+        return
+    if old is None:  # the trial's first state
+        new.touch()
+        return
+    try:
+        os.replace(old, new)
+    except FileNotFoundError:  # a kill -9 between writing the pointer and the rename
+        prefix = f"{trial}{SEP}"
+        for entry in os.scandir(folder):
+            if entry.name.startswith(prefix) and entry.name != new.name:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+        new.touch()
+
+
+@contextlib.contextmanager
+def trial_lock(trial_dir: Path) -> Iterator[bool]:
+    """Yield True while holding the trial's exclusive lock, False if another process has it."""
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(trial_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                yield False
+                return
+            raise
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.uname().nodename} {os.getpid()}\n".encode())
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _remove_stale_temporaries(trial_dir: Path) -> None:
+    """Temporaries of an interrupted atomic write (``.name.XXXX.tmp.ext``); safe under the lock."""
+    for tmp in trial_dir.rglob(".*.tmp*"):
+        if tmp.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+def trial_logger(trial_dir: Path, trial: str) -> tuple[logging.Logger, logging.Handler]:
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger(f"odahgen.trial.{trial}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handler = logging.FileHandler(trial_dir / "trial.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    return logger, handler
+
+
+@dataclass
+class TrialOutcome:
+    trial: str
+    state: str  # done, failed, skipped-locked, partial (stopped at a stage subset)
+    stage: str = ""
+    error: str = ""
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def run_trial(dataset: Path, spec: TrialSpec, config: Config, stages: list[Stage],
+              only: set[str] | None = None) -> TrialOutcome:
+    """Run (or resume) one trial's stages in order; never raises for a stage failure.
+
+    ``only``: run just these stages (their earlier stages must already be complete), e.g.
+    the render stage on a GPU node after the CPU stages ran elsewhere.
+    """
+    dataset = Path(dataset)
+    trial_dir = dataset / TRIALS_DIR / spec.trial
+    t0 = time.monotonic()
+    with trial_lock(trial_dir) as locked:
+        if not locked:
+            return TrialOutcome(spec.trial, "skipped-locked")
+        _remove_stale_temporaries(trial_dir)
+        log, handler = trial_logger(trial_dir, spec.trial)
+        ctx = TrialContext(dataset, spec, config, log)
+        outcome = TrialOutcome(spec.trial, "done")
+        records: dict[str, dict] = {}
+        try:
+            for stage in stages:
+                key = stage_key(stage, ctx, records)
+                record = read_record(trial_dir, stage.name)
+                if record_is_current(record, key, trial_dir):
+                    records[stage.name] = record
+                    outcome.skipped.append(stage.name)
+                    continue
+                if only is not None and stage.name not in only:
+                    outcome.state, outcome.stage = "partial", stage.name
+                    set_state(dataset, spec.trial, stage.name, "pending")
+                    break
+                set_state(dataset, spec.trial, stage.name, "running")
+                log.info("stage %s: start", stage.name)
+                s0 = time.monotonic()
+                try:
+                    stage.run(ctx)
+                    missing = [o for o in stage.outputs if not (trial_dir / o).exists()]
+                    if missing:
+                        raise OdahgenError(f"stage {stage.name} did not write {missing}")
+                except BaseException as err:
+                    if isinstance(err, KeyboardInterrupt):
+                        raise
+                    msg = " ".join(str(err).split()) or type(err).__name__
+                    log.error("stage %s failed: %s\n%s", stage.name, msg, traceback.format_exc())
+                    atomic_write_json(trial_dir / "failure.json", {
+                        "trial": spec.trial, "stage": stage.name, "error": msg,
+                        "exception": type(err).__name__, "log": str(trial_dir / "trial.log"),
+                        "time": time.time(),
+                    })
+                    set_state(dataset, spec.trial, stage.name, "failed")
+                    outcome.state, outcome.stage, outcome.error = "failed", stage.name, msg
+                    return outcome
+                record = {
+                    "stage": stage.name, "key": key, "seconds": round(time.monotonic() - s0, 3),
+                    "outputs": {o: file_sha256(trial_dir / o) if (trial_dir / o).is_file()
+                                else "dir" for o in stage.outputs},
+                    "versions": {"odahgen": __version__}, "time": time.time(),
+                }
+                atomic_write_json(record_path(trial_dir, stage.name), record)
+                records[stage.name] = record
+                outcome.ran.append(stage.name)
+                log.info("stage %s: done in %.2f s", stage.name, record["seconds"])
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    (trial_dir / "failure.json").unlink()
+                set_state(dataset, spec.trial, stages[-1].name if stages else "-", "done")
+        finally:
+            outcome.seconds = round(time.monotonic() - t0, 3)
+            handler.close()
+            log.removeHandler(handler)
+        return outcome

@@ -1,0 +1,129 @@
+"""``odahgen status``: counts per stage and state, failures with reasons and log paths.
+
+Reads one folder listing (``DATASET/state/``) plus ``failure.json`` of failed trials only,
+so it stays fast for 100,000 trials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from odahgen.jobs.graph import SEP, STATE_DIR, TRIALS_DIR
+from odahgen.jobs.plan import JOBS_DIR, TRIAL_LIST, read_dataset
+
+
+@dataclass
+class DatasetStatus:
+    total: int
+    counts: Counter  # (stage, state) -> trials
+    failed: list[str] = field(default_factory=list)
+    running: list[str] = field(default_factory=list)
+
+    @property
+    def done(self) -> int:
+        return sum(n for (_, state), n in self.counts.items() if state == "done")
+
+    @property
+    def started(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.started
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+
+
+def dataset_status(dataset: Path) -> DatasetStatus:
+    dataset = Path(dataset)
+    read_dataset(dataset)  # a clear error if this is not a dataset
+    total = _count_lines(dataset / JOBS_DIR / TRIAL_LIST)
+    counts: Counter = Counter()
+    failed, running = [], []
+    folder = dataset / STATE_DIR
+    if folder.exists():
+        with os.scandir(folder) as it:
+            for entry in it:
+                parts = entry.name.split(SEP)
+                if len(parts) != 3:
+                    continue
+                trial, stage, state = parts
+                counts[(stage, state)] += 1
+                if state == "failed":
+                    failed.append(trial)
+                elif state == "running":
+                    running.append(trial)
+    # A "running" trial whose lock is free was interrupted (killed); say so.
+    alive = []
+    for trial in running:
+        if _lock_is_free(dataset / TRIALS_DIR / trial):
+            stage = next(s for (s, st) in counts if st == "running" and
+                         (folder / f"{trial}{SEP}{s}{SEP}running").exists())
+            counts[(stage, "running")] -= 1
+            counts[(stage, "interrupted")] += 1
+            if not counts[(stage, "running")]:
+                del counts[(stage, "running")]
+        else:
+            alive.append(trial)
+    return DatasetStatus(total, counts, sorted(failed), sorted(alive))
+
+
+def _lock_is_free(trial_dir: Path) -> bool:
+    import fcntl
+
+    try:
+        fd = os.open(trial_dir / ".lock", os.O_RDWR)
+    except FileNotFoundError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def failure_details(dataset: Path, trials: list[str], limit: int = 20) -> list[dict]:
+    out = []
+    for trial in trials[:limit]:
+        path = Path(dataset) / TRIALS_DIR / trial / "failure.json"
+        try:
+            out.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            out.append({"trial": trial, "stage": "?", "error": "no failure record",
+                        "log": str(path.parent / "trial.log")})
+    return out
+
+
+def print_status(dataset: Path, status: DatasetStatus, show_failures: int = 20) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    print(f"{dataset}: {status.total} trials: {status.done} done, {len(status.failed)} failed, "
+          f"{len(status.running)} running, {status.pending} not started")
+    table = Table(title="trials by stage and state")
+    table.add_column("stage")
+    table.add_column("state")
+    table.add_column("trials", justify="right")
+    for (stage, state), n in sorted(status.counts.items()):
+        table.add_row(stage, state, str(n))
+    console.print(table)
+    if status.failed and show_failures:
+        fails = Table(title=f"failures (first {min(show_failures, len(status.failed))} of "
+                            f"{len(status.failed)})")
+        for col in ("trial", "stage", "error", "log"):
+            fails.add_column(col, overflow="fold")
+        for rec in failure_details(dataset, status.failed, show_failures):
+            fails.add_row(rec.get("trial", ""), rec.get("stage", ""), rec.get("error", ""),
+                          rec.get("log", ""))
+        console.print(fails)
