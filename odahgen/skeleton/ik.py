@@ -57,7 +57,7 @@ def _cost(tree, q, idx, loc, Y, W):
     R, p, _ = tree.forward(q)
     mk = tree.markers(R, p, loc)[:, idx]
     d = np.where(np.isfinite(Y), mk - Y, 0.0)
-    return np.einsum("tmk,tmk,tm->t", d, d, W)
+    return ((d * d).sum(axis=2) * W).sum(axis=1)
 
 
 def solve_frames(
@@ -69,7 +69,7 @@ def solve_frames(
     loc: np.ndarray | None = None,
     cols: np.ndarray | None = None,
     iters: int = 40,
-    tol: float = 1e-7,
+    tol: float = 1e-6,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Batched LM: markers Y (T, m, 3) (NaN = missing) of tree markers ``idx``, weights (m,),
     start q0 (T, n); returns (q (T, n), weighted cost (T,)). Clamped coordinates stay in range."""
@@ -93,8 +93,9 @@ def solve_frames(
         Wa = W[a]
         Jf = J.reshape(len(a), -1, n)
         wf = np.repeat(Wa, 3, axis=1)
-        A = np.einsum("tki,tk,tkj->tij", Jf, wf, Jf)
-        g = np.einsum("tki,tk,tk->ti", Jf, wf, r.reshape(len(a), -1))
+        JtW = Jf.transpose(0, 2, 1) * wf[:, None, :]
+        A = JtW @ Jf
+        g = (JtW @ r.reshape(len(a), -1, 1))[:, :, 0]
         diag = np.einsum("tii->ti", A)
         Ad = A + (lam[a][:, None] * (diag + 1e-6))[:, :, None] * np.eye(n)[None]
         step = -np.linalg.solve(Ad, g[:, :, None])[:, :, 0]
@@ -105,12 +106,12 @@ def solve_frames(
         better = cn <= cost[a]
         acc = a[better]
         q[acc] = qn[better]
-        stepn = np.abs(qn[:, cols] - q[a][:, cols]).max(axis=1) if False else np.abs(step).max(axis=1)
+        stepn = np.abs(step).max(axis=1)
         rel = (cost[a] - cn) / np.maximum(cost[a], 1e-30)
         cost[acc] = cn[better]
         lam[acc] = np.maximum(lam[acc] / 3.0, 1e-9)
         lam[a[~better]] *= 4.0
-        done = (better & ((stepn < tol) | (rel < 1e-10))) | (lam[a] > 1e8)
+        done = (better & ((stepn < tol) | (rel < 1e-9))) | (lam[a] > 1e8)
         active[a[done]] = False
     return q, cost
 
@@ -144,7 +145,7 @@ def initial_guess(tree: KinematicTree, Y: np.ndarray, idx: np.ndarray, weights: 
         qs = q.copy()
         if yaw:
             qs[:, yaw[0]] = s
-        qs, c = solve_frames(tree, Y, idx, weights, qs, cols=rc, iters=25, tol=1e-5)
+        qs, c = solve_frames(tree, Y, idx, weights, qs, cols=rc, iters=12, tol=1e-4)
         if best_q is None:
             best_q, best_c = qs, c
         else:
@@ -164,7 +165,7 @@ def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3):
             bad = np.nonzero(ok & (cost > 2.0 * cost[np.clip(nb, 0, T - 1)] + 1e-6))[0]
             if len(bad) == 0:
                 continue
-            qn, cn = solve_frames(tree, Y[bad], idx, weights, q[bad - direction], loc, cols)
+            qn, cn = solve_frames(tree, Y[bad], idx, weights, q[bad - direction], loc, cols, iters=20)
             m = cn < cost[bad]
             if m.any():
                 q[bad[m]], cost[bad[m]] = qn[m], cn[m]
@@ -177,9 +178,10 @@ def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3):
 def _solve_chunk(args):
     tree, Y, idx, weights, loc, q0 = args
     cols = tree.free_coords()
+    warm = q0
     if q0 is None:
         q0 = initial_guess(tree, Y, idx, weights)
-    q, cost = solve_frames(tree, Y, idx, weights, q0, loc, cols)
+    q, cost = solve_frames(tree, Y, idx, weights, q0, loc, cols, iters=40 if warm is None else 12)
     q, cost = _continuity(tree, Y, idx, weights, q, cost, loc, cols)
     return q, cost
 

@@ -41,6 +41,13 @@ def axis_rotation(axis: np.ndarray, theta: np.ndarray) -> np.ndarray:
     return np.eye(3)[None] + s * k[None] + (1 - c) * (k @ k)[None]
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product over the last axis (broadcasting), without np.cross's overhead."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+
+
 @dataclass
 class Func:
     """A coordinate function y = f(x): 'lin' (a, b), 'const' (c) or 'tab' (x grid, y, dy)."""
@@ -189,8 +196,8 @@ class KinematicTree:
         loc = self.marker_loc if loc is None else loc
         Rb = R[:, self.marker_body]  # (T,M,3,3)
         if loc.ndim == 2:
-            return p[:, self.marker_body] + np.einsum("tmij,mj->tmi", Rb, loc)
-        return p[:, self.marker_body] + np.einsum("tmij,tmj->tmi", Rb, loc)
+            return p[:, self.marker_body] + (Rb @ loc[None, :, :, None])[..., 0]
+        return p[:, self.marker_body] + (Rb @ loc[..., None])[..., 0]
 
     def marker_jacobian(self, q: np.ndarray, loc: np.ndarray | None = None, cols: np.ndarray | None = None):
         """Markers (T,M,3) and d markers / d q[cols] (T, M, 3, len(cols)); couplers chained."""
@@ -219,7 +226,7 @@ class KinematicTree:
                     if coord not in colpos:
                         continue
                     if kind == "R":
-                        col = np.cross(w[:, None, :], pts - c[:, None, :])
+                        col = _cross(w[:, None, :], pts - c[:, None, :])
                     else:
                         col = np.broadcast_to(w[:, None, :], pts.shape)
                     Jb[..., colpos[coord]] += factor[:, None, None] * col
