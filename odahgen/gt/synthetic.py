@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from odahgen.io import stable_hash
 from odahgen.gt.schema import (
     N_BODIES,
     N_COORDS,
@@ -99,16 +100,19 @@ def synthetic_trial(
     n_frames: int = 64,
     seed: int = 0,
     views: tuple[str, ...] = ("front", "side"),
-    resolution: tuple[int, int] = (64, 48),
+    resolution: tuple[int, int] = (128, 96),
     shape_variant: float = 0.0,
     scene_sample: int = 0,
 ) -> TrialGT:
     """A consistent in-memory trial: T = ``n_frames``, two cameras ~4 m away, markers with
     small IK errors, a body fit with small residuals, QA not yet computed."""
     rng = np.random.default_rng(seed)
+    motion_rng = np.random.default_rng(int(stable_hash([subject, motion], 12), 16))
+    subject_rng = np.random.default_rng(int(stable_hash([subject], 12), 16))
     T = n_frames
     fps = 60.0
-    angles = 0.3 * np.sin(np.linspace(0, 2 * np.pi, T)[:, None] + rng.uniform(0, 6.28, N_COORDS)[None, :])
+    phases = motion_rng.uniform(0, 6.28, N_COORDS)
+    angles = 0.3 * np.sin(np.linspace(0, 2 * np.pi, T)[:, None] + phases[None, :])
     angles[:, 3:6] = np.column_stack([0.3 * np.arange(T) / fps, np.full(T, 0.95), np.zeros(T)])
     keypoints = stick_figure(T, fps, seed)
     centre = np.array([0.3 * (T / fps) / 2, 0.9, 0.0])
@@ -152,7 +156,7 @@ def synthetic_trial(
         config_hash="0" * 16,
         versions={"odahgen": "test", "opensim": "none", "blender": "none"},
     )
-    scales = 1.0 + 0.05 * rng.standard_normal((N_BODIES, 3))
+    scales = 1.0 + 0.05 * subject_rng.standard_normal((N_BODIES, 3))
     scene = {"upper": "vest", "lower": "trousers", "texture": int(rng.integers(5)), "lights": 4}
     return TrialGT(
         meta=meta,
@@ -176,3 +180,37 @@ def write_trial_videos(trial_dir: str | Path, gt: TrialGT, n_frames: int | None 
         if n_frames is not None:
             frames = frames[:n_frames]
         write_video(Path(trial_dir) / gt.videos[view].path, frames, gt.meta.fps)
+
+
+def make_dataset(
+    root: str | Path,
+    subjects: tuple[str, ...] = ("s01", "s02"),
+    motions: tuple[str, ...] = ("walk",),
+    n_frames: int = 64,
+    qa_config=None,
+    videos: bool = True,
+    shape_variants: tuple[float, ...] = (0.0,),
+) -> list[Path]:
+    """Write a small synthetic dataset under ``root`` (trials/<trial>/trial.h5 + videos,
+    QA computed with ``qa_config`` or the defaults). Trial ids ``<subject>_<motion>_b<k>``.
+    Returns the trial files. Index/splits/card are not written (see finalize_dataset)."""
+    from odahgen.config.models import QAConfig
+    from odahgen.gt.dataset import TRIAL_FILE, trial_dir
+    from odahgen.gt.qa import qa_trial
+    from odahgen.gt.schema import write_trial
+
+    qa_config = qa_config or QAConfig()
+    paths = []
+    seed = 0
+    for subject in subjects:
+        for motion in motions:
+            for k, variant in enumerate(shape_variants):
+                trial = f"{subject}_{motion}_b{k}"
+                gt = synthetic_trial(trial, subject, motion, n_frames, seed=seed, shape_variant=variant)
+                seed += 1
+                gt.qa = qa_trial(gt, qa_config).record()
+                tdir = trial_dir(root, trial)
+                paths.append(write_trial(tdir / TRIAL_FILE, gt))
+                if videos:
+                    write_trial_videos(tdir, gt)
+    return paths
