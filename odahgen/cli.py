@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "odahgen.doctor",
     "odahgen.jobs.cli",
     "odahgen.gt.cli",
+    "odahgen.body.markers",
+    "odahgen.body.regressor",
 ]
 
 

@@ -1,0 +1,337 @@
+"""Virtual markers on a body mesh: every marker of the skeleton's marker set as a fixed
+weighted sum of mesh vertices (a surface vertex for landmarks and clusters, a small
+non-negative vertex combination for joint centres), with its OpenSim body and class.
+
+Layouts live in ``assets/markers/<body>.json``::
+
+    {"body_model": "anny", "n_vertices": 13718, "shape": [...],
+     "markers": {"RASI": {"body": "pelvis", "class": "bony", "vertices": [i, ...],
+                          "weights": [w, ...]}, ...}}
+
+How a layout is built (:func:`build_layout`): the built-in OpenSim model at its default pose
+gives every marker's place relative to its body's proximal and distal joint centres; the
+same two joints of the body model (its rest mesh, default shape) map that place onto the
+mesh by a similarity transform (segment direction + length ratio); surface markers then
+snap to the nearest vertex of their segment (and neighbouring segments), joint-centre
+markers become a sparse non-negative vertex combination that reproduces the body model's
+own joint. The picture from ``odahgen body markers --render OUT.png`` lets a person check it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from odahgen.body.base import BodyModel
+from odahgen.errors import OdahgenError
+
+ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "markers"
+
+# OpenSim body -> (proximal joint, distal joint) of the segment frame used for transfer.
+# Joint keys are BodyModel.joint_bones keys; "mid_hip"/"mid_shoulder" are side averages.
+_SEGMENT_ANCHORS = {
+    "pelvis": ("mid_hip", "back"),
+    "torso": ("mid_hip", "mid_shoulder"),
+    "femur": ("hip", "walker_knee"),
+    "patella": ("hip", "walker_knee"),
+    "tibia": ("walker_knee", "ankle"),
+    "talus": ("ankle", "mtp"),
+    "calcn": ("ankle", "mtp"),
+    "toes": ("ankle", "mtp"),
+    "humerus": ("acromial", "elbow"),
+    "ulna": ("elbow", "radius_hand"),
+    "radius": ("elbow", "radius_hand"),
+    "hand": ("radius_hand", "hand_end"),
+}
+# OpenSim body (side-less) -> OpenSim body whose child joint is the model joint above
+_GENERIC_JOINT_BODY = {
+    "hip": "femur", "walker_knee": "tibia", "ankle": "talus", "mtp": "toes", "acromial": "humerus",
+    "elbow": "ulna", "radius_hand": "hand", "back": "torso",
+}
+# which neighbouring segments a surface marker may snap to
+_NEIGHBOURS = {
+    "pelvis": ("pelvis", "torso"), "torso": ("torso", "pelvis"),
+    "femur": ("femur", "tibia"), "patella": ("femur", "tibia"), "tibia": ("tibia", "femur", "calcn"),
+    "talus": ("calcn", "tibia"), "calcn": ("calcn", "tibia", "toes"), "toes": ("toes", "calcn"),
+    "humerus": ("humerus", "ulna"), "ulna": ("ulna", "humerus", "hand"), "radius": ("radius", "hand"),
+    "hand": ("hand",),
+}
+# joint-centre markers -> model joint
+_JC_MARKER_JOINT = {"HJC": "hip", "KJC": "walker_knee", "AJC": "ankle", "SJC": "acromial",
+                    "EJC": "elbow", "WJC": "radius_hand"}
+
+
+def _split(body: str) -> tuple[str, str]:
+    return (body[:-2], body[-1]) if body.endswith(("_r", "_l")) else (body, "")
+
+
+def _generic_model():
+    """Default-pose positions of the built-in OpenSim model: joint centres by body, markers."""
+    from odahgen.skeleton.kinematics import extract_tree
+    from odahgen.skeleton.model import load_model
+
+    tree = extract_tree(load_model("builtin"))
+    R, p, jc = tree.forward(tree.coord_default[None])
+    mk = tree.markers(R, p)[0]
+    return tree, {b: jc[0, i] for i, b in enumerate(tree.body_names)}, R[0], dict(zip(tree.marker_names, mk))
+
+
+def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Smallest rotation taking direction a to direction b (3x3)."""
+    a = a / np.linalg.norm(a)
+    b = b / np.linalg.norm(b)
+    v = np.cross(a, b)
+    c = float(a @ b)
+    if np.linalg.norm(v) < 1e-9:
+        return np.eye(3) if c > 0 else -np.eye(3)
+    k = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+    return np.eye(3) + k + k @ k * (1 / (1 + c))
+
+
+def _model_joint(joints: dict[str, np.ndarray], key: str, side: str) -> np.ndarray:
+    if key == "mid_hip":
+        return 0.5 * (joints["hip_r"] + joints["hip_l"])
+    if key == "mid_shoulder":
+        return 0.5 * (joints["acromial_r"] + joints["acromial_l"])
+    return joints[f"{key}_{side}"] if side else joints[key]
+
+
+def _generic_joint(gj: dict[str, np.ndarray], R: np.ndarray, names: list[str], key: str, side: str) -> np.ndarray:
+    s = side or "r"
+    if key == "mid_hip":
+        return 0.5 * (gj["femur_r"] + gj["femur_l"])
+    if key == "mid_shoulder":
+        return 0.5 * (gj["humerus_r"] + gj["humerus_l"])
+    if key == "hand_end":
+        b = f"hand_{s}"
+        return gj[b] + R[names.index(b)] @ np.array([0.0, -0.08, 0.0])
+    body = _GENERIC_JOINT_BODY[key]
+    return gj[body] if body == "torso" else gj[f"{body}_{s}"]
+
+
+def build_layout(body: BodyModel, shape=None) -> dict:
+    """Place every marker of the built-in marker set on ``body`` (see module docstring)."""
+    from odahgen.body.regressor import fit_sparse_weights
+
+    tree, gj, R, gmk = _generic_model()
+    from odahgen.skeleton.markers import MARKER_BODY, MARKER_CLASS
+
+    shape = body.default_shape() if shape is None else torch.as_tensor(shape, dtype=torch.float32)
+    rest = body.rest_vertices(shape).numpy().astype(np.float64)
+    joints = {k: v[0].numpy().astype(np.float64) for k, v in body.joint_positions(shape).items()}
+    W = body.skinning_weights
+    owner = np.argmax(W, axis=1)  # (V,) dominant bone
+    bone_idx = {n: i for i, n in enumerate(body.bone_names)}
+    seg_of_bone = np.full(len(body.bone_names), "", dtype=object)
+    for seg, bones in body.segment_bones.items():
+        for b in bones:
+            if not seg_of_bone[bone_idx[b]]:
+                seg_of_bone[bone_idx[b]] = seg
+    vseg = seg_of_bone[owner]
+    markers = {}
+    for name in tree.marker_names:
+        obody = MARKER_BODY.get(name, tree.body_names[tree.marker_body[tree.marker_names.index(name)]])
+        cls = MARKER_CLASS.get(name, "bony")
+        base, side = _split(obody)
+        jc_key = next((j for suf, j in _JC_MARKER_JOINT.items() if name[1:] == suf), None)
+        if cls == "joint_centre" and jc_key is not None:
+            target = joints[f"{jc_key}_{side or name[0].lower()}"]
+            ids, w = _joint_combination(body, shape, jc_key + "_" + (side or name[0].lower()), target, rest, fit_sparse_weights)
+            markers[name] = {"body": obody, "class": cls, "vertices": ids, "weights": w}
+            continue
+        pk, dk = _SEGMENT_ANCHORS[base]
+        gp, gd = _generic_joint(gj, R, tree.body_names, pk, side), _generic_joint(gj, R, tree.body_names, dk, side)
+        mp, md = _model_joint(joints, pk, side), _model_joint(joints, dk, side)
+        if base == "pelvis":  # width axis: hips
+            gp_, gd_ = gj["femur_l"], gj["femur_r"]
+            mp_, md_ = joints["hip_l"], joints["hip_r"]
+            rot = _rotation_between(gd_ - gp_, md_ - mp_)
+            scale = np.linalg.norm(md_ - mp_) / np.linalg.norm(gd_ - gp_)
+        else:
+            rot = _rotation_between(gd - gp, md - mp)
+            scale = np.linalg.norm(md - mp) / np.linalg.norm(gd - gp)
+        pred = mp + scale * rot @ (gmk[name] - gp)
+        allowed = {f"{n}_{side}" if side else n for n in _NEIGHBOURS[base]}
+        cand = np.flatnonzero(np.isin(vseg, list(allowed)))
+        if len(cand) == 0:
+            raise OdahgenError(f"{body.name}: no vertices for segment {obody} (marker {name})")
+        i = int(cand[np.argmin(np.linalg.norm(rest[cand] - pred, axis=1))])
+        if name in ("HEADTOP", "FHEAD"):  # head landmarks from the head's own extremes
+            head = cand[np.abs(rest[cand, 2] - mp[2]) < 0.02]
+            top = rest[head, 1].max()
+            if name == "HEADTOP":
+                i = int(head[np.argmax(rest[head, 1])])
+            else:
+                band = head[(rest[head, 1] < top - 0.05) & (rest[head, 1] > top - 0.09)]
+                i = int(band[np.argmax(rest[band, 0])]) if len(band) else i
+        markers[name] = {"body": obody, "class": cls, "vertices": [i], "weights": [1.0]}
+    return {
+        "body_model": body.name,
+        "n_vertices": body.n_vertices,
+        "shape": [float(x) for x in shape],
+        "method": "transfer from the built-in OpenSim model's default pose by segment similarity, "
+        "snap to the nearest vertex of the segment; joint centres as non-negative vertex combinations",
+        "markers": markers,
+    }
+
+
+def _joint_combination(body, shape, joint_key, target, rest, fit) -> tuple[list[int], list[float]]:
+    """A sparse non-negative vertex combination (weights sum to 1) reproducing the body
+    model's joint ``joint_key`` over a few random shapes and poses."""
+    cand = np.argsort(np.linalg.norm(rest - target, axis=1))[:60]
+    g = torch.Generator().manual_seed(0)
+    lo, hi = body.shape_bounds()
+    shapes = [torch.as_tensor(shape)] + [lo + (hi - lo) * (0.25 + 0.5 * torch.rand(body.n_shape, generator=g)) for _ in range(3)]
+    A, b = [], []
+    for s in shapes:
+        pose = 0.25 * torch.randn(4, body.pose_dim, generator=g)
+        pose[:, :3] = 0
+        trans = torch.zeros(4, 3)
+        with torch.no_grad():
+            v = body.forward(s, pose, trans, vertex_ids=torch.as_tensor(cand))  # (4, K, 3)
+            j = body.joint_positions(s, pose, trans)[joint_key]  # (4, 3)
+        A.append(v.numpy().transpose(0, 2, 1))
+        b.append(j.numpy())
+    w = fit(np.concatenate(A).reshape(-1, len(cand)), np.concatenate(b).reshape(-1), max_nonzero=12)
+    keep = np.flatnonzero(w > 1e-6)
+    return [int(cand[k]) for k in keep], [float(w[k]) for k in keep]
+
+
+# ---------------------------------------------------------------------------------------
+def layout_path(body_name: str) -> Path:
+    return ASSET_DIR / f"{body_name}.json"
+
+
+def load_layout(body: BodyModel | str, path: str | os.PathLike | None = None) -> dict:
+    """The marker layout of ``body`` (from ``assets/markers/<name>.json`` or ``path``).
+
+    For a body model with no shipped layout (smplx: its files are the user's), the layout is
+    built from the model with :func:`build_layout` when a model object is given.
+    """
+    name = body if isinstance(body, str) else body.name
+    p = Path(path) if path else layout_path(name)
+    if not p.is_file():
+        if isinstance(body, BodyModel) and path is None:
+            return build_layout(body)
+        raise OdahgenError(f"{p}: marker layout not found")
+    try:
+        layout = json.loads(p.read_text())
+        markers = layout["markers"]
+        n = int(layout["n_vertices"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise OdahgenError(f"{p}: not a marker layout ({type(err).__name__}: {err})") from err
+    if isinstance(body, BodyModel) and n != body.n_vertices:
+        raise OdahgenError(f"{p}: layout is for {n} vertices, the {name} mesh has {body.n_vertices}")
+    for m, spec in markers.items():
+        if len(spec["vertices"]) != len(spec["weights"]) or not spec["vertices"]:
+            raise OdahgenError(f"{p}: marker {m} has no or mismatched vertices/weights")
+    return layout
+
+
+def marker_points(layout: dict, names=None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(names, idx (M, K) int64, weights (M, K) float32) of the layout's markers, zero-padded."""
+    names = list(layout["markers"]) if names is None else list(names)
+    missing = [n for n in names if n not in layout["markers"]]
+    if missing:
+        raise OdahgenError(f"markers {missing} are not in the {layout.get('body_model')} layout")
+    K = max(len(layout["markers"][n]["vertices"]) for n in names)
+    idx = np.zeros((len(names), K), dtype=np.int64)
+    w = np.zeros((len(names), K), dtype=np.float32)
+    for i, n in enumerate(names):
+        v, ww = layout["markers"][n]["vertices"], layout["markers"][n]["weights"]
+        idx[i, : len(v)] = v
+        w[i, : len(v)] = ww
+    return names, idx, w
+
+
+def markers_from_vertices(vertices: np.ndarray, layout: dict, names=None) -> np.ndarray:
+    """Virtual marker positions (T, M, 3) from mesh vertices (T, V, 3)."""
+    _, idx, w = marker_points(layout, names)
+    v = np.asarray(vertices)
+    return (v[:, idx] * w[None, :, :, None]).sum(2)
+
+
+def render_layout(body: BodyModel, layout: dict, out_png: str | os.PathLike) -> None:
+    """Front / right side / back views of the rest mesh with labelled markers (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shape = torch.as_tensor(layout.get("shape") or body.default_shape(), dtype=torch.float32)
+    v = body.rest_vertices(shape).numpy()
+    names = list(layout["markers"])
+    mk = markers_from_vertices(v[None], layout)[0]
+    centre = v.mean(0)
+    import trimesh
+
+    normals = trimesh.Trimesh(v, body.faces, process=False).vertex_normals
+    # (name, horizontal axis, sign, depth axis, depth sign): OpenSim X fwd, Y up, Z right
+    views = [("front", 2, -1, 0, 1), ("right side", 0, 1, 2, 1), ("back", 2, 1, 0, -1)]
+    fig, axes = plt.subplots(1, 3, figsize=(21, 11))
+    colours = {"bony": "red", "joint_centre": "blue", "cluster": "green"}
+    for ax, (title, h, hs, d, ds) in zip(axes, views):
+        depth = ds * (v[:, d] - centre[d])
+        order = np.argsort(depth)
+        ax.scatter(hs * v[order, h], v[order, 1], s=0.4, c=depth[order], cmap="Greys", vmin=-0.4, vmax=0.25)
+        for i, n in enumerate(names):
+            spec = layout["markers"][n]
+            nrm = normals[spec["vertices"][0]]
+            view = np.zeros(3)
+            view[d] = ds  # direction from the body towards the camera
+            facing = spec["class"] == "joint_centre" or float(nrm @ view) > -0.1
+            if not facing:
+                continue
+            c = colours.get(layout["markers"][n]["class"], "red")
+            ax.scatter([hs * mk[i, h]], [mk[i, 1]], s=18, c=c, zorder=3)
+            ax.annotate(n, (hs * mk[i, h], mk[i, 1]), fontsize=6.5, color=c, xytext=(3, 2), textcoords="offset points")
+        ax.set_title(f"{body.name}: {title}")
+        ax.set_aspect("equal")
+        ax.axis("off")
+    fig.suptitle(f"{body.name} virtual markers ({len(names)}): red bony, green cluster, blue joint centre")
+    fig.tight_layout()
+    from odahgen.io import atomic_path
+
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- CLI
+def register(subparsers) -> None:
+    p = subparsers.add_parser("body", help="body model tools (virtual marker layouts)")
+    sub = p.add_subparsers(dest="body_command", metavar="SUBCOMMAND")
+    m = sub.add_parser("markers", help="show, build or render the virtual marker layout of a body model")
+    m.add_argument("--body", default="anny", choices=["anny", "smplx"], help="body model (default anny)")
+    m.add_argument("--model-dir", default="", help="SMPL-X model folder (smplx only)")
+    m.add_argument("--gender", default="neutral", choices=["neutral", "male", "female"])
+    m.add_argument("--build", action="store_true", help="(re)build the layout and write it")
+    m.add_argument("--layout", default=None, help="layout JSON (default assets/markers/<body>.json)")
+    m.add_argument("--render", metavar="OUT.png", default=None, help="write a labelled front/side/back picture")
+    m.set_defaults(func=_cmd_markers)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _cmd_markers(args) -> int:
+    from odahgen.body.base import load_body_model
+    from odahgen.io import atomic_write_json
+
+    body = load_body_model(args.body, model_dir=args.model_dir, gender=args.gender)
+    target = Path(args.layout) if args.layout else layout_path(body.name)
+    if args.build:
+        layout = build_layout(body)
+        atomic_write_json(target, layout)
+        print(f"wrote {target} ({len(layout['markers'])} markers)")
+    else:
+        layout = load_layout(body, args.layout)
+    if args.render:
+        render_layout(body, layout, args.render)
+        print(f"wrote {args.render}")
+    if not args.build and not args.render:
+        for n, s in layout["markers"].items():
+            print(f"{n:8s} {s['body']:10s} {s['class']:12s} vertices {s['vertices'][:4]}")
+    return 0

@@ -1,0 +1,305 @@
+"""The learned joint regressor: a sparse, non-negative linear map from mesh vertices to the
+22 OpenSim joint centres (each row sums to 1, a few dozen vertices per joint).
+
+Training pairs (``odahgen regressor train``): diverse body shapes x random in-range poses
+of the body model; the virtual markers on each posed mesh; OpenSim-style scaling (on a
+static trial of the same subject) + IK on those markers with the skeleton package; FK
+joint centres of the scaled model. Fit per joint: candidate vertices = the ``n_candidates``
+vertices closest to that joint on average over the training meshes; non-negative least
+squares with a heavily weighted sum-to-one row (scipy ``nnls``); keep the ``max_nonzero``
+largest weights and solve again. A held-out split of subjects gives the report.
+
+Files: ``assets/regressor/<body>_<skeleton>.npz`` (``indices (22, K)`` int32 vertex ids,
+``weights (22, K)`` float32, ``joint_names``, ``body_model``, ``skeleton``, ``n_vertices``) and
+``<same>.json`` (the report: per-joint held-out error in mm, ``mean_error_mm``, settings).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import nnls
+
+from odahgen.errors import OdahgenError
+from odahgen.skeleton.names import BODY_NAMES, JOINT_NAMES
+
+ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "regressor"
+
+
+def fit_sparse_weights(A: np.ndarray, b: np.ndarray, max_nonzero: int = 32, sum_weight: float = 1e3) -> np.ndarray:
+    """argmin ||A w - b|| s.t. w >= 0, sum w = 1, at most ``max_nonzero`` non-zeros.
+
+    ``A (R, K)`` (rows: stacked samples x coordinates, m), ``b (R,)`` m. Returns ``w (K,)``.
+    The sum constraint is a row of ``sum_weight`` appended to the NNLS system, then ``w`` is
+    renormalised (exact sum 1).
+    """
+    A = np.asarray(A, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    scale = max(1.0, float(np.abs(A).max()))
+
+    def solve(cols: np.ndarray) -> np.ndarray:
+        Aa = np.vstack([A[:, cols], np.full((1, len(cols)), sum_weight * scale)])
+        ba = np.concatenate([b, [sum_weight * scale]])
+        w, _ = nnls(Aa, ba, maxiter=50 * len(cols))
+        return w
+
+    cols = np.arange(A.shape[1])
+    w = solve(cols)
+    if (w > 0).sum() > max_nonzero:
+        keep = np.sort(np.argsort(-w)[:max_nonzero])
+        wk = solve(keep)
+        w = np.zeros_like(w)
+        w[keep] = wk
+    s = w.sum()
+    if s <= 0:
+        w = np.zeros_like(w)
+        w[int(np.argmin(np.linalg.norm(A.reshape(-1, 3, A.shape[1]) - b.reshape(-1, 3, 1), axis=1).mean(0)))] = 1.0
+        return w
+    return w / s
+
+
+@dataclass
+class Regressor:
+    """Sparse joint regressor: joint j = sum_k weights[j, k] * vertices[indices[j, k]]."""
+
+    indices: np.ndarray  # (J, K) int
+    weights: np.ndarray  # (J, K) float32, rows sum to 1, >= 0
+    joint_names: tuple[str, ...]
+    body_model: str
+    skeleton: str
+    n_vertices: int
+
+    def __call__(self, vertices: np.ndarray) -> np.ndarray:
+        """Joint centres (T, J, 3) from vertices (T, V, 3) (numpy or torch)."""
+        v = vertices
+        return (v[:, self.indices] * self.weights[None, :, :, None]).sum(2)
+
+    def save(self, path: str | Path) -> None:
+        from odahgen.io import atomic_path
+
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(
+                    fh, indices=self.indices.astype(np.int32), weights=self.weights.astype(np.float32),
+                    joint_names=np.array(self.joint_names), body_model=self.body_model,
+                    skeleton=self.skeleton, n_vertices=self.n_vertices,
+                )
+
+
+def regressor_path(body: str, skeleton: str = "builtin") -> Path:
+    return ASSET_DIR / f"{body}_{skeleton}.npz"
+
+
+def load_regressor(path: str | Path, n_vertices: int | None = None) -> Regressor:
+    """Load a regressor .npz; one-line :class:`OdahgenError` naming the file on any problem."""
+    p = Path(path)
+    if not p.is_file():
+        raise OdahgenError(f"{p}: joint regressor not found (train one with `odahgen regressor train`)")
+    try:
+        with np.load(p, allow_pickle=False) as d:
+            r = Regressor(d["indices"].astype(np.int64), d["weights"].astype(np.float32),
+                          tuple(str(x) for x in d["joint_names"]), str(d["body_model"]),
+                          str(d["skeleton"]), int(d["n_vertices"]))
+    except (OSError, KeyError, ValueError) as err:
+        raise OdahgenError(f"{p}: not a joint regressor file ({type(err).__name__}: {err})") from err
+    if r.indices.shape != r.weights.shape or r.indices.ndim != 2:
+        raise OdahgenError(f"{p}: indices and weights must both be (J, K)")
+    if n_vertices is not None and r.n_vertices != n_vertices:
+        raise OdahgenError(f"{p}: regressor is for {r.n_vertices} vertices, the mesh has {n_vertices}")
+    return r
+
+
+def fit_regressor(vertices: np.ndarray, joints: np.ndarray, n_candidates: int = 120, max_nonzero: int = 32,
+                  joint_names=JOINT_NAMES, body_model: str = "", skeleton: str = "") -> Regressor:
+    """Fit a :class:`Regressor` on training pairs ``vertices (N, V, 3)`` m, ``joints (N, J, 3)`` m."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    joints = np.asarray(joints, dtype=np.float64)
+    if vertices.ndim != 3 or joints.ndim != 3 or len(vertices) != len(joints):
+        raise OdahgenError(f"training pairs must be (N,V,3) and (N,J,3), got {vertices.shape} and {joints.shape}")
+    ok = np.isfinite(joints).all(axis=(1, 2)) & np.isfinite(vertices).all(axis=(1, 2))
+    vertices, joints = vertices[ok], joints[ok]
+    if len(vertices) == 0:
+        raise OdahgenError("no finite training pairs")
+    N, V, _ = vertices.shape
+    J = joints.shape[1]
+    idx = np.zeros((J, max_nonzero), dtype=np.int64)
+    wts = np.zeros((J, max_nonzero), dtype=np.float32)
+    for j in range(J):
+        d = np.linalg.norm(vertices - joints[:, j : j + 1], axis=2).mean(0)  # (V,)
+        cand = np.argsort(d)[:n_candidates]
+        A = vertices[:, cand].transpose(0, 2, 1).reshape(N * 3, len(cand))
+        b = joints[:, j].reshape(N * 3)
+        w = fit_sparse_weights(A, b, max_nonzero=max_nonzero)
+        nz = np.argsort(-w)[:max_nonzero]
+        idx[j, : len(nz)] = cand[nz]
+        wts[j, : len(nz)] = w[nz]
+    return Regressor(idx, wts, tuple(joint_names), body_model, skeleton, V)
+
+
+def joint_errors_mm(reg: Regressor, vertices: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    """(J,) mean Euclidean error in mm of ``reg`` on pairs (N, V, 3), (N, J, 3)."""
+    e = np.linalg.norm(reg(np.asarray(vertices)) - np.asarray(joints), axis=2) * 1000.0
+    return np.nanmean(e, axis=0)
+
+
+# --------------------------------------------------------------------- training pairs
+def random_poses(body, n: int, rng: np.random.Generator, amount: float = 0.35) -> np.ndarray:
+    """(n, P) random in-range poses: each group uniform in ``amount`` x its limits (capped at
+    1.2 rad); the root gets a random heading only."""
+    lo, hi = body.pose_lower.numpy(), body.pose_upper.numpy()
+    lo, hi = np.maximum(lo * amount, -1.2), np.minimum(hi * amount, 1.2)
+    pose = rng.uniform(lo, hi, size=(n, body.pose_dim))
+    pose[:, :3] = 0.0
+    pose[:, 1] = rng.uniform(-np.pi, np.pi, size=n)  # heading about the vertical (Y)
+    return pose.astype(np.float32)
+
+
+def random_shapes(body, n: int, rng: np.random.Generator, spread: float = 0.8) -> np.ndarray:
+    """(n, S) shapes uniform in the middle ``spread`` of each parameter's range."""
+    lo, hi = (t.numpy() for t in body.shape_bounds())
+    mid, half = (lo + hi) / 2, (hi - lo) / 2 * spread
+    return rng.uniform(mid - half, mid + half, size=(n, body.n_shape)).astype(np.float32)
+
+
+def subject_pairs(body, layout: dict, shape: np.ndarray, poses: np.ndarray, tree=None, progress=None):
+    """Training pairs of one subject: (vertices (T, V, 3) float32, joints (T, 22, 3), IK rms (T,)).
+
+    A static trial (rest pose, 10 frames) scales the built-in skeleton, then IK runs on the
+    virtual markers of the posed meshes, and FK gives the joint centres.
+    """
+    import torch
+
+    from odahgen.body.markers import markers_from_vertices
+    from odahgen.skeleton.ik import run_ik_tree
+    from odahgen.skeleton.kinematics import extract_tree
+    from odahgen.skeleton.model import load_model
+    from odahgen.skeleton.scale import scale_subject
+    from odahgen.skeleton.trc import MarkerData
+
+    if tree is None:
+        tree = extract_tree(load_model("builtin"))
+    names = [n for n in layout["markers"] if n in tree.marker_names]
+    s = torch.as_tensor(shape)
+    with torch.no_grad():
+        static_pose = torch.zeros(1, body.pose_dim)
+        vs = body.forward(s, static_pose, torch.zeros(1, 3)).numpy()
+        v = body.forward(s, torch.as_tensor(poses), torch.zeros(len(poses), 3)).numpy()
+    ms = markers_from_vertices(vs, layout, names)
+    static = MarkerData(names, np.repeat(ms, 10, axis=0), 60.0)
+    scaled, _ = scale_subject(tree, static, source="static")
+    mk = markers_from_vertices(v, layout, names)
+    ik = run_ik_tree(scaled, MarkerData(names, mk, 60.0), workers=1, source="regressor")
+    _, _, jc = scaled.forward(ik.coords)
+    order = [scaled.body_names.index(b) for b in BODY_NAMES]
+    return v.astype(np.float32), jc[:, order], ik.marker_rms
+
+
+def train(body, layout: dict, n_subjects: int = 12, poses_per_subject: int = 30, test_fraction: float = 0.25,
+          seed: int = 0, n_candidates: int = 120, max_nonzero: int = 32, progress=print):
+    """Generate pairs, fit on the training subjects, evaluate on held-out subjects.
+
+    Returns (Regressor, report dict)."""
+    from odahgen.skeleton.kinematics import extract_tree
+    from odahgen.skeleton.model import load_model
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    tree = extract_tree(load_model("builtin"))
+    shapes = random_shapes(body, n_subjects, rng)
+    shapes[0] = body.default_shape().numpy()
+    n_test = max(1, int(round(n_subjects * test_fraction)))
+    Vs, Js, rms, split = [], [], [], []
+    for i, s in enumerate(shapes):
+        v, j, r = subject_pairs(body, layout, s, random_poses(body, poses_per_subject, rng), tree)
+        Vs.append(v)
+        Js.append(j)
+        rms.append(r)
+        split.append(np.full(len(v), i >= n_subjects - n_test))
+        if progress:
+            progress(f"subject {i + 1}/{n_subjects}: {len(v)} poses, IK marker rms {1000 * np.nanmean(r):.1f} mm")
+    V, Jt, test = np.concatenate(Vs), np.concatenate(Js), np.concatenate(split)
+    reg = fit_regressor(V[~test], Jt[~test], n_candidates, max_nonzero, body_model=body.name, skeleton="builtin")
+    err = joint_errors_mm(reg, V[test], Jt[test])
+    err_train = joint_errors_mm(reg, V[~test], Jt[~test])
+    report = {
+        "body_model": body.name,
+        "skeleton": "builtin",
+        "mean_error_mm": float(np.mean(err)),
+        "per_joint_error_mm": {n: float(e) for n, e in zip(JOINT_NAMES, err)},
+        "train_mean_error_mm": float(np.mean(err_train)),
+        "n_train_pairs": int((~test).sum()),
+        "n_test_pairs": int(test.sum()),
+        "n_subjects": n_subjects,
+        "n_test_subjects": n_test,
+        "ik_marker_rms_mm": float(1000 * np.nanmean(np.concatenate(rms))),
+        "vertices_per_joint": int(max_nonzero),
+        "n_candidates": n_candidates,
+        "seed": seed,
+        "poses": "random in-range body-model poses (35% of the loose limits, random heading)",
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    return reg, report
+
+
+# --------------------------------------------------------------------------- CLI
+def register(subparsers) -> None:
+    p = subparsers.add_parser("regressor", help="train or evaluate the learned vertex -> joint-centre regressor")
+    sub = p.add_subparsers(dest="regressor_command", metavar="SUBCOMMAND")
+    t = sub.add_parser("train", help="generate pairs (shapes x poses -> markers -> scale + IK -> FK) and fit")
+    t.add_argument("--body", default="anny", choices=["anny", "smplx"])
+    t.add_argument("--model-dir", default="", help="SMPL-X model folder (smplx only)")
+    t.add_argument("--gender", default="neutral", choices=["neutral", "male", "female"])
+    t.add_argument("--subjects", type=int, default=12, help="number of random body shapes")
+    t.add_argument("--poses", type=int, default=30, help="random poses per subject")
+    t.add_argument("--vertices-per-joint", type=int, default=32)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("-o", "--out", default=None, help="output .npz (default assets/regressor/<body>_builtin.npz)")
+    t.set_defaults(func=_cmd_train)
+    e = sub.add_parser("eval", help="print the held-out errors of a trained regressor (its JSON report)")
+    e.add_argument("--body", default="anny", choices=["anny", "smplx"])
+    e.add_argument("path", nargs="?", default=None, help="regressor .npz (default assets/regressor/<body>_builtin.npz)")
+    e.set_defaults(func=_cmd_eval)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _cmd_train(args) -> int:
+    from odahgen.body.base import load_body_model
+    from odahgen.body.markers import load_layout
+    from odahgen.io import atomic_write_json
+
+    if args.subjects < 2 or args.poses < 1:
+        raise OdahgenError("need --subjects >= 2 (one is held out) and --poses >= 1")
+    body = load_body_model(args.body, model_dir=args.model_dir, gender=args.gender)
+    layout = load_layout(body)
+    reg, report = train(body, layout, args.subjects, args.poses, seed=args.seed, max_nonzero=args.vertices_per_joint)
+    out = Path(args.out) if args.out else regressor_path(body.name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    reg.save(out)
+    atomic_write_json(out.with_suffix(".json"), report)
+    print(f"wrote {out} and {out.with_suffix('.json')}")
+    _print_report(report)
+    return 0
+
+
+def _print_report(report: dict) -> None:
+    for n, e in report["per_joint_error_mm"].items():
+        print(f"  {n:18s} {e:6.1f} mm")
+    print(f"mean_error_mm: {report['mean_error_mm']:.2f}")
+
+
+def _cmd_eval(args) -> int:
+    path = Path(args.path) if args.path else regressor_path(args.body)
+    load_regressor(path)
+    rp = path.with_suffix(".json")
+    if not rp.is_file():
+        raise OdahgenError(f"{rp}: regressor report not found next to {path.name}")
+    try:
+        report = json.loads(rp.read_text())
+        _print_report(report)
+    except (ValueError, KeyError) as err:
+        raise OdahgenError(f"{rp}: not a regressor report ({err})") from err
+    return 0
