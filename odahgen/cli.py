@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "odahgen.gt.cli",
     "odahgen.body.markers",
     "odahgen.body.regressor",
+    "odahgen.skeleton.cli",
 ]
 
 
