@@ -153,10 +153,27 @@ def decompose_joint(joint: str, R: np.ndarray) -> dict[str, np.ndarray]:
     b = np.arcsin(np.clip(R[:, 2, 1], -1.0, 1.0))
     a = np.arctan2(-R[:, 0, 1], R[:, 1, 1])
     c = np.arctan2(-R[:, 2, 0], R[:, 2, 2])
-    out = {}
-    for (name, axis), val in zip(JOINT_AXES[joint], (a, b, c)):
-        out[name] = val * float(sum(axis))  # axes are +-unit vectors
-    return out
+    # the other Euler solution (a + pi, pi - b, c + pi); keep per frame the one that fits the
+    # coordinate ranges best (e.g. arm abduction beyond 90 deg), then the smaller a, c
+    alt = (_wrap(a + np.pi), _wrap(np.pi - b), _wrap(c + np.pi))
+    names = [n for n, _ in JOINT_AXES[joint]]
+    signs = [float(sum(axis)) for _, axis in JOINT_AXES[joint]]
+
+    def cost(vals):
+        total = 1e-3 * (np.abs(vals[0]) + np.abs(vals[2]))
+        for n, sg, v in zip(names, signs, vals):
+            lo, hi = COORDINATE_RANGES[n]
+            total = total + np.maximum(0, lo - sg * v) + np.maximum(0, sg * v - hi)
+        return total
+
+    use_alt = cost(alt) < cost((a, b, c))
+    sol = [np.where(use_alt, x2, x1) for x1, x2 in zip((a, b, c), alt)]
+    return {n: v * sg for n, sg, v in zip(names, signs, sol)}
+
+
+def _wrap(x: np.ndarray) -> np.ndarray:
+    """Angles wrapped to (-pi, pi]."""
+    return -(np.mod(-x + np.pi, 2 * np.pi) - np.pi)
 
 
 def twist_angle(R: np.ndarray, axis) -> np.ndarray:
@@ -167,7 +184,7 @@ def twist_angle(R: np.ndarray, axis) -> np.ndarray:
     a = a / np.linalg.norm(a)
     q = Rotation.from_matrix(R).as_quat()  # x, y, z, w
     proj = q[:, :3] @ a
-    return 2.0 * np.arctan2(proj, q[:, 3])
+    return _wrap(2.0 * np.arctan2(proj, q[:, 3]))
 
 
 def knee_transform(side: str, angle: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
