@@ -14,7 +14,8 @@ from typing import Any, Iterator
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike, suffix: str | None = None,
+                fsync: bool = True) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto ``target`` on success.
 
     The temporary keeps the target's suffix (or ``suffix``) so that writers which pick a
@@ -29,7 +30,8 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     tmp = Path(tmp_name)
     try:
         yield tmp
-        _fsync(tmp)
+        if fsync:
+            _fsync(tmp)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -48,22 +50,24 @@ def _fsync(path: Path) -> None:
             os.close(fd)
 
 
-def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``target`` atomically; returns the target path."""
-    with atomic_path(target) as tmp:
+def atomic_write_bytes(target: str | os.PathLike, data: bytes, fsync: bool = True) -> Path:
+    """Write ``data`` to ``target`` atomically; returns the target path. ``fsync=False``
+    skips flushing to disk (still atomic for readers; for cheap, re-creatable files)."""
+    with atomic_path(target, fsync=fsync) as tmp:
         tmp.write_bytes(data)
     return Path(target)
 
 
-def atomic_write_text(target: str | os.PathLike, text: str) -> Path:
+def atomic_write_text(target: str | os.PathLike, text: str, fsync: bool = True) -> Path:
     """Write UTF-8 ``text`` to ``target`` atomically."""
-    return atomic_write_bytes(target, text.encode("utf-8"))
+    return atomic_write_bytes(target, text.encode("utf-8"), fsync=fsync)
 
 
-def atomic_write_json(target: str | os.PathLike, obj: Any, indent: int = 2) -> Path:
+def atomic_write_json(target: str | os.PathLike, obj: Any, indent: int = 2,
+                      fsync: bool = True) -> Path:
     """Write ``obj`` as JSON (sorted keys, NaN refused) to ``target`` atomically."""
     text = json.dumps(obj, indent=indent, sort_keys=True, allow_nan=False, default=_json_default)
-    return atomic_write_text(target, text + "\n")
+    return atomic_write_text(target, text + "\n", fsync=fsync)
 
 
 def _json_default(obj: Any) -> Any:

@@ -130,7 +130,7 @@ def set_state(dataset: Path, trial: str, stage: str, state: str) -> None:
         old = folder / pointer.read_text().strip()
     except FileNotFoundError:
         old = None
-    atomic_write_text(pointer, new.name)
+    atomic_write_text(pointer, new.name, fsync=False)
     if old == new and new.exists():
         return
     if old is None:  # the trial's first state

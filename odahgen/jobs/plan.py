@@ -189,7 +189,7 @@ def plan(config: Config, dataset: Path, force: bool = False,
         path = jobs / f"{spec.trial}.json"
         data = asdict(spec)
         if not path.exists() or json.loads(path.read_text()) != data:
-            atomic_write_json(path, data)
+            atomic_write_json(path, data, indent=None, fsync=False)  # re-creatable: no fsync
     atomic_write_text(jobs / TRIAL_LIST, "".join(f"{s.trial}\n" for s in specs))
     atomic_write_json(record_path, {
         "name": config.dataset.name,
