@@ -73,7 +73,7 @@ def write_mot(path: str | Path, angles: np.ndarray, fps: float, name: str = "coo
     lines = [name, "version=1", f"nRows={T}", f"nColumns={len(COORDINATE_NAMES) + 1}", "inDegrees=no", "endheader",
              "\t".join(("time",) + COORDINATE_NAMES)]
     for i in range(T):
-        lines.append("\t".join([f"{i / fps:.8f}"] + [f"{x:.10f}" for x in angles[i]]))
+        lines.append("\t".join([f"{i / fps:.10f}"] + [f"{x:.10f}" for x in angles[i]]))
     return atomic_write_text(path, "\n".join(lines) + "\n")
 
 

@@ -72,18 +72,23 @@ def default_generic_model() -> Path:
 def fk_keypoints_from_scales(
     angles: np.ndarray, scales: np.ndarray, generic_model: str | Path | None = None
 ) -> np.ndarray:
-    """Keypoints (T,44,3) m from angles (T,39) and segment scales (22,3) applied to the
-    generic model (default: the skeleton's built-in one). Needs the skeleton's
-    ``forward_kinematics`` to accept a ``scales`` argument."""
+    """Keypoints (T,44,3) m from angles (T,39) and segment scales (22,3, BODY_NAMES order,
+    relative to the generic model) applied to ``generic_model`` (default: the skeleton's
+    built-in model). Uses the skeleton's kinematic tree and its ``scaled_tree``."""
     mod = _fk_module()
-    fk = getattr(mod, "forward_kinematics", None)
-    if fk is None:
-        raise FKUnavailable("odahgen.skeleton.fk has no forward_kinematics")
-    if "scales" not in inspect.signature(fk).parameters:
-        raise FKUnavailable("odahgen.skeleton.fk.forward_kinematics takes no scales; give predicted keypoints")
-    model = Path(generic_model) if generic_model else default_generic_model()
-    out = fk(str(model), np.asarray(angles, float), scales=np.asarray(scales, float))
-    out = getattr(out, "keypoints", out)
-    if isinstance(out, dict):
-        out = out["keypoints"]
-    return np.asarray(out, float)
+    try:
+        scale_mod = importlib.import_module("odahgen.skeleton.scale")
+        load_tree, fk_tree, scaled_tree = mod.load_tree, mod.fk_tree, scale_mod.scaled_tree
+    except Exception as err:
+        raise FKUnavailable(f"the skeleton offers no scaled forward kinematics ({err}); give predicted keypoints") from None
+    from odahgen.skeleton.names import BODY_NAMES
+
+    scales = np.asarray(scales, float)
+    if scales.shape != (len(BODY_NAMES), 3):
+        raise OdahgenError(f"segment scales must be (22, 3), got {scales.shape}")
+    tree = load_tree(str(generic_model) if generic_model else "builtin")
+    s = np.ones((len(tree.body_names), 3))
+    for i, body in enumerate(BODY_NAMES):
+        s[tree.body_names.index(body)] = scales[i]
+    out = fk_tree(scaled_tree(tree, s), np.asarray(angles, float))
+    return np.asarray(getattr(out, "keypoints", out), float)
