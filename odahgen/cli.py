@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "odahgen.body.markers",
     "odahgen.body.regressor",
     "odahgen.skeleton.cli",
+    "odahgen.motion.cli",
 ]
 
 
