@@ -1,0 +1,295 @@
+"""Tests of odahgen.skeleton: model build, TRC/MOT IO, FK, IK round trips, real lab data."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from odahgen.errors import OdahgenError
+from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES, JOINT_NAMES
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+RAJ = SHARED / "opensim" / "Rajagopal2016.osim"
+RAJ_MARKERS = SHARED / "opensim" / "Rajagopal2016_markerset_walk.xml"
+STATIC = SHARED / "mocap" / "rajagopal_static_walk.trc"
+WALK = SHARED / "mocap" / "rajagopal_walk.trc"
+needs_shared = pytest.mark.skipif(not RAJ.exists() or not WALK.exists(), reason="../shared reference data absent")
+
+# lab labels of the Rajagopal walking data -> odahgen's built-in marker names
+LAB_MAP = {
+    "R.ASIS": "RASI", "L.ASIS": "LASI", "R.PSIS": "RPSI", "L.PSIS": "LPSI", "S2": "SACR",
+    "R.Shoulder": "RACR", "L.Shoulder": "LACR", "R.Elbow": "RLEL", "L.Elbow": "LLEL",
+    "R.MElbow": "RMEL", "L.MElbow": "LMEL", "R.Wrist": "RRSP", "L.Wrist": "LRSP",
+    "R.Knee": "RLFC", "L.Knee": "LLFC", "R.MKnee": "RMFC", "L.MKnee": "LMFC",
+    "R.Ankle": "RLMAL", "L.Ankle": "LLMAL", "R.MAnkle": "RMMAL", "L.MAnkle": "LMMAL",
+    "R.Heel": "RCAL", "L.Heel": "LCAL", "R.MT5": "RMT5", "L.MT5": "LMT5", "R.Toe": "RMT1", "L.Toe": "LMT1",
+    "R.TH1": "RTH1", "R.TH2": "RTH2", "R.TH3": "RTH3", "L.TH1": "LTH1", "L.TH2": "LTH2", "L.TH3": "LTH3",
+    "R.SH1": "RTB1", "R.SH2": "RTB2", "R.SH3": "RTB3", "L.SH1": "LTB1", "L.SH2": "LTB2", "L.SH3": "LTB3",
+    "R_HJC": "RHJC", "L_HJC": "LHJC",
+}
+
+
+@pytest.fixture(scope="module")
+def builtin_tree(tmp_path_factory):
+    from odahgen.skeleton.kinematics import extract_tree
+    from odahgen.skeleton.model import build_default_model, load_model
+
+    p = build_default_model(tmp_path_factory.mktemp("model") / "builtin.osim")
+    return extract_tree(load_model(p)), p
+
+
+def _trajectory(tree, T, seed, amp=0.35):
+    rng = np.random.default_rng(seed)
+    cols = tree.free_coords()
+    q = np.tile(tree.coord_default, (T, 1))
+    tt = np.linspace(0, 1, T)
+    for c in cols:
+        lo, hi = tree.coord_range[c]
+        if tree.coord_rotational[c]:
+            lo, hi = max(lo, -1.0), min(hi, 1.0)
+        else:
+            lo, hi = -0.5, 1.0
+        base = rng.uniform(lo + 0.2 * (hi - lo), hi - 0.2 * (hi - lo))
+        q[:, c] = np.clip(base + amp * np.sin(2 * np.pi * tt + rng.uniform(0, 6)), *tree.coord_range[c]) if tree.coord_clamped[c] else base + amp * np.sin(2 * np.pi * tt + c)
+    return tree.apply_couplers(q)
+
+
+# ----------------------------------------------------------------------------- model
+def test_built_model_has_rajagopal_names_and_markers(builtin_tree):
+    from odahgen.skeleton.markers import MARKER_NAMES
+
+    tree, path = builtin_tree
+    assert tree.body_names == list(BODY_NAMES)
+    assert tree.joint_names == list(JOINT_NAMES)
+    assert sorted(tree.coord_names) == sorted(COORDINATE_NAMES)
+    assert tree.marker_names == list(MARKER_NAMES)
+    text = path.read_text()
+    assert "ForceSet" not in text or "<Millard" not in text  # no muscles
+    for b in BODY_NAMES:
+        assert f'<Mesh name="{b}_geom_1">' in text
+    assert "CoordinateCouplerConstraint" in text
+    assert not tree.coord_clamped[tree.coord_names.index("pelvis_tx")]
+
+
+@needs_shared
+def test_built_model_matches_rajagopal2016(builtin_tree):
+    from odahgen.skeleton.kinematics import extract_tree
+    from odahgen.skeleton.model import load_model
+
+    tree, _ = builtin_tree
+    ref = extract_tree(load_model(RAJ))
+    assert ref.body_names == tree.body_names and ref.joint_names == tree.joint_names
+    assert ref.coord_names == tree.coord_names
+    assert np.abs(ref.X_PF[:, :3, 3] - tree.X_PF[:, :3, 3]).max() < 1e-3  # joint offsets within 1 mm
+    assert np.abs(ref.X_BM[:, :3, 3] - tree.X_BM[:, :3, 3]).max() < 1e-3
+    assert np.abs(ref.X_PF[:, :3, :3] - tree.X_PF[:, :3, :3]).max() < 1e-6
+    q = _trajectory(tree, 5, 3)
+    _, p1, j1 = ref.forward(q)
+    _, p2, j2 = tree.forward(q)
+    assert np.abs(j1 - j2).max() < 1e-6
+
+
+def test_fast_kinematics_match_opensim(builtin_tree):
+    from odahgen.skeleton.model import load_model
+
+    tree, path = builtin_tree
+    model = load_model(path)
+    q = _trajectory(tree, 3, 7)[1]
+    s = model.initSystem()
+    cs = model.getCoordinateSet()
+    for i, n in enumerate(tree.coord_names):
+        cs.get(n).setValue(s, float(q[i]), False)
+    model.realizePosition(s)
+    R, p, _ = tree.forward(q[None])
+    mk = tree.markers(R, p)[0]
+    ms = model.getMarkerSet()
+    osim_mk = np.array([[ms.get(k).getLocationInGround(s).get(i) for i in range(3)] for k in range(ms.getSize())])
+    assert np.abs(osim_mk - mk).max() < 1e-5
+
+
+def test_fk_shapes_and_scales(builtin_tree):
+    from odahgen.skeleton.fk import forward_kinematics, segment_scales
+
+    _, path = builtin_tree
+    r = forward_kinematics(path, np.zeros((4, 39)))
+    assert r.keypoints.shape == (4, 44, 3) and r.body_transforms.shape == (4, 22, 4, 4)
+    assert np.allclose(r.keypoints[:, 0], 0.0)  # ground_pelvis joint centre at the origin
+    assert np.allclose(segment_scales(path), 1.0)
+
+
+# ----------------------------------------------------------------------------- IO
+def test_trc_round_trip_and_tolerance(tmp_path):
+    from odahgen.skeleton.trc import MarkerData, read_trc, write_trc
+
+    rng = np.random.default_rng(0)
+    pos = rng.uniform(-1, 1.5, (6, 3, 3))
+    pos[2, 1] = np.nan
+    d = MarkerData(["A", "B", "C"], pos, 100.0)
+    p = write_trc(tmp_path / "a.trc", d)
+    e = read_trc(p)
+    assert e.names == ["A", "B", "C"] and e.fps == 100.0
+    assert np.isnan(e.positions[2, 1]).all()
+    assert np.nanmax(np.abs(e.positions - pos)) < 1e-6
+    # spaces instead of tabs, comma decimals, no units -> detected as mm
+    lines = p.read_text().splitlines()
+    lines[2] = "100 100 6 3  100 1 6".replace("  ", " ")
+    lines[1] = "DataRate CameraRate NumFrames NumMarkers OrigDataRate OrigDataStartFrame OrigNumFrames"
+    lines = lines[:5] + [ln.replace(".", ",") for ln in lines[5:]]
+    (tmp_path / "b.trc").write_text("\n".join(lines))
+    f = read_trc(tmp_path / "b.trc")
+    assert np.nanmax(np.abs(f.positions - pos)) < 1e-6
+    with pytest.raises(OdahgenError, match="absurd"):  # explicit override wins, and is absurd here
+        read_trc(tmp_path / "b.trc", units="m")
+
+
+def test_mot_round_trip(tmp_path):
+    from odahgen.skeleton.trc import read_table, write_mot
+
+    vals = np.arange(12.0).reshape(4, 3) / 7
+    write_mot(tmp_path / "x.mot", ["a", "b", "c"], np.arange(4) / 60, vals, in_degrees=False)
+    t = read_table(tmp_path / "x.mot")
+    assert t.names == ["a", "b", "c"] and not t.in_degrees
+    assert np.allclose(t.values, vals, atol=1e-8)
+    assert "version=1" in (tmp_path / "x.mot").read_text()
+
+
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        ("", "empty"),
+        ("hello\nworld\n1\n2\n3\n", "malformed"),
+        ("PathFileType\t4\nDataRate\tNumMarkers\tUnits\n100\t1\tfurlongs\nFrame#\tTime\tA\n\tX1\tY1\tZ1\n\n1\t0\t1\t2\t3\n", "units"),
+        ("PathFileType\t4\nDataRate\tNumMarkers\tUnits\n100\t2\tmm\nFrame#\tTime\tA\t\t\tB\n\tX1\tY1\tZ1\tX2\tY2\tZ2\n\n1\t0\t100\t200\t300\t\t\t\n2\t0.01\t100\t200\t300\tNaN\tNaN\tNaN\n", "no valid sample"),
+        ("PathFileType\t4\nDataRate\tNumMarkers\tUnits\n100\t1\tm\nFrame#\tTime\tA\n\tX1\tY1\tZ1\n\n1\t0\t1000\t2000\t3000\n", "absurd"),
+    ],
+)
+def test_bad_trc_is_one_line_error_naming_the_file(tmp_path, content, needle):
+    from odahgen.skeleton.trc import read_trc
+
+    p = tmp_path / "bad.trc"
+    p.write_text(content)
+    with pytest.raises(OdahgenError) as ei:
+        read_trc(p)
+    msg = str(ei.value)
+    assert "bad.trc" in msg and needle in msg and "\n" not in msg
+
+
+def test_cli_bad_input_writes_nothing(tmp_path, capsys):
+    from odahgen.cli import main
+
+    bad = tmp_path / "bad.trc"
+    bad.write_text("not a trc\n")
+    out = tmp_path / "out"
+    assert main(["ik", str(bad), "-o", str(out)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.trc" in err[0]
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_unknown_markers_are_warned_and_no_overlap_is_an_error(builtin_tree):
+    from odahgen.skeleton.ik import match_markers
+    from odahgen.skeleton.trc import MarkerData
+
+    tree, _ = builtin_tree
+    d = MarkerData(["RASI", "LASI", "RPSI", "Bogus"], np.ones((2, 4, 3)), 60.0)
+    with pytest.warns(UserWarning, match="Bogus"):
+        sub, idx = match_markers(tree, d)
+    assert sub.names == ["RASI", "LASI", "RPSI"]
+    with pytest.raises(OdahgenError, match="match"):
+        match_markers(tree, MarkerData(["X", "Y", "Z"], np.ones((2, 3, 3)), 60.0))
+
+
+# ----------------------------------------------------------------------------- IK
+def test_ik_round_trip_exact(builtin_tree):
+    from odahgen.skeleton.ik import run_ik_tree
+    from odahgen.skeleton.trc import MarkerData
+
+    tree, _ = builtin_tree
+    q = _trajectory(tree, 30, 1)
+    R, p, _ = tree.forward(q)
+    data = MarkerData(tree.marker_names, tree.markers(R, p), 60.0)
+    res = run_ik_tree(tree, data, register=False, workers=1)
+    cols = tree.free_coords()
+    rot = cols[tree.coord_rotational[cols]]
+    d = np.degrees(res.coords[:, rot] - q[:, rot])
+    assert np.sqrt(np.mean(d**2)) < 0.5
+    assert res.marker_rms.mean() < 1e-3
+    assert res.angles.shape == (30, 39) and not res.flagged.any()
+    i, j = COORDINATE_NAMES.index("knee_angle_r_beta"), COORDINATE_NAMES.index("knee_angle_r")
+    assert np.allclose(res.angles[:, i], res.angles[:, j])
+
+
+def test_ik_round_trip_with_noise(builtin_tree):
+    from odahgen.skeleton.ik import run_ik_tree
+    from odahgen.skeleton.trc import MarkerData
+
+    tree, _ = builtin_tree
+    q = _trajectory(tree, 30, 2)
+    R, p, _ = tree.forward(q)
+    mk = tree.markers(R, p) + np.random.default_rng(5).normal(0, 0.005, (30, len(tree.marker_names), 3))
+    res = run_ik_tree(tree, MarkerData(tree.marker_names, mk, 60.0), register=False, workers=1)
+    cols = tree.free_coords()
+    rot = cols[tree.coord_rotational[cols]]
+    d = np.degrees(res.coords[:, rot] - q[:, rot])
+    assert np.sqrt(np.mean(d**2)) < 3.0
+
+
+def test_ik_parallel_chunks_equal_serial(builtin_tree):
+    from odahgen.skeleton.ik import solve_all
+
+    tree, _ = builtin_tree
+    q = _trajectory(tree, 24, 4)
+    R, p, _ = tree.forward(q)
+    Y = tree.markers(R, p)
+    idx = np.arange(len(tree.marker_names))
+    w = np.ones(len(idx))
+    qa, _ = solve_all(tree, Y, idx, w, workers=2, chunk=8)
+    qb, _ = solve_all(tree, Y, idx, w, workers=1, chunk=100)
+    assert np.abs(qa - qb).max() < 1e-4
+
+
+def test_static_window_selection():
+    from odahgen.skeleton.scale import select_static_window
+    from odahgen.skeleton.trc import MarkerData
+
+    T = 100
+    pos = np.zeros((T, 2, 3))
+    pos[:, :, 0] = np.sin(np.arange(T) / 3.0)[:, None]
+    pos[60:80] = pos[60]  # still between frames 60 and 80
+    w = select_static_window(MarkerData(["a", "b"], pos, 40.0), seconds=0.25)
+    assert 60 <= w[0] and w[-1] <= 80
+
+
+# ----------------------------------------------------------------------------- real data
+@needs_shared
+def test_real_lab_data_rajagopal2016(tmp_path):
+    from odahgen.skeleton.cli import run_ik_command
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = run_ik_command(str(WALK), str(tmp_path), static=str(STATIC), model=str(RAJ), markers_xml=str(RAJ_MARKERS),
+                           workers=1, log=lambda m: None)
+    assert s["marker_rms_mean_m"] < 0.02
+    assert json.loads((tmp_path / "summary.json").read_text())["frames"] == 238
+    import h5py
+
+    with h5py.File(tmp_path / "kinematics.h5") as h:
+        assert h["angles"].shape == (238, 39) and h["keypoints"].shape == (238, 44, 3)
+        assert h["segment_scales"].shape == (22, 3)
+    assert (tmp_path / "scaled.osim").exists() and (tmp_path / "ik.mot").exists()
+
+
+@needs_shared
+def test_real_lab_data_builtin_model_with_map(tmp_path):
+    from odahgen.skeleton.cli import run_ik_command
+
+    mp = tmp_path / "map.txt"
+    mp.write_text("".join(f"{k} {v}\n" for k, v in LAB_MAP.items()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = run_ik_command(str(WALK), str(tmp_path / "out"), static=str(STATIC), map_path=str(mp), workers=1, log=lambda m: None)
+    assert s["marker_rms_mean_m"] < 0.02
