@@ -209,6 +209,252 @@ def smoke(job):
     return {"output": job["output"], "device": device}
 
 
+# ---------------------------------------------------------------------------------------
+# render: a render bundle (see odahgen/render/bundle.py) -> PNG frames per view (+ masks)
+# ---------------------------------------------------------------------------------------
+
+def _load_npy(path):
+    import numpy as np
+
+    return np.load(path)
+
+
+def _read_pc2(path, frame=None):
+    """(T, V, 3) float32 frames of a PC2 file, or one frame (V, 3)."""
+    import struct
+
+    import numpy as np
+
+    with open(path, "rb") as fh:
+        magic, _version, nverts, _start, _sampling, nframes = struct.unpack("<12siiffi", fh.read(32))
+    if magic != b"POINTCACHE2\0":
+        raise ValueError(f"{path}: not a PC2 file")
+    if frame is None:
+        return np.fromfile(path, dtype="<f4", offset=32).reshape(nframes, nverts, 3)
+    return np.fromfile(path, dtype="<f4", offset=32 + 12 * nverts * frame, count=3 * nverts).reshape(nverts, 3)
+
+
+def _make_mesh_object(scene, name, verts, faces, uv=None, smooth=True):
+    import numpy as np
+
+    mesh = bpy.data.meshes.new(name)
+    verts = np.asarray(verts, dtype=np.float32)
+    faces = np.asarray(faces, dtype=np.int32)
+    mesh.vertices.add(len(verts))
+    mesh.vertices.foreach_set("co", verts.ravel())
+    mesh.loops.add(faces.size)
+    mesh.loops.foreach_set("vertex_index", faces.ravel())
+    mesh.polygons.add(len(faces))
+    mesh.polygons.foreach_set("loop_start", np.arange(0, faces.size, 3, dtype=np.int32))
+    if uv is not None:
+        layer = mesh.uv_layers.new(name="UVMap")
+        layer.data.foreach_set("uv", np.asarray(uv, dtype=np.float32).reshape(-1))
+    mesh.update(calc_edges=True)
+    mesh.validate(verbose=False)
+    if smooth:
+        mesh.polygons.foreach_set("use_smooth", np.ones(len(mesh.polygons), dtype=bool))
+    obj = bpy.data.objects.new(name, mesh)
+    scene.collection.objects.link(obj)
+    return obj
+
+
+def _make_material(name, spec, root):
+    mat = bpy.data.materials.new(name)
+    color = list(spec.get("color", [0.8, 0.8, 0.8])) + [1.0]
+    mat.diffuse_color = color  # what Workbench shows in MATERIAL colour mode
+    mat.roughness = float(spec.get("roughness", 0.5))
+    mat.use_nodes = True
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    bsdf = nodes.get("Principled BSDF")
+    bsdf.inputs["Base Color"].default_value = color
+    bsdf.inputs["Roughness"].default_value = float(spec.get("roughness", 0.5))
+    if spec.get("texture"):
+        tex = nodes.new("ShaderNodeTexImage")
+        tex.image = bpy.data.images.load(os.path.join(root, spec["texture"]), check_existing=True)
+        tex.interpolation = "Linear"
+        links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
+    return mat
+
+
+def _build_bundle_scene(bundle, root):
+    """Build the scene of a bundle: person meshes with Mesh Cache modifiers, room, lights,
+    cameras. Returns (scene, person objects, room objects, cameras by name)."""
+    import numpy as np
+
+    scene = _reset_scene()
+    T = int(bundle["frames"])
+    r = bundle["render"]
+    scene.render.fps = int(r["fps"])
+    scene.render.fps_base = 1.0
+    scene.frame_start = 1
+    scene.frame_end = T
+    scene.frame_step = int(r.get("frame_step", 1))
+    scene.render.use_motion_blur = bool(r.get("motion_blur", False))
+    scene.render.resolution_x = int(r["width"])
+    scene.render.resolution_y = int(r["height"])
+    scene.render.resolution_percentage = 100
+    scene.view_settings.view_transform = "Standard"
+    materials = {name: _make_material(name, spec, root) for name, spec in bundle["materials"].items()}
+
+    person = []
+    for m in bundle["meshes"]:
+        pc2 = os.path.join(root, m["pc2"])
+        faces = _load_npy(os.path.join(root, m["faces"]))
+        uv = _load_npy(os.path.join(root, m["uv"])) if m.get("uv") else None
+        obj = _make_mesh_object(scene, m["name"], _read_pc2(pc2, 0), faces, uv)
+        obj.data.materials.append(materials[m["material"]])
+        mod = obj.modifiers.new("odahgen_cache", "MESH_CACHE")
+        mod.cache_format = "PC2"
+        mod.filepath = pc2
+        mod.time_mode = "FRAME"
+        mod.play_mode = "SCENE"
+        mod.frame_start = 1.0  # scene frame 1 plays cache frame 0
+        mod.frame_scale = 1.0
+        mod.deform_mode = "OVERWRITE"
+        mod.interpolation = "NONE"
+        person.append(obj)
+    room = []
+    for m in bundle.get("room", []):
+        obj = _make_mesh_object(scene, m["name"], m["vertices"], m["faces"], m.get("uv"), smooth=False)
+        obj.data.materials.append(materials[m["material"]])
+        room.append(obj)
+    for i, lt in enumerate(bundle.get("lights", [])):
+        data = bpy.data.lights.new(f"ceiling_{i}", type="AREA")
+        data.shape = "SQUARE"
+        data.size = float(lt["size"])
+        data.energy = float(lt["energy"])
+        data.color = lt["color"]
+        obj = bpy.data.objects.new(f"ceiling_{i}", data)
+        obj.location = lt["location"]  # an area light shines down its local -Z: straight down
+        scene.collection.objects.link(obj)
+    world = bpy.data.worlds.new("world")
+    world.use_nodes = True
+    wc = list(bundle.get("world_color", [0.05, 0.05, 0.05]))
+    world.color = wc
+    bg = world.node_tree.nodes.get("Background")
+    if bg is not None:
+        bg.inputs["Color"].default_value = wc + [1.0]
+    scene.world = world
+    cams = {}
+    import mathutils
+
+    for c in bundle["cameras"]:
+        data = bpy.data.cameras.new(c["name"])
+        data.lens = float(c["lens"])
+        data.sensor_fit = c.get("sensor_fit", "HORIZONTAL")
+        data.sensor_width = float(c["sensor_width"])
+        data.sensor_height = float(c["sensor_width"])  # used by VERTICAL fit
+        data.clip_start = 0.05
+        data.clip_end = 200.0
+        obj = bpy.data.objects.new(f"camera_{c['name']}", data)
+        obj.matrix_world = mathutils.Matrix(c["matrix_world"])
+        scene.collection.objects.link(obj)
+        cams[c["name"]] = obj
+    return scene, person, room, cams
+
+
+def _check_cache(scene, person, root, bundle):
+    """Max |evaluated vertex - PC2 vertex| (m) over the first and last frame of every mesh:
+    proves the Mesh Cache plays cache frame f-1 at scene frame f."""
+    import numpy as np
+
+    worst = 0.0
+    T = int(bundle["frames"])
+    for frame in sorted({1, T}):
+        scene.frame_set(frame)
+        deps = bpy.context.evaluated_depsgraph_get()
+        for obj, m in zip(person, bundle["meshes"]):
+            ev = obj.evaluated_get(deps)
+            co = np.empty(len(ev.data.vertices) * 3, dtype=np.float32)
+            ev.data.vertices.foreach_get("co", co)
+            ref = _read_pc2(os.path.join(root, m["pc2"]), frame - 1)
+            worst = max(worst, float(np.abs(co.reshape(-1, 3) - ref).max()))
+    scene.frame_set(1)
+    return worst
+
+
+def _setup_mask_pass(scene, room, person):
+    """Workbench, flat white person on black, no anti-aliasing: a binary person mask."""
+    scene.render.engine = "BLENDER_WORKBENCH"
+    shading = scene.display.shading
+    shading.light = "FLAT"
+    shading.color_type = "SINGLE"
+    shading.single_color = (1.0, 1.0, 1.0)
+    shading.show_shadows = False
+    shading.show_cavity = False
+    shading.show_object_outline = False
+    shading.show_specular_highlight = False
+    if hasattr(shading, "show_backface_culling"):
+        shading.show_backface_culling = False
+    scene.display.render_aa = "OFF"
+    scene.world.color = (0.0, 0.0, 0.0)
+    scene.render.film_transparent = False
+    for obj in room:
+        obj.hide_render = True
+    scene.view_settings.view_transform = "Standard"
+    scene.view_settings.look = "None"
+    scene.view_settings.exposure = 0.0
+    scene.view_settings.gamma = 1.0
+
+
+def _render_animation(scene, pattern, color_mode="RGB"):
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.color_mode = color_mode
+    scene.render.image_settings.color_depth = "8"
+    scene.render.image_settings.compression = 15
+    scene.render.filepath = pattern
+    scene.render.use_file_extension = True
+    bpy.ops.render.render(animation=True)
+
+
+@task("render")
+def render_bundle(job):
+    """Render every view of ``job["bundle"]`` into ``job["out_dir"]/frames/VIEW/NNNNN.png``
+    (and ``masks/VIEW/NNNNN.png`` when the bundle asks for a mask). ``job["views"]`` limits
+    the views; ``job["engine"]`` overrides the bundle's engine."""
+    root = os.path.abspath(job["bundle"])
+    with open(os.path.join(root, "bundle.json"), encoding="utf-8") as fh:
+        bundle = json.load(fh)
+    out_dir = os.path.abspath(job["out_dir"])
+    r = bundle["render"]
+    engine = job.get("engine") or r["engine"]
+    t0 = time.time()
+    scene, person, room, cams = _build_bundle_scene(bundle, root)
+    if engine == "workbench":
+        shading = scene.display.shading
+        shading.light = "STUDIO"
+        shading.color_type = "TEXTURE"
+        shading.show_shadows = True
+    device = configure_engine(scene, engine, r.get("samples", 16), r.get("device", "auto"))
+    if engine == "cycles":
+        scene.cycles.seed = 0
+        scene.cycles.use_animated_seed = False
+        if hasattr(scene.cycles, "use_adaptive_sampling"):
+            scene.cycles.use_adaptive_sampling = False
+    cache_err = _check_cache(scene, person, root, bundle) if job.get("check_cache", True) else None
+    build_s = time.time() - t0
+    views = job.get("views") or [c["name"] for c in bundle["cameras"]]
+    timings = {}
+    for name in views:
+        scene.camera = cams[name]
+        t1 = time.time()
+        _render_animation(scene, os.path.join(out_dir, "frames", name, "#####"))
+        timings[name] = round(time.time() - t1, 3)
+        print(f"[odahgen-worker] view {name}: {timings[name]} s", flush=True)
+    mask_s = {}
+    if r.get("mask") and job.get("mask", True):
+        _setup_mask_pass(scene, room, person)
+        for name in views:
+            scene.camera = cams[name]
+            t1 = time.time()
+            _render_animation(scene, os.path.join(out_dir, "masks", name, "#####"), color_mode="BW")
+            mask_s[name] = round(time.time() - t1, 3)
+    return {"views": views, "engine": engine, "device": device, "build_seconds": round(build_s, 3),
+            "render_seconds": timings, "mask_seconds": mask_s, "cache_max_error_m": cache_err,
+            "frame_start": scene.frame_start, "frame_end": scene.frame_end, "frame_step": scene.frame_step}
+
+
+
 def _job_path_from_argv(argv):
     args = argv[argv.index("--") + 1:] if "--" in argv else argv[1:]
     if len(args) != 1:

@@ -1,0 +1,181 @@
+"""The render bundle: everything the Blender worker needs, written by the core.
+
+Layout of a bundle folder (all geometry already in Blender's frame, Z up, metres)::
+
+    bundle.json          meshes, materials, room, lights, cameras, render settings
+    scene.json           the sampled scene in the OpenSim frame (ground-truth cameras)
+    meshes/NAME.pc2      per-frame vertices (PC2 point cache, float32)
+    meshes/NAME.faces.npy   (F, 3) int32 triangles
+    meshes/NAME.uv.npy      (F, 3, 2) float32 per-corner UVs (optional)
+    textures/NAME.png    garment and floor textures (sRGB)
+
+Meshes with ``"person": true`` (body, garments) make up the person mask.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from odahgen.errors import OdahgenError
+from odahgen.io.atomic import atomic_path, atomic_write_json
+from odahgen.render.frames import camera_to_blender_matrix, opensim_to_blender
+from odahgen.render.pc2 import write_pc2
+from odahgen.scene.textures import write_texture
+
+BUNDLE_VERSION = 1
+
+
+def srgb_to_linear(c) -> list[float]:
+    """sRGB in [0, 1] -> linear RGB (what Blender's colour inputs take)."""
+    c = np.asarray(c, dtype=np.float64)
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return lin.round(6).tolist()
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, arr)
+
+
+def _texture(spec: dict, dest: Path) -> str:
+    if "user" in spec:
+        src = Path(spec["user"])
+        if not src.exists():
+            raise OdahgenError(f"user texture {src} does not exist")
+        target = dest.with_suffix(src.suffix.lower())
+        shutil.copyfile(src, target)
+        return target.name
+    write_texture(spec, dest)
+    return dest.name
+
+
+def _room_meshes(room: dict) -> list[dict]:
+    """Floor, four walls and a ceiling as small inline meshes (Blender frame)."""
+    cx, _, cz = room["center"]
+    hx, hz = room["half_size"]
+    h = room["height"]
+    x0, x1, z0, z1 = cx - hx, cx + hx, cz - hz, cz + hz
+    tile = room["floor"]["tile_m"]
+
+    def quad(name, pts, material, uv_scale=None):
+        p = opensim_to_blender(np.asarray(pts, dtype=np.float64))
+        faces = [[0, 1, 2], [0, 2, 3]]
+        rec = {"name": name, "vertices": p.round(6).tolist(), "faces": faces, "material": material}
+        if uv_scale:
+            q = np.asarray(pts)[:, [0, 2]] / uv_scale
+            rec["uv"] = [[q[i].round(6).tolist() for i in f] for f in faces]
+        return rec
+
+    # winding: normals face into the room (seen from the cameras)
+    return [
+        quad("floor", [[x0, 0, z1], [x1, 0, z1], [x1, 0, z0], [x0, 0, z0]], "floor", tile),
+        quad("ceiling", [[x0, h, z0], [x1, h, z0], [x1, h, z1], [x0, h, z1]], "walls"),
+        quad("wall_back", [[x0, 0, z0], [x1, 0, z0], [x1, h, z0], [x0, h, z0]], "walls"),
+        quad("wall_front", [[x1, 0, z1], [x0, 0, z1], [x0, h, z1], [x1, h, z1]], "walls"),
+        quad("wall_left", [[x0, 0, z1], [x0, 0, z0], [x0, h, z0], [x0, h, z1]], "walls"),
+        quad("wall_right", [[x1, 0, z0], [x1, 0, z1], [x1, h, z1], [x1, h, z0]], "walls"),
+    ]
+
+
+def write_render_bundle(out_dir: str | os.PathLike, body_vertices: np.ndarray, faces: np.ndarray,
+                        uv: np.ndarray | None, garments: list[dict], scene: dict, render_config) -> Path:
+    """Write a render bundle and return its folder.
+
+    Args:
+        out_dir: the bundle folder (created; files in it are replaced).
+        body_vertices: (T, V, 3) m, posed body, OpenSim frame.
+        faces: (F, 3) int body triangles.
+        uv: (F, 3, 2) per-corner body UVs, or None.
+        garments: from :func:`odahgen.scene.garments.dress` (``name``, ``vertices (T, Vg, 3)``
+            OpenSim frame, ``faces``, ``uv``).
+        scene: from :func:`odahgen.scene.sample.sample_scene`.
+        render_config: an :class:`odahgen.config.models.RenderConfig`.
+    """
+    out = Path(out_dir)
+    (out / "meshes").mkdir(parents=True, exist_ok=True)
+    (out / "textures").mkdir(parents=True, exist_ok=True)
+    body_vertices = np.asarray(body_vertices)
+    if body_vertices.ndim != 3 or body_vertices.shape[2] != 3:
+        raise OdahgenError(f"body vertices must be (T, V, 3), got {body_vertices.shape}")
+    T = body_vertices.shape[0]
+    rc = render_config
+    for c in scene["cameras"]:
+        if (c["width"], c["height"]) != (rc.width, rc.height):
+            raise OdahgenError(f"scene camera {c['name']} is {c['width']}x{c['height']} but the render "
+                               f"config asks for {rc.width}x{rc.height}; resample the scene")
+
+    materials = {
+        "skin": {"color": srgb_to_linear(scene["skin"]["color"]), "roughness": scene["skin"]["roughness"],
+                 "texture": None},
+        "walls": {"color": srgb_to_linear(scene["room"]["walls"]["color"]),
+                  "roughness": scene["room"]["walls"]["roughness"], "texture": None},
+        "floor": {"color": [0.8, 0.8, 0.8], "roughness": scene["room"]["floor"]["roughness"],
+                  "texture": "textures/" + _texture(scene["room"]["floor"]["texture"], out / "textures" / "floor.png")},
+    }
+    meshes = []
+
+    def add_mesh(name, verts, f, u, material):
+        if verts.shape[0] != T:
+            raise OdahgenError(f"mesh {name} has {verts.shape[0]} frames, the body has {T}")
+        write_pc2(out / "meshes" / f"{name}.pc2", opensim_to_blender(verts.astype(np.float64)))
+        _save_npy(out / "meshes" / f"{name}.faces.npy", np.asarray(f, dtype=np.int32))
+        rec = {"name": name, "pc2": f"meshes/{name}.pc2", "faces": f"meshes/{name}.faces.npy",
+               "uv": None, "material": material, "person": True, "vertex_count": int(verts.shape[1])}
+        if u is not None:
+            _save_npy(out / "meshes" / f"{name}.uv.npy", np.asarray(u, dtype=np.float32))
+            rec["uv"] = f"meshes/{name}.uv.npy"
+        meshes.append(rec)
+
+    add_mesh("body", body_vertices, faces, uv, "skin")
+    for g in garments:
+        spec = scene["clothing"][g["name"]]
+        mat = f"cloth_{g['name']}"
+        materials[mat] = {"color": [1.0, 1.0, 1.0], "roughness": spec["roughness"],
+                          "texture": "textures/" + _texture(spec["texture"], out / "textures" / f"{g['name']}.png")}
+        add_mesh(g["name"], np.asarray(g["vertices"]), g["faces"], g.get("uv"), mat)
+
+    lights = []
+    for lt in scene["lights"]:
+        lights.append({"location": opensim_to_blender(np.asarray(lt["position"])).round(6).tolist(),
+                       "size": lt["size_m"], "energy": lt["power_w"], "color": lt["color"]})
+    cameras = []
+    for c in scene["cameras"]:
+        cameras.append({"name": c["name"], "matrix_world": camera_to_blender_matrix(c["R"], c["t"]).round(9).tolist(),
+                        "lens": c["focal_mm"], "sensor_width": c["sensor_width_mm"], "sensor_fit": c["sensor_fit"]})
+    step = int(rc.frame_step)
+    bundle = {
+        "version": BUNDLE_VERSION,
+        "frame": "blender",
+        "frames": int(T),
+        "render": {"engine": rc.engine, "device": rc.device, "width": rc.width, "height": rc.height,
+                   "fps": rc.fps, "samples": rc.samples, "frame_step": step, "crf": rc.crf,
+                   "motion_blur": bool(rc.motion_blur), "mask": bool(rc.mask), "depth": bool(rc.depth)},
+        "meshes": meshes,
+        "room": _room_meshes(scene["room"]),
+        "materials": materials,
+        "lights": lights,
+        "world_color": [0.05, 0.05, 0.05],
+        "cameras": cameras,
+    }
+    atomic_write_json(out / "scene.json", scene)
+    atomic_write_json(out / "bundle.json", bundle)
+    return out
+
+
+def load_bundle(bundle_dir: str | os.PathLike) -> dict:
+    """The bundle.json of a bundle folder."""
+    path = Path(bundle_dir) / "bundle.json"
+    if not path.exists():
+        raise OdahgenError(f"{bundle_dir} is not a render bundle (no bundle.json)")
+    return json.loads(path.read_text())
+
+
+def output_frame_count(frames: int, frame_step: int) -> int:
+    """Frames in the video of a T-frame bundle rendered every ``frame_step``-th frame."""
+    return (int(frames) + int(frame_step) - 1) // int(frame_step)
