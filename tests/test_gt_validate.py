@@ -143,3 +143,23 @@ def test_fk_consistency_with_the_skeleton(tmp_path):
     check = validate_trial(tdir / TRIAL_FILE, QAConfig(min_frames=1), videos=False)
     assert any("FK of the joint angles misses" in p for p in check.problems)
     assert fk_mod is not None
+
+
+def test_validate_finalize_writes_index_splits_card_and_qa(tmp_path, capsys):
+    root = tmp_path / "ds"
+    make_dataset(root, subjects=("a", "b", "c"), n_frames=64)
+    # plant a bad trial: its QA is recomputed and stored as failed, and it leaves the splits
+    path = root / "trials/a_walk_b0" / TRIAL_FILE
+    with h5py.File(path, "r+") as f:
+        f["markers/ik_rms"][...] = 0.1
+    assert gt_main(["validate", str(root), "--no-fk"]) == 1  # no index yet, bad trial
+    assert gt_main(["validate", str(root), "--no-fk", "--finalize"]) == 1
+    for name in ("index.csv", "index.parquet", "splits.json", "README.md"):
+        assert (root / name).is_file()
+    assert load_trial(path).qa.passed is False
+    splits = json.loads((root / "splits.json").read_text())
+    assert splits["excluded"][0]["trial"] == "a_walk_b0"
+    assert "a_walk_b0" not in [t for v in splits["trials"].values() for t in v]
+    shutil.rmtree(root / "trials/a_walk_b0")
+    assert gt_main(["validate", str(root), "--no-fk", "--finalize"]) == 0
+    assert gt_main(["validate", str(root), "--no-fk"]) == 0
