@@ -1,0 +1,246 @@
+"""Tests of odahgen.motion: interface, registry/plugins, procedural library, file sources, ops."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from odahgen.errors import OdahgenError
+from odahgen.motion import Motion, available_sources, fill_gaps, get_source, resample, split_clips
+from odahgen.motion import kinematics as K
+from odahgen.motion import retarget as RT
+from odahgen.motion.amass import write_amass
+from odahgen.motion.procedural import MOTIONS, generate
+from odahgen.skeleton.names import COORDINATE_NAMES
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_TRC = REPO / ".." / "shared" / "data" / "mocap" / "rajagopal_walk.trc"
+MAPPED = [n for n in COORDINATE_NAMES if not n.startswith(("subtalar", "mtp", "wrist", "pro_sup", "pelvis_t"))]
+
+
+def test_builtin_sources_listed():
+    assert {"procedural", "amass", "c3d", "trc", "mot", "bvh"} <= set(available_sources())
+    with pytest.raises(OdahgenError, match="unknown motion source"):
+        get_source("no_such_source")
+
+
+def test_procedural_library_ranges_seeds():
+    src = get_source("procedural", seconds=3.0)
+    ids = src.list_motions()
+    assert len(ids) >= 12
+    for mid in ids:
+        m = src.load(mid, seed=7)
+        assert m.coordinates.shape == (181, 39) and m.fps == 60.0
+        for j, n in enumerate(COORDINATE_NAMES):
+            if n.startswith("pelvis_"):
+                continue
+            lo, hi = K.COORDINATE_RANGES[n]
+            assert lo - 1e-9 <= m.coordinates[:, j].min() and m.coordinates[:, j].max() <= hi + 1e-9, (mid, n)
+        again = src.load(mid, seed=7)
+        np.testing.assert_array_equal(again.coordinates, m.coordinates)
+        other = src.load(mid, seed=8)
+        assert not np.allclose(other.coordinates, m.coordinates), mid
+
+
+def _sole_points(m: Motion) -> np.ndarray:
+    q = K.coordinates_dict(m.coordinates)
+    p = np.concatenate([K.foot_points(q, "r"), K.foot_points(q, "l")], axis=1)
+    return p + m.coordinates[:, None, 3:6]
+
+
+@pytest.mark.parametrize("mid", ["walk_normal", "squat", "sit_stand", "side_step", "arm_raise"])
+def test_procedural_feet_on_ground_without_skating(mid):
+    m = generate(mid, seed=3, seconds=6.0)
+    pts = _sole_points(m)
+    low = pts[:, :, 1].min(axis=1)
+    flight = np.zeros(len(low), bool)
+    assert np.abs(low).max() < 2e-3  # someone always touches the floor, nobody goes below
+    # the point that carries the body (lowest, clearly lower than the other foot) does not slide
+    k = pts[:, :, 1].argmin(axis=1)
+    v = np.linalg.norm(np.diff(pts[:, :, [0, 2]], axis=0)[np.arange(len(k) - 1), k[:-1]], axis=1) * m.fps
+    assert np.median(v[~flight[:-1]]) < 0.03, np.median(v)
+
+
+def test_walk_speeds_increase():
+    speeds = [generate(f"walk_{s}", seed=0, seconds=6.0).meta["mean_speed_m_s"] for s in ("slow", "normal", "fast")]
+    assert 0.6 < speeds[0] < speeds[1] < speeds[2] < 2.0, speeds
+
+
+def test_jump_and_run_have_flight():
+    j = generate("jump_vertical", seed=1, seconds=4.0)
+    low = _sole_points(j)[:, :, 1].min(axis=1)
+    assert 0.12 < low.max() < 0.4  # feet leave the floor by ~25 cm
+    assert generate("run", seed=1, seconds=3.0).meta["flight_fraction"] > 0.1
+
+
+@pytest.mark.parametrize("n_joints,layout", [(52, "smplh"), (55, "smplx")])
+def test_amass_retarget_preserves_angles(tmp_path, n_joints, layout):
+    truth = generate("wave", seed=2, seconds=2.0).coordinates.copy()
+    truth[:, K.CI["pelvis_rotation"]] += 0.0
+    poses, trans = RT.coordinates_to_smpl(truth, n_joints)
+    assert poses.shape == (len(truth), 3 * n_joints)
+    sub = tmp_path / "BMLMovi" / "Subject_1"
+    sub.mkdir(parents=True)
+    write_amass(sub / "wave.npz", poses, trans, fps=120.0, gender="female", layout=layout)
+    src = get_source("amass", path=tmp_path / "BMLMovi", face_forward=False)
+    assert src.list_motions() == ["Subject_1.wave"]
+    m = src.load("Subject_1.wave")
+    assert m.sex == "female" and m.subject == "Subject_1" and m.fps == 120.0 and m.meta["layout"] == layout
+    for n in MAPPED:
+        np.testing.assert_allclose(m.coordinate(n), truth[:, K.CI[n]], atol=1e-6, err_msg=n)
+    for n in ("pelvis_tx", "pelvis_tz"):  # translation preserved (Z-up -> Y-up done once)
+        np.testing.assert_allclose(m.coordinate(n), truth[:, K.CI[n]], atol=1e-9)
+    dy = m.coordinate("pelvis_ty") - truth[:, K.CI["pelvis_ty"]]
+    assert np.ptp(dy) < 1e-9 and abs(dy[0]) < 0.02  # re-grounded by a constant only
+
+
+def test_amass_zup_conversion_is_a_rotation():
+    W = RT.ZUP_TO_OPENSIM
+    np.testing.assert_allclose(W @ W.T, np.eye(3))
+    assert np.isclose(np.linalg.det(W), 1.0)
+    np.testing.assert_allclose(W @ [0, 0, 1], [0, 1, 0])  # AMASS up -> OpenSim up
+
+
+def test_amass_bad_files_one_line_errors_and_others_continue(tmp_path):
+    poses, trans = RT.coordinates_to_smpl(generate("walk_normal", seconds=1.0).coordinates, 52)
+    write_amass(tmp_path / "good.npz", poses, trans, 60.0)
+    np.savez(tmp_path / "pickled.npz", poses=np.array([{"a": 1}], dtype=object), trans=np.zeros((1, 3)))
+    (tmp_path / "truncated.npz").write_bytes((tmp_path / "good.npz").read_bytes()[:200])
+    bad = poses.copy()
+    bad[3, 5] = np.nan
+    write_amass(tmp_path / "nan.npz", bad, trans, 60.0)
+    write_amass(tmp_path / "mismatch.npz", poses, trans[:-1], 60.0)
+    write_amass(tmp_path / "gender.npz", poses, trans, 60.0, gender="robot")
+    write_amass(tmp_path / "empty.npz", poses[:0], trans[:0], 60.0)
+    src = get_source("amass", path=tmp_path)
+    results = {mid: err for mid, _m, err in src.iter_load()}
+    assert results["good"] is None
+    expect = {"pickled": "pickle", "truncated": "corrupt", "nan": "NaN", "mismatch": "frames",
+              "gender": "gender", "empty": "T > 0"}
+    for mid, word in expect.items():
+        err = results[mid]
+        assert err and word in err and f"{mid}.npz" in err and "\n" not in err, (mid, err)
+
+
+def test_c3d_roundtrip_with_mapping(tmp_path):
+    ezc3d = pytest.importorskip("ezc3d")
+    T, labels = 50, ["LASIS", "RASIS", "SACR"]
+    rng = np.random.default_rng(0)
+    pts_m = rng.normal(0, 0.3, (T, 3, 3)) + [0, 0, 1.0]  # Z-up lab data, metres
+    c = ezc3d.c3d()
+    c["parameters"]["POINT"]["RATE"]["value"] = [100.0]
+    c["parameters"]["POINT"]["LABELS"]["value"] = labels
+    c["parameters"]["POINT"]["UNITS"]["value"] = ["mm"]
+    data = np.ones((4, 3, T))
+    data[:3] = np.transpose(pts_m * 1000.0, (2, 1, 0))
+    data[:3, 2, 10:13] = np.nan  # a short gap in SACR
+    c["data"]["points"] = data
+    c.write(str(tmp_path / "trial.c3d"))
+    (tmp_path / "map.json").write_text('{"LASIS": "LASI", "RASIS": "RASI"}')
+    m = get_source("c3d", path=tmp_path / "trial.c3d", marker_map=tmp_path / "map.json").load("trial")
+    assert m.marker_names == ("LASI", "RASI", "SACR") and m.fps == 100.0
+    np.testing.assert_allclose(m.markers[:, 0], pts_m[:, 0] @ RT.ZUP_TO_OPENSIM.T, atol=1e-4)
+    assert np.isnan(m.markers[10:13, 2]).all()
+    filled = fill_gaps(m, 0.05)
+    assert not np.isnan(filled.markers).any() and filled.n_frames == T
+    with pytest.raises(OdahgenError, match="gap"):
+        fill_gaps(m, 0.01)
+
+
+@pytest.mark.skipif(not REAL_TRC.exists(), reason="shared lab TRC not available")
+def test_real_lab_trc_units_and_labels():
+    src = get_source("trc", path=REAL_TRC)
+    m = src.load(src.list_motions()[0])
+    assert m.fps == 100.0 and m.markers.shape == (238, 41, 3)
+    assert m.marker_names[:3] == ("R.Shoulder", "L.Shoulder", "R.Clavicle")
+    assert 1.3 < m.markers[0, 0, 1] < 1.7  # mm -> m: shoulder height ~1.5 m, Y up
+
+
+def test_bvh_roundtrip(tmp_path):
+    from odahgen.motion.bvh import write_bvh
+
+    truth = generate("squat", seed=4, seconds=2.0).coordinates
+    poses, trans = RT.coordinates_to_smpl(truth, 22, world="yup")
+    write_bvh(tmp_path / "squat.bvh", poses, trans, fps=30.0)
+    m = get_source("bvh", path=tmp_path, face_forward=False).load("squat")
+    assert m.fps == pytest.approx(30.0)
+    for n in MAPPED:
+        np.testing.assert_allclose(m.coordinate(n), truth[:, K.CI[n]], atol=1e-5, err_msg=n)
+    (tmp_path / "cut.bvh").write_text((tmp_path / "squat.bvh").read_text()[:-400])
+    with pytest.raises(OdahgenError, match="cut.bvh"):
+        get_source("bvh", path=tmp_path).load("cut")
+
+
+def test_mot_source_reads_degrees(tmp_path):
+    truth = generate("clap", seed=0, seconds=1.0)
+    vals = np.degrees(truth.coordinates)
+    vals[:, [3, 4, 5]] = truth.coordinates[:, [3, 4, 5]]
+    head = f"clap\nversion=1\nnRows={len(vals)}\nnColumns=40\ninDegrees=yes\nendheader\n"
+    rows = "\n".join("\t".join(f"{x:.10f}" for x in [t, *r]) for t, r in zip(truth.times, vals))
+    (tmp_path / "clap.mot").write_text(head + "time\t" + "\t".join(COORDINATE_NAMES) + "\n" + rows + "\n")
+    m = get_source("mot", path=tmp_path).load("clap")
+    np.testing.assert_allclose(m.coordinates, truth.coordinates, atol=1e-8)
+
+
+def test_resample_and_split():
+    m = generate("walk_normal", seed=0, seconds=10.0, fps=100.0)
+    r = resample(m, 60.0)
+    assert r.fps == 60.0 and r.n_frames == 601
+    np.testing.assert_allclose(r.coordinates[::3], m.coordinates[::5], atol=2e-3)
+    clips = split_clips(r, 4.0, min_frames=64)
+    assert [c.n_frames for c in clips] == [240, 240, 121] and clips[1].id == "walk_normal.c001"
+    assert split_clips(r, 4.0, min_frames=200)[-1].id == "walk_normal.c001"
+    assert split_clips(resample(m, 5.0), 10.0, min_frames=64) == []
+
+
+def test_motion_validation_errors():
+    t = np.arange(5) / 60.0
+    with pytest.raises(OdahgenError, match="exactly one"):
+        Motion(id="x", source="s", fps=60, times=t)
+    with pytest.raises(OdahgenError, match="NaN"):
+        Motion(id="x", source="s", fps=60, times=t, coordinates=np.full((5, 1), np.nan), coordinate_names=("a",))
+    with pytest.raises(OdahgenError, match="zero frames"):
+        Motion(id="x", source="s", fps=60, times=t[:0], coordinates=np.zeros((0, 1)), coordinate_names=("a",))
+    with pytest.raises(OdahgenError, match="does not match"):
+        Motion(id="x", source="s", fps=60, times=t, coordinates=np.zeros((4, 1)), coordinate_names=("a",))
+    with pytest.raises(OdahgenError, match="motion id"):
+        Motion(id="bad id", source="s", fps=60, times=t, coordinates=np.zeros((5, 1)), coordinate_names=("a",))
+
+
+def test_plugin_discovered_through_entry_point(tmp_path, monkeypatch):
+    pkg = tmp_path / "mylab_motions.py"
+    pkg.write_text(
+        "import numpy as np\n"
+        "from odahgen.motion import Motion, MotionSource\n"
+        "class LabSource(MotionSource):\n"
+        "    name = 'mylab'\n"
+        "    description = 'test plugin'\n"
+        "    def list_motions(self):\n        return ['still']\n"
+        "    def load(self, motion_id, seed=0):\n"
+        "        return Motion(id=motion_id, source=self.name, fps=30.0, times=np.arange(3)/30.0,\n"
+        "                      coordinates=np.zeros((3, 1)), coordinate_names=('pelvis_tx',))\n")
+    dist = tmp_path / "mylab_motions-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: mylab-motions\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[odahgen.motion_sources]\nmylab = mylab_motions:LabSource\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "mylab" in available_sources()
+    m = get_source("mylab").load("still")
+    assert m.source == "mylab" and m.n_frames == 3
+    sys.modules.pop("mylab_motions", None)
+
+
+def test_cli_list_and_show(capsys):
+    from odahgen.cli import main
+
+    assert main(["motion", "list"]) == 0
+    assert "procedural" in capsys.readouterr().out
+    assert main(["motion", "list", "procedural"]) == 0
+    assert "walk_normal" in capsys.readouterr().out
+    assert main(["motion", "show", "procedural:squat", "--json"]) == 0
+    assert '"frames"' in capsys.readouterr().out
+    assert main(["motion", "show", "procedural:nope"]) != 0
+    assert main(["motion", "show", "nocolon"]) != 0
