@@ -96,6 +96,7 @@ def test_odah_export_has_exactly_the_documented_files_and_keys(dataset, tmp_path
     manifest = json.loads((out / "odahgen_export.json").read_text())
     assert manifest["trials"]["sub_1_sit_to_stand_b1"]["action"] == "sit-to-stand"
     assert manifest["skipped"] == []
+    assert len(manifest["warnings"]) == 1 and manifest["warnings"][0].startswith("sub-1.osim")
 
 
 def test_export_skips_failing_trials_and_refuses_empty(dataset, tmp_path):
@@ -145,6 +146,11 @@ def test_eval_per_trial_and_dataset(dataset, tmp_path, capsys):
     assert res["dataset"]["angle_mae_deg"] == pytest.approx(0.15)
     assert res["dataset"]["trials"] == 2 and len(res["missing"]) == 6
     assert "dataset (2 trials)" in capsys.readouterr().out
+    # --split: 2 subjects with 42/6/8 -> one in train, one in test
+    assert gt_main(["eval", str(pred_dir), str(dataset), "--split", "train"]) == 0
+    assert "dataset (1 trials)" in capsys.readouterr().out
+    assert gt_main(["eval", str(pred_dir), str(dataset), "--split", "nope"]) == 1
+    assert "no split 'nope'" in capsys.readouterr().err
     # one trial file against one prediction; angles only -> keypoint metrics absent
     np.savez(tmp_path / "one.npz", joint_angles=load_trial(dataset / "trials/s02_walk_b0" / TRIAL_FILE).joint_angles)
     assert gt_main(["eval", str(tmp_path / "one.npz"), str(dataset / "trials/s02_walk_b0" / TRIAL_FILE)]) == 0

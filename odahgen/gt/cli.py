@@ -148,6 +148,8 @@ def cmd_export_odah(args) -> int:
     print(f"exported {len(manifest['trials'])} trials to {args.output} ({len(manifest['skipped'])} skipped)")
     for s in manifest["skipped"]:
         print(f"  skipped {s['trial']}: {s['reason']}")
+    for w in manifest["warnings"]:
+        print(f"  warning: {w}")
     return 0
 
 

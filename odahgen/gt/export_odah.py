@@ -213,7 +213,8 @@ def export_odah(
     # generic model
     generic_src = _generic_source(dataset, generic_model)
     opensim_dir = out / "opensim_data"
-    manifest: dict[str, Any] = {"name_mapping": "'_' -> '-' in subject and motion ids", "trials": {}, "skipped": skipped}
+    manifest: dict[str, Any] = {"name_mapping": "'_' -> '-' in subject and motion ids", "trials": {},
+                                "skipped": skipped, "warnings": []}
     first_model = None
     for s, items in sorted(by_subject.items()):
         tdir, gt = items[0]
@@ -222,6 +223,11 @@ def export_odah(
         if src is None:
             raise OdahgenError(f"{tdir}: no scaled model file and no generic model to export subject {s}")
         first_model = first_model or src
+        if src is generic_src:
+            manifest["warnings"].append(
+                f"{s}.osim: trial {gt.meta.trial} names no scaled model; wrote the generic model with the "
+                "trial's segment scales as <body>_geom_1 scale_factors (joint offsets unscaled)"
+            )
         write_geom_scaled_model(src, opensim_dir / s / f"{s}.osim", gt.segment_scales)
     write_geom_scaled_model(generic_src or first_model, opensim_dir / "generic.osim", np.ones((len(BODY_NAMES), 3)))
     manifest["generic_model_source"] = str(generic_src or first_model)
