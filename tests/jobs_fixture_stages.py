@@ -30,6 +30,11 @@ def second(ctx: TrialContext) -> None:
     fail = ctx.dataset / "FAIL"
     if fail.exists() and ctx.spec.trial in fail.read_text().split():
         raise RuntimeError(f"planted failure in {ctx.spec.trial}")
+    once = ctx.dataset / "FAIL_ONCE"
+    marker = ctx.path("failed_once")
+    if once.exists() and ctx.spec.trial in once.read_text().split() and not marker.exists():
+        marker.write_text("1")
+        raise RuntimeError(f"planted one-time failure in {ctx.spec.trial}")
     slow = ctx.dataset / "SLOW"
     delay = float(slow.read_text()) if slow.exists() else 0.0
     data = json.loads(ctx.path("first.json").read_text())

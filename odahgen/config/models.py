@@ -191,8 +191,13 @@ class JobsConfig(_Section):
     retries: int = Field(2, ge=0, description="resubmissions of a failed trial")
     slurm_partition_cpu: str = ""
     slurm_partition_gpu: str = ""
-    slurm_concurrency: int = Field(64, ge=1)
-    slurm_time_min: int = Field(120, ge=1)
+    slurm_concurrency: int = Field(64, ge=1, description="array tasks running at once")
+    slurm_time_min: int = Field(120, ge=1, description="time limit per array task")
+    slurm_cpus_per_task: int = Field(2, ge=1)
+    slurm_mem_gb: int = Field(8, ge=1, description="memory per array task")
+    slurm_gres_gpu: str = Field("gpu:1", description="--gres of the render tasks ('' = none)")
+    slurm_trials_per_task: int = Field(1, ge=1, description="trials run one after another per task")
+    slurm_extra: list[str] = Field(default_factory=list, description="extra #SBATCH lines, e.g. --account=X")
 
 
 class Config(_Section):

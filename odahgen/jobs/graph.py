@@ -228,7 +228,8 @@ def run_trial(dataset: Path, spec: TrialSpec, config: Config, stages: list[Stage
                     continue
                 if only is not None and stage.name not in only:
                     outcome.state, outcome.stage = "partial", stage.name
-                    set_state(dataset, spec.trial, stage.name, "pending")
+                    if not (trial_dir / "failure.json").exists():  # keep a failure visible
+                        set_state(dataset, spec.trial, stage.name, "pending")
                     break
                 set_state(dataset, spec.trial, stage.name, "running")
                 log.info("stage %s: start", stage.name)
@@ -246,6 +247,7 @@ def run_trial(dataset: Path, spec: TrialSpec, config: Config, stages: list[Stage
                     atomic_write_json(trial_dir / "failure.json", {
                         "trial": spec.trial, "stage": stage.name, "error": msg,
                         "exception": type(err).__name__, "log": str(trial_dir / "trial.log"),
+                        "job_log": os.environ.get("ODAHGEN_JOB_LOG", ""),
                         "time": time.time(),
                     })
                     set_state(dataset, spec.trial, stage.name, "failed")

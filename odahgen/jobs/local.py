@@ -35,7 +35,7 @@ def run_one(dataset: str, trial: str, only: list[str] | None, stage_factory=None
     """Run one trial in this process (used by every executor); returns the outcome dict."""
     factory = stage_factory or _STAGE_FACTORY
     if factory is None:
-        from odahgen.jobs.pipeline import pipeline_stages as factory
+        from odahgen.jobs.pipeline import stages_for as factory
     key = str(dataset)
     if key not in _CONFIG_CACHE:
         _CONFIG_CACHE[key] = dataset_config(Path(dataset))

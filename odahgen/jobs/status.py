@@ -124,6 +124,6 @@ def print_status(dataset: Path, status: DatasetStatus, show_failures: int = 20) 
         for col in ("trial", "stage", "error", "log"):
             fails.add_column(col, overflow="fold")
         for rec in failure_details(dataset, status.failed, show_failures):
-            fails.add_row(rec.get("trial", ""), rec.get("stage", ""), rec.get("error", ""),
-                          rec.get("log", ""))
+            logs = rec.get("log", "") + (f"\n{rec['job_log']}" if rec.get("job_log") else "")
+            fails.add_row(rec.get("trial", ""), rec.get("stage", ""), rec.get("error", ""), logs)
         console.print(fails)
