@@ -1,0 +1,56 @@
+"""PC2 files, the OpenSim -> Blender frame change, and camera conventions (no Blender)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from odahgen.errors import OdahgenError
+from odahgen.render.cameras import intrinsics, look_at, project
+from odahgen.render.frames import blender_to_opensim, camera_to_blender_matrix, opensim_to_blender
+from odahgen.render.pc2 import read_pc2, read_pc2_header, write_pc2
+
+
+def test_pc2_round_trip_and_header(tmp_path):
+    frames = np.random.default_rng(0).normal(size=(7, 5, 3))
+    path = write_pc2(tmp_path / "a.pc2", frames)
+    raw = path.read_bytes()
+    assert raw[:12] == b"POINTCACHE2\0" and len(raw) == 32 + 7 * 5 * 3 * 4
+    assert read_pc2_header(path) == {"version": 1, "vertex_count": 5, "start": 0.0, "sampling": 1.0,
+                                     "frame_count": 7}
+    assert np.allclose(read_pc2(path), frames.astype(np.float32))
+    with pytest.raises(OdahgenError):
+        write_pc2(tmp_path / "b.pc2", np.zeros((3, 4)))
+    with pytest.raises(OdahgenError):
+        write_pc2(tmp_path / "c.pc2", np.full((1, 2, 3), np.nan))
+    (tmp_path / "d.pc2").write_bytes(b"NOTACACHE" * 5)
+    with pytest.raises(OdahgenError):
+        read_pc2(tmp_path / "d.pc2")
+
+
+def test_frame_change_is_a_rotation():
+    p = np.random.default_rng(1).normal(size=(10, 3))
+    b = opensim_to_blender(p)
+    assert np.allclose(b[:, 2], p[:, 1])  # OpenSim up (Y) is Blender up (Z)
+    assert np.allclose(blender_to_opensim(b), p)
+    assert np.allclose(np.linalg.norm(b, axis=1), np.linalg.norm(p, axis=1))
+    assert np.linalg.det(opensim_to_blender(np.eye(3))) == pytest.approx(1.0)
+
+
+def test_blender_camera_projects_like_the_stored_pinhole():
+    """Project with Blender's camera model (matrix_world, -Z forward, sensor fit horizontal)
+    and with x = K (R X + t): the pixels agree."""
+    W, H = 1080, 720
+    K = intrinsics(33.0, 36.0, W, H)
+    R, t = look_at([3.5, 1.15, -0.4], [0.2, 0.9, 0.1])
+    cam = {"K": K, "R": R, "t": t}
+    pts = np.random.default_rng(2).uniform([-0.5, 0, -0.5], [1.0, 1.8, 0.5], (50, 3))
+    px, _ = project(cam, pts)
+    M = camera_to_blender_matrix(R, t)
+    assert np.allclose(M[:3, :3] @ M[:3, :3].T, np.eye(3), atol=1e-12)
+    local = (np.linalg.inv(M) @ np.c_[opensim_to_blender(pts), np.ones(len(pts))].T).T[:, :3]
+    f = 33.0 / 36.0 * W  # Blender: sensor width spans the image width
+    u = W / 2 + f * local[:, 0] / -local[:, 2]
+    v = H / 2 - f * local[:, 1] / -local[:, 2]
+    assert np.allclose(np.c_[u, v], px, atol=1e-6)
+    assert (local[:, 2] < 0).all()  # in front of a Blender camera is its local -Z
