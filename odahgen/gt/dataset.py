@@ -357,13 +357,20 @@ def trial_versions(dataset: str | Path, rows: list[dict[str, Any]]) -> dict[str,
 
 
 def load_dataset_config(dataset: str | Path, config_path: str | Path | None = None):
-    """The dataset's Config: ``config_path`` if given, else ``DATASET/config.toml`` if it
-    exists, else the defaults. Returns (Config, source description)."""
+    """The dataset's Config: ``config_path`` if given, else the config recorded by ``odahgen
+    plan`` in ``DATASET/dataset.json``, else ``DATASET/config.toml`` if it exists, else the
+    defaults. Returns (Config, source description)."""
     from odahgen.config.loader import load_config
     from odahgen.config.models import Config
 
     if config_path is not None:
         return load_config(config_path), str(config_path)
+    planned = Path(dataset) / "dataset.json"  # written by `odahgen plan`
+    if planned.is_file():
+        try:
+            return Config.model_validate(json.loads(planned.read_text())["config"]), str(planned)
+        except (ValueError, KeyError) as err:
+            raise OdahgenError(f"{planned}: corrupt dataset record: {err}") from None
     own = Path(dataset) / "config.toml"
     if own.is_file():
         return load_config(own), str(own)
