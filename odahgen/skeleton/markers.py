@@ -107,21 +107,64 @@ MARKER_DESCRIPTION: dict[str, str] = {n: v[3] for n, v in _ALL.items()}
 CLASS_WEIGHT: dict[str, float] = {"bony": 10.0, "joint_centre": 5.0, "cluster": 1.0}
 
 
+#: Common lab marker names (normalised: upper case, no '.', '_', '-' or spaces; an R/L side
+#: prefix or suffix removed) -> class. Checked before the name heuristic, because many bony
+#: landmarks carry digits (S2 = 2nd sacral vertebra, T10, C7, MT5, MH2) or contain letters
+#: that the heuristic reads as a cluster segment.
+COMMON_MARKER_CLASS: dict[str, MarkerClass] = {
+    # pelvis / trunk / head
+    **dict.fromkeys(("ASIS", "ASI", "PSIS", "PSI", "S1", "S2", "SACR", "SACRUM", "SAC", "C7", "T2", "T8", "T10", "T12",
+                     "L1", "L3", "L5", "CLAV", "CLAVICLE", "MIDCLAVICLE", "JN", "IJ", "STRN", "STERNUM", "XIPH", "PX",
+                     "XP", "HEAD", "HEADTOP", "VERTEX", "FHEAD", "FH", "BH", "FHD", "BHD", "GLABELLA"), "bony"),
+    # arm
+    **dict.fromkeys(("ACR", "ACROMION", "SHO", "SHOULDER", "AC", "LEL", "MEL", "ELB", "ELBOW", "MELBOW", "LELBOW",
+                     "LE", "ME", "EL", "EM", "RSP", "USP", "WRA", "WRB", "WRIST", "MWRIST", "RS", "US", "MH2",
+                     "MH5", "FIN", "HAND", "MCP2", "MCP5"), "bony"),
+    # leg
+    **dict.fromkeys(("GTR", "GT", "TROCH", "TROCHANTER", "LFC", "MFC", "KNE", "KNEE", "MKNEE", "LKNEE", "LFE", "MFE",
+                     "TTB", "TT", "TIBTUB", "HFB", "LMAL", "MMAL", "ANK", "ANKLE", "MANKLE", "LM", "MM", "CAL",
+                     "HEEL", "HEE", "CALC", "MT1", "MT2", "MT5", "MTH1", "MTH5", "FM1", "FM2", "FM5", "TOE",
+                     "TOETIP", "HLX", "HALLUX"), "bony"),
+    # joint centres
+    **dict.fromkeys(("HJC", "KJC", "AJC", "SJC", "EJC", "WJC", "HIPJC"), "joint_centre"),
+    # usual tracking / cluster markers
+    **dict.fromkeys(("THI", "THIGH", "TIB", "SHANK", "UPA", "FRA", "BICEPS", "FOREARM", "RBAK", "BAK"), "cluster"),
+}
+
+
+def _normalise_marker_name(name: str) -> list[str]:
+    """Upper-case name without separators, plus the same without an R/L side prefix/suffix."""
+    n = "".join(ch for ch in name.upper() if ch.isalnum())
+    out = [n]
+    for pre in ("RIGHT", "LEFT", "R", "L"):
+        if n.startswith(pre) and len(n) > len(pre):
+            out.append(n[len(pre):])
+    for suf in ("RIGHT", "LEFT", "R", "L"):
+        if n.endswith(suf) and len(n) > len(suf):
+            out.append(n[: -len(suf)])
+    return out
+
+
 def guess_marker_class(name: str) -> MarkerClass:
     """Class of a marker of a user marker set, guessed from its name.
 
-    Joint centres contain ``JC``/``joint``; clusters end in a digit or mention a cluster-like
-    segment (thigh/shank/arm/forearm technical markers); everything else is a bony landmark.
+    The built-in names, then the table :data:`COMMON_MARKER_CLASS` of common lab names (with or
+    without a side prefix/suffix: ``S2``, ``R.ASIS``, ``LKNE``, ``R_HJC``, ``L.MT5``), then a
+    heuristic: joint centres contain ``JC``/``joint``/``centre``; clusters end in a digit or
+    mention a cluster-like segment (thigh/shank/arm/forearm technical markers); everything else
+    is a bony landmark.
     """
-    n = name.upper().replace(".", "").replace("_", "")
     if name in MARKER_CLASS:
         return MARKER_CLASS[name]
+    keys = _normalise_marker_name(name)
+    for k in keys:
+        if k in COMMON_MARKER_CLASS:
+            return COMMON_MARKER_CLASS[k]
+    n = keys[0]
     if "JC" in n or "JOINT" in n or n.endswith("CENTER") or n.endswith("CENTRE"):
         return "joint_centre"
-    cluster_keys = ("TH", "SH", "TB", "UA", "FA", "BICEPS", "FOREARM", "THIGH", "SHANK", "CLUSTER")
-    if n[-1:].isdigit() or any(k in n for k in cluster_keys if k not in ("TH",)) or (
-        "TH" in n and n[-1:].isdigit()
-    ):
+    cluster_keys = ("SH", "TB", "UA", "FA", "BICEPS", "FOREARM", "THIGH", "SHANK", "CLUSTER")
+    if n[-1:].isdigit() or any(k in n for k in cluster_keys) or ("TH" in n and n[-1:].isdigit()):
         return "cluster"
     return "bony"
 
