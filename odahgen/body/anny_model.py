@@ -37,32 +37,39 @@ def _lim(x: float, y: float, z: float) -> tuple[tuple[float, float, float], tupl
 
 
 # group name -> (bones, limits); sides expanded below. Y is the bone's long (twist) axis.
+def _box(lo, hi):
+    return tuple(float(x) for x in lo), tuple(float(x) for x in hi)
+
+
+# group name -> (bones, (lower, upper)); sides expanded below. Bone frames: Y along the bone
+# (twist); for the limbs +X is knee/elbow flexion, hip extension, ankle plantarflexion
+# (checked numerically on the rest rig). Ranges are anatomical, somewhat generous.
 _GROUPS_MID = [
     ("root", ("root",), _lim(10, 10, 10)),
-    ("spine05", ("spine05",), _lim(0.6, 0.5, 0.5)),
-    ("spine04", ("spine04",), _lim(0.6, 0.5, 0.5)),
-    ("spine03", ("spine03",), _lim(0.6, 0.5, 0.5)),
-    ("spine02", ("spine02",), _lim(0.6, 0.5, 0.5)),
-    ("spine01", ("spine01",), _lim(0.6, 0.5, 0.5)),
-    ("neck01", ("neck01",), _lim(0.8, 0.8, 0.8)),
-    ("neck02", ("neck02",), _lim(0.8, 0.8, 0.8)),
-    ("neck03", ("neck03",), _lim(0.8, 0.8, 0.8)),
-    ("head", ("head",), _lim(0.8, 0.8, 0.8)),
+    ("spine05", ("spine05",), _lim(0.3, 0.25, 0.25)),
+    ("spine04", ("spine04",), _lim(0.3, 0.25, 0.25)),
+    ("spine03", ("spine03",), _lim(0.3, 0.25, 0.25)),
+    ("spine02", ("spine02",), _lim(0.3, 0.25, 0.25)),
+    ("spine01", ("spine01",), _lim(0.3, 0.25, 0.25)),
+    ("neck01", ("neck01",), _lim(0.6, 0.6, 0.6)),
+    ("neck02", ("neck02",), _lim(0.6, 0.6, 0.6)),
+    ("neck03", ("neck03",), _lim(0.6, 0.6, 0.6)),
+    ("head", ("head",), _lim(0.6, 0.6, 0.6)),
 ]
 _GROUPS_SIDE = [
-    ("clavicle", ("clavicle",), _lim(0.6, 0.6, 0.6)),
-    ("shoulder01", ("shoulder01",), _lim(0.8, 0.8, 0.8)),
-    ("upperarm01", ("upperarm01",), _lim(_T, 1.6, _T)),
-    ("upperarm02", ("upperarm02",), _lim(0.3, 1.6, 0.3)),
-    ("lowerarm01", ("lowerarm01",), _lim(2.8, 0.6, 2.8)),
-    ("lowerarm02", ("lowerarm02",), _lim(0.3, 1.8, 0.3)),
-    ("wrist", ("wrist",), _lim(1.5, 0.6, 1.5)),
-    ("upperleg01", ("upperleg01",), _lim(2.7, 1.2, 2.7)),
-    ("upperleg02", ("upperleg02",), _lim(0.3, 1.2, 0.3)),
-    ("lowerleg01", ("lowerleg01",), _lim(2.7, 0.6, 2.7)),
-    ("lowerleg02", ("lowerleg02",), _lim(0.3, 0.8, 0.3)),
-    ("foot", ("foot",), _lim(1.3, 0.7, 1.3)),
-    ("toes", tuple(f"toe{i}-1" for i in range(1, 6)), _lim(1.0, 0.4, 1.0)),
+    ("clavicle", ("clavicle",), _lim(0.3, 0.3, 0.3)),
+    ("shoulder01", ("shoulder01",), _lim(0.4, 0.4, 0.4)),
+    ("upperarm01", ("upperarm01",), _lim(2.6, 1.3, 2.2)),
+    ("upperarm02", ("upperarm02",), _lim(0.08, 1.3, 0.08)),
+    ("lowerarm01", ("lowerarm01",), _box((-0.15, -0.15, -0.15), (2.6, 0.15, 0.15))),
+    ("lowerarm02", ("lowerarm02",), _lim(0.08, 1.5, 0.08)),
+    ("wrist", ("wrist",), _lim(1.3, 0.3, 0.6)),
+    ("upperleg01", ("upperleg01",), _box((-2.2, -0.8, -0.8), (0.6, 0.8, 0.8))),
+    ("upperleg02", ("upperleg02",), _lim(0.08, 0.6, 0.08)),
+    ("lowerleg01", ("lowerleg01",), _box((-0.1, -0.15, -0.12), (2.5, 0.15, 0.12))),
+    ("lowerleg02", ("lowerleg02",), _lim(0.08, 0.5, 0.08)),
+    ("foot", ("foot",), _box((-0.8, -0.4, -0.45), (1.0, 0.4, 0.45))),
+    ("toes", tuple(f"toe{i}-1" for i in range(1, 6)), _lim(0.9, 0.1, 0.1)),
 ]
 
 _SEGMENTS_SIDE = {
@@ -107,7 +114,10 @@ class AnnyBody(BodyModel):
         self.bone_names = tuple(m.bone_labels)
         self.bone_parents = np.asarray(m.bone_parents, dtype=np.int64)
         self.faces = np.asarray(m.get_triangular_faces().cpu().numpy(), dtype=np.int64)
-        self.shape_params = tuple(ShapeParam(n, 0.5, 0.0, 1.0, d) for n, d in _PHENOTYPES)
+        # adults only: age below ~0.4 is a child in anny's anchors
+        self.shape_params = tuple(
+            ShapeParam(n, 0.5, 0.4 if n == "age" else 0.0, 1.0, d) for n, d in _PHENOTYPES
+        )
         if list(m.phenotype_labels) != [n for n, _ in _PHENOTYPES]:
             raise OdahgenError(f"unexpected anny phenotypes {m.phenotype_labels}; anny 0.6.x is required")
         idx = {n: i for i, n in enumerate(self.bone_names)}
@@ -141,11 +151,27 @@ class AnnyBody(BodyModel):
         coeffs = m._get_phenotype_blendshape_coefficients(
             s, s.new_zeros(B, 0), s.new_zeros(B, 0)
         )
-        rest = m.get_rest_model(coeffs)
-        verts = rest["rest_vertices"]
-        if vertex_ids is not None:
-            verts = verts[:, vertex_ids]
-        frames = rest["rest_bone_poses"]
+        if vertex_ids is not None and m.bone_orientation == "cached" and m.rest_orientation_refiner is None:
+            # only the requested vertices (anny's cached bone orientation, reimplemented)
+            import roma
+
+            verts = m.template_vertices[vertex_ids][None] + torch.einsum(
+                "bk,kvc->bvc", coeffs, m.blendshapes[:, vertex_ids]
+            )
+            heads = m.template_bone_heads[None] + torch.einsum("bk,kjc->bjc", coeffs, m.bone_heads_blendshapes)
+            M = m.bone_template_orientation_matrices[None] + torch.einsum(
+                "ba,akij->bkij", coeffs, m.bone_orientation_blendshapes
+            )
+            frames = roma.Rigid(linear=roma.special_procrustes(M), translation=heads).to_homogeneous()
+            if m.root_identity_orientation:
+                frames = frames.clone()
+                frames[:, 0, :3, :3] = torch.eye(3, dtype=frames.dtype)
+        else:
+            rest = m.get_rest_model(coeffs)
+            verts = rest["rest_vertices"]
+            if vertex_ids is not None:
+                verts = verts[:, vertex_ids]
+            frames = rest["rest_bone_poses"]
         # the one conversion anny (Z up, -Y forward, +X left) -> OpenSim (Y up, X fwd, Z right)
         C = self._C
         verts = verts @ C.T

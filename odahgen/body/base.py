@@ -201,7 +201,7 @@ class BodyModel:
         np.add.at(out, (np.repeat(np.arange(idx.shape[0]), idx.shape[1]), idx.ravel()), w.ravel())
         return out / np.maximum(out.sum(1, keepdims=True), 1e-12)
 
-    def prepare(self, shape, vertex_ids=None) -> dict[str, torch.Tensor]:
+    def prepare(self, shape, vertex_ids=None, rest_fn=None) -> dict[str, torch.Tensor]:
         """Precompute the shape-dependent rest state for repeated posing.
 
         ``shape (S,)`` or ``(1, S)``; ``vertex_ids (V',)`` restricts the vertices. Returns a dict
@@ -209,7 +209,7 @@ class BodyModel:
         """
         s = shape if isinstance(shape, torch.Tensor) and shape.dim() == 2 else _as_batch(shape, self.n_shape, "shape")
         vid = None if vertex_ids is None else torch.as_tensor(vertex_ids, dtype=torch.long)
-        verts, frames = self._rest_state(s, vid)
+        verts, frames = (rest_fn or self._rest_state)(s, vid)
         fa = frames[:, torch.as_tensor(self._active)]  # (1, Ja, 4, 4)
         sl = slice(None) if vid is None else vid
         return {
@@ -267,7 +267,7 @@ class BodyModel:
             prev = cur
         return torch.cat(outs, 1)[:, order]
 
-    def prepare_points(self, shape, point_idx, point_w) -> dict[str, torch.Tensor]:
+    def prepare_points(self, shape, point_idx, point_w, rest_fn=None) -> dict[str, torch.Tensor]:
         """Precompute N *linear points* of the mesh for fast posing.
 
         A linear point is a fixed weighted sum of vertices (a vertex, a barycentric point,
@@ -276,12 +276,13 @@ class BodyModel:
         here, so posing N points costs N x Ja, independent of the mesh size. Exact.
 
         ``point_idx (N, K)`` int vertex ids, ``point_w (N, K)`` float weights. Differentiable
-        in ``shape``.
+        in ``shape``. ``rest_fn(shape (B,S), vertex_ids) -> (verts, frames)`` may replace the
+        model's own rest state (e.g. a linearisation, see :mod:`odahgen.body.fit`).
         """
         idx = torch.as_tensor(np.asarray(point_idx), dtype=torch.long)
         w = torch.as_tensor(np.asarray(point_w), dtype=torch.float32)
         uniq, inv = torch.unique(idx, return_inverse=True)
-        prep = self.prepare(shape, uniq)
+        prep = self.prepare(shape, uniq, rest_fn)
         rest_h = torch.cat([prep["rest"][0], torch.ones(len(uniq), 1)], 1)  # (U, 4)
         skin = prep["skin"]  # (U, Ja)
         # q[n, a, :] = sum_k w[n,k] skin[inv[n,k], a] rest_h[inv[n,k], :]

@@ -182,18 +182,20 @@ def build_layout(body: BodyModel, shape=None) -> dict:
 def _joint_combination(body, shape, joint_key, target, rest, fit) -> tuple[list[int], list[float]]:
     """A sparse non-negative vertex combination (weights sum to 1) reproducing the body
     model's joint ``joint_key`` over a few random shapes and poses."""
-    cand = np.argsort(np.linalg.norm(rest - target, axis=1))[:60]
-    g = torch.Generator().manual_seed(0)
+    from odahgen.body.regressor import random_poses
+
+    cand = np.argsort(np.linalg.norm(rest - target, axis=1))[:80]
+    rng = np.random.default_rng(0)
     lo, hi = body.shape_bounds()
-    shapes = [torch.as_tensor(shape)] + [lo + (hi - lo) * (0.25 + 0.5 * torch.rand(body.n_shape, generator=g)) for _ in range(3)]
+    shapes = [torch.as_tensor(shape)] + [lo + (hi - lo) * torch.as_tensor(rng.uniform(0.25, 0.75, body.n_shape), dtype=torch.float32) for _ in range(3)]
     A, b = [], []
     for s in shapes:
-        pose = 0.25 * torch.randn(4, body.pose_dim, generator=g)
+        pose = torch.as_tensor(random_poses(body, 8, rng, amount=0.4))
         pose[:, :3] = 0
-        trans = torch.zeros(4, 3)
+        trans = torch.zeros(8, 3)
         with torch.no_grad():
-            v = body.forward(s, pose, trans, vertex_ids=torch.as_tensor(cand))  # (4, K, 3)
-            j = body.joint_positions(s, pose, trans)[joint_key]  # (4, 3)
+            v = body.forward(s, pose, trans, vertex_ids=torch.as_tensor(cand))  # (8, K, 3)
+            j = body.joint_positions(s, pose, trans)[joint_key]  # (8, 3)
         A.append(v.numpy().transpose(0, 2, 1))
         b.append(j.numpy())
     w = fit(np.concatenate(A).reshape(-1, len(cand)), np.concatenate(b).reshape(-1), max_nonzero=12)

@@ -147,11 +147,22 @@ def joint_errors_mm(reg: Regressor, vertices: np.ndarray, joints: np.ndarray) ->
 
 
 # --------------------------------------------------------------------- training pairs
-def random_poses(body, n: int, rng: np.random.Generator, amount: float = 0.35) -> np.ndarray:
+def random_poses(body, n: int, rng: np.random.Generator, amount: float = 0.5) -> np.ndarray:
     """(n, P) random in-range poses: each group uniform in ``amount`` x its limits (capped at
-    1.2 rad); the root gets a random heading only."""
+    2 rad); the root gets a random heading only."""
     lo, hi = body.pose_lower.numpy(), body.pose_upper.numpy()
-    lo, hi = np.maximum(lo * amount, -1.2), np.minimum(hi * amount, 1.2)
+    # groups the OpenSim skeleton cannot follow (neck, head, shoulder girdle) stay still,
+    # the spine and twist bones move less
+    k = np.ones(body.pose_dim, dtype=np.float32) * amount
+    for g, grp in enumerate(body.pose_groups):
+        gname = grp.name
+        if gname.startswith(("neck", "head", "clavicle", "shoulder01", "collar", "left_collar", "right_collar")):
+            k[3 * g : 3 * g + 3] = 0.0
+        elif gname.startswith("spine"):
+            k[3 * g : 3 * g + 3] = amount * 0.4
+        elif gname.startswith(("upperarm", "left_shoulder", "right_shoulder")):
+            k[3 * g : 3 * g + 3] = amount * 0.6
+    lo, hi = np.maximum(lo * k, -2.0), np.minimum(hi * k, 2.0)
     pose = rng.uniform(lo, hi, size=(n, body.pose_dim))
     pose[:, :3] = 0.0
     pose[:, 1] = rng.uniform(-np.pi, np.pi, size=n)  # heading about the vertical (Y)
@@ -199,8 +210,12 @@ def subject_pairs(body, layout: dict, shape: np.ndarray, poses: np.ndarray, tree
 
 
 def train(body, layout: dict, n_subjects: int = 12, poses_per_subject: int = 30, test_fraction: float = 0.25,
-          seed: int = 0, n_candidates: int = 120, max_nonzero: int = 32, progress=print):
+          seed: int = 0, n_candidates: int = 120, max_nonzero: int = 32, max_ik_rms_m: float = 0.015,
+          progress=print):
     """Generate pairs, fit on the training subjects, evaluate on held-out subjects.
+
+    Pairs whose IK marker RMS exceeds ``max_ik_rms_m`` (the skeleton could not follow that
+    body pose, so its joint centres are not the mesh's) are dropped from both splits.
 
     Returns (Regressor, report dict)."""
     from odahgen.skeleton.kinematics import extract_tree
@@ -214,7 +229,12 @@ def train(body, layout: dict, n_subjects: int = 12, poses_per_subject: int = 30,
     n_test = max(1, int(round(n_subjects * test_fraction)))
     Vs, Js, rms, split = [], [], [], []
     for i, s in enumerate(shapes):
-        v, j, r = subject_pairs(body, layout, s, random_poses(body, poses_per_subject, rng), tree)
+        try:
+            v, j, r = subject_pairs(body, layout, s, random_poses(body, poses_per_subject, rng), tree)
+        except OdahgenError as err:  # e.g. a shape the skeleton cannot scale to
+            if progress:
+                progress(f"subject {i + 1}/{n_subjects}: skipped ({err})")
+            continue
         Vs.append(v)
         Js.append(j)
         rms.append(r)
@@ -222,6 +242,11 @@ def train(body, layout: dict, n_subjects: int = 12, poses_per_subject: int = 30,
         if progress:
             progress(f"subject {i + 1}/{n_subjects}: {len(v)} poses, IK marker rms {1000 * np.nanmean(r):.1f} mm")
     V, Jt, test = np.concatenate(Vs), np.concatenate(Js), np.concatenate(split)
+    all_rms = np.concatenate(rms)
+    good = np.nan_to_num(all_rms, nan=1.0) <= max_ik_rms_m
+    if good.sum() < 4 or not (good & test).any() or not (good & ~test).any():
+        raise OdahgenError(f"too few training pairs with IK marker RMS <= {1000 * max_ik_rms_m:.0f} mm ({int(good.sum())})")
+    V, Jt, test = V[good], Jt[good], test[good]
     reg = fit_regressor(V[~test], Jt[~test], n_candidates, max_nonzero, body_model=body.name, skeleton="builtin")
     err = joint_errors_mm(reg, V[test], Jt[test])
     err_train = joint_errors_mm(reg, V[~test], Jt[~test])
@@ -235,11 +260,14 @@ def train(body, layout: dict, n_subjects: int = 12, poses_per_subject: int = 30,
         "n_test_pairs": int(test.sum()),
         "n_subjects": n_subjects,
         "n_test_subjects": n_test,
-        "ik_marker_rms_mm": float(1000 * np.nanmean(np.concatenate(rms))),
+        "ik_marker_rms_mm": float(1000 * np.nanmean(all_rms)),
+        "pairs_kept": int(good.sum()),
+        "pairs_generated": int(len(good)),
+        "max_ik_rms_mm": 1000 * max_ik_rms_m,
         "vertices_per_joint": int(max_nonzero),
         "n_candidates": n_candidates,
         "seed": seed,
-        "poses": "random in-range body-model poses (35% of the loose limits, random heading)",
+        "poses": "random in-range body-model poses (50% of the anatomical limits, random heading)",
         "seconds": round(time.perf_counter() - t0, 1),
     }
     return reg, report
