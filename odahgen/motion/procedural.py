@@ -165,9 +165,9 @@ def _gait(b: _Builder, rng, v: Variation, cadence_hz: float, table: dict, amp_sc
     return phase
 
 
-def _swing_clearance(b: _Builder, stance: np.ndarray, clearance: float = 0.025, iters: int = 5) -> None:
+def _swing_clearance(b: _Builder, stance: np.ndarray, clearance: float = 0.03, iters: int = 6) -> None:
     """Raise each swing foot (extra knee flexion, half as much hip flexion) so its lowest sole
-    point stays ``clearance * sin(pi * swing progress)`` m above the stance foot's."""
+    point stays ``clearance`` m above the stance foot's (less at lift-off and touch-down)."""
     from scipy.ndimage import gaussian_filter1d  # noqa: PLC0415
 
     T = len(b.t)
@@ -179,7 +179,8 @@ def _swing_clearance(b: _Builder, stance: np.ndarray, clearance: float = 0.025, 
         edges = np.diff(np.concatenate([[0], swing.astype(int), [0]]))
         for a, e in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
             prog[a:e] = (np.arange(a, e) - a + 0.5) / max(e - a, 1)
-        target = clearance * np.sin(np.pi * prog) * swing
+        # lift off quickly, stay clear, set down late (the heel drops in the last ~10 % of swing)
+        target = clearance * _smoothstep(prog / 0.25) * _smoothstep((1.0 - prog) / 0.12) * swing
         extra = np.zeros(T)
         k0, h0 = b.q[f"knee_angle_{s}"].copy(), b.q[f"hip_flexion_{s}"].copy()
         for _ in range(iters):
@@ -227,66 +228,249 @@ def _flat_feet(b: _Builder, sides: str = "rl") -> None:
 
 
 # ------------------------------------------------------------------------------------------
-# pelvis placement
-def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = None,
-                 stance: np.ndarray | None = None, flight_velocity: bool = True,
-                 contact_softness: float = 0.004) -> np.ndarray:
-    """Fill pelvis_tx/ty/tz of ``coords`` (T, 39) from the feet; returns a new array.
+# pelvis placement and foot planting
+_LEG = ("hip_flexion_{s}", "hip_adduction_{s}", "hip_rotation_{s}", "knee_angle_{s}", "ankle_angle_{s}")
 
-    Stance: the lowest sole point sits at y = 0 and (weighted by closeness to the ground,
-    ``contact_softness`` m) does not move horizontally. ``flight`` (T,) bool marks frames in
-    the air: there the pelvis keeps its take-off horizontal velocity and follows the
-    parabola under gravity that lands the lowest point on the ground at touch-down
-    (``flight_velocity=False``: no horizontal motion in the air). ``stance`` (T, 2) bool
-    (right, left), when given, restricts the non-sliding points to the stance feet (a
-    swing foot brushing the floor then cannot drag the body). Starts at tx = tz = 0.
-    """
-    T = len(coords)
-    q = K.coordinates_dict(coords)
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[(start, end)) index ranges of the True runs of a (T,) bool array."""
+    edges = np.diff(np.concatenate([[0], np.asarray(mask, np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+def _smoothstep(u):
+    u = np.clip(u, 0.0, 1.0)
+    return u * u * (3.0 - 2.0 * u)
+
+
+def _contact_load(contact: np.ndarray, fps: float, ramp_s: float = 0.25) -> np.ndarray:
+    """(T, 2) weights with which each foot carries the body: within a contact they rise
+    smoothly from 0 at its start and fall back to 0 at its end (over ``ramp_s`` or a third of
+    the contact), so the body passes from one foot to the other without a jump."""
+    T = len(contact)
+    load = np.zeros((T, 2))
+    for s in range(2):
+        for a, e in _runs(contact[:, s]):
+            n = e - a
+            r = max(1.0, min(ramp_s * fps, n / 3.0))
+            k = np.arange(n, dtype=float)
+            rise = _smoothstep((k + 1.0) / r) if a > 0 else np.ones(n)
+            fall = _smoothstep((n - k) / r) if e < T else np.ones(n)
+            load[a:e, s] = np.maximum(rise * fall, 1e-9)
+    return load
+
+
+def _swing_fill(values: np.ndarray, contact: np.ndarray) -> np.ndarray:
+    """Fill the frames outside the contacts of one foot ((T,) bool) by a smooth blend from the
+    value at the end of the previous contact to the value at the start of the next one."""
+    out = values.copy()
+    T = len(contact)
+    for a, e in _runs(~contact):
+        before = values[a - 1] if a > 0 else None
+        after = values[e] if e < T else None
+        if before is None and after is None:
+            out[a:e] = 0.0
+            continue
+        before = after if before is None else before
+        after = before if after is None else after
+        u = _smoothstep((np.arange(a, e) - a + 1.0) / (e - a + 1.0))
+        u = u.reshape((-1,) + (1,) * (values.ndim - 1))
+        out[a:e] = before * (1.0 - u) + after * u
+    return out
+
+
+def _foot_yaw(pts: np.ndarray) -> np.ndarray:
+    """(T,) heading (rad, about +Y) of a foot from its heel -> ball direction (T, 3, 3)."""
+    d = pts[:, 1] - pts[:, 0]
+    return np.arctan2(-d[:, 2], d[:, 0])
+
+
+def _hold_foot_yaw(q: dict, contact: np.ndarray) -> None:
+    """Keep each foot's heading constant while it is on the floor (hip rotation takes up the
+    pelvis and heading rotation, as the planted femur does); the heading is re-aligned with the
+    angle-driven one during the swing."""
     Rp = K.pelvis_rotation(q)
-    pts = np.concatenate([K.foot_points(q, "r", Rp), K.foot_points(q, "l", Rp)], axis=1)  # (T, 6, 3)
-    h = pts[:, :, 1]
-    ground_y = -h.min(axis=1)  # pelvis height putting the lowest point on the floor
-    w = np.exp(-(h - h.min(axis=1, keepdims=True)) / contact_softness)
-    if stance is not None:
-        st = np.repeat(np.asarray(stance, bool), 3, axis=1)
-        st[~st.any(axis=1)] = True
-        hs = np.where(st, h, np.inf)
-        w = np.where(st, np.exp(-(hs - hs.min(axis=1, keepdims=True)) / contact_softness), 0.0)
-    w /= w.sum(axis=1, keepdims=True)
-    flight = np.zeros(T, bool) if flight is None else np.asarray(flight, bool)
-    xz = np.zeros((T, 2))
+    for si, s in enumerate("rl"):
+        if not contact[:, si].any():
+            continue
+        yaw = np.unwrap(_foot_yaw(K.foot_points(q, s, Rp)))
+        corr = np.zeros(len(yaw))
+        for a, e in _runs(contact[:, si]):
+            corr[a:e] = yaw[a] - yaw[a:e]
+        corr = _swing_fill(corr, contact[:, si])
+        target = yaw + corr
+        name = f"hip_rotation_{s}"
+        for _ in range(4):
+            cur = np.unwrap(_foot_yaw(K.foot_points(q, s, Rp)))
+            q[name] = q[name] + 1e-4
+            d = (np.unwrap(_foot_yaw(K.foot_points(q, s, Rp))) - cur) / 1e-4
+            q[name] = q[name] - 1e-4
+            d = np.where(np.abs(d) > 0.2, d, np.sign(d) * 0.2 + (d == 0) * 0.2)
+            q[name] = q[name] + (target - cur) / d
+
+
+def _move_feet(q: dict, delta: np.ndarray, iters: int = 5) -> None:
+    """Move each foot by ``delta`` (T, 2, 3) m (ground axes, relative to the pelvis) keeping its
+    orientation: damped Gauss-Newton on hip (3), knee and ankle angles of that leg, frame by frame."""
+    Rp = K.pelvis_rotation(q)
+    eps = 1e-5
+    for si, s in enumerate("rl"):
+        d = delta[:, si]
+        rows = np.flatnonzero(np.linalg.norm(d, axis=1) > 2e-5)
+        if not rows.size:
+            continue
+        names = [n.format(s=s) for n in _LEG]
+        sub = {n: v[rows].copy() for n, v in q.items()}
+        R = Rp[rows]
+        target = K.foot_points(sub, s, R) + d[rows, None, :]
+        lo = np.array([K.COORDINATE_RANGES[n][0] for n in names])
+        hi = np.array([K.COORDINATE_RANGES[n][1] for n in names])
+        for _ in range(iters):
+            p0 = K.foot_points(sub, s, R)
+            r = (p0 - target).reshape(len(rows), 9)
+            J = np.empty((len(rows), 9, len(names)))
+            for j, n in enumerate(names):
+                sub[n] = sub[n] + eps
+                J[:, :, j] = (K.foot_points(sub, s, R) - p0).reshape(len(rows), 9) / eps
+                sub[n] = sub[n] - eps
+            A = np.einsum("tki,tkj->tij", J, J) + 1e-4 * np.eye(len(names))
+            g = np.einsum("tki,tk->ti", J, r)
+            dx = -np.linalg.solve(A, g[..., None])[..., 0]
+            for j, n in enumerate(names):
+                sub[n] = np.clip(sub[n] + dx[:, j], lo[j] + 1e-3, hi[j] - 1e-3)
+        for n in names:
+            q[n] = q[n].copy()
+            q[n][rows] = sub[n]
+        q[f"knee_angle_{s}_beta"] = q[f"knee_angle_{s}"]
+
+
+def _auto_contact(rel: np.ndarray, tol: float = 0.01) -> np.ndarray:
+    """(T, 2) feet whose lowest sole point is within ``tol`` of the lowest of both feet."""
+    low = rel[:, :, :, 1].min(axis=2)  # (T, 2)
+    return low <= low.min(axis=1, keepdims=True) + tol
+
+
+def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=None):
+    """Pelvis translation (T, 3) carried by the planted feet and the foot corrections (T, 2, 3)
+    that keep every planted foot's contact point fixed in the world (see :func:`place_pelvis`)."""
+    T = len(rel)
     dt = 1.0 / fps
+    h = rel[:, :, :, 1]  # (T, 2, 3)
+    wk = np.exp(-(h - h.min(axis=2, keepdims=True)) / softness)
+    wk /= wk.sum(axis=2, keepdims=True)  # rolling contact: weight of heel / ball / toe
+    load = _contact_load(contact, fps)
+    ys = -(wk * h).sum(axis=2)  # pelvis height putting each foot's contact point at y = 0
+    xz = np.zeros((T, 2))
+    drift = np.zeros((2, 2))
+    delta = np.zeros((T, 2, 3))
     vel = np.zeros(2)
     for i in range(1, T):
-        if flight[i]:
+        both = contact[i] & contact[i - 1]
+        if not both.any():  # in the air (or landing): ballistic
             xz[i] = xz[i - 1] + (vel * dt if flight_velocity else 0.0)
+            drift[:] = 0.0
             continue
-        d = pts[i, :, [0, 2]].T - pts[i - 1, :, [0, 2]].T  # (6, 2)
-        step = -(w[i - 1][:, None] * d).sum(axis=0)
+        u = -(wk[i - 1, :, :, None] * (rel[i, :, :, ::2] - rel[i - 1, :, :, ::2])).sum(axis=1)  # (2, 2)
+        w = np.where(both, load[i], 0.0)
+        step = (w[:, None] * u).sum(axis=0) / w.sum()
         xz[i] = xz[i - 1] + step
         vel = step / dt
-    y = ground_y.copy()
-    # flight: ballistic arcs between take-off (last stance frame) and touch-down
-    i = 0
-    while i < T:
-        if flight[i]:
-            j = i
-            while j < T and flight[j]:
-                j += 1
-            a, b_ = max(i - 1, 0), min(j, T - 1)
-            ta, tb = a * dt, b_ * dt
-            tt = np.arange(a, b_ + 1) * dt
-            dur = max(tb - ta, dt)
-            u = (tt - ta)
-            y[a:b_ + 1] = ground_y[a] + (ground_y[b_] - ground_y[a]) * u / dur + 0.5 * G * u * (dur - u)
-            i = j
-        else:
-            i += 1
-    out = coords.copy()
-    out[:, K.CI["pelvis_tx"]] = xz[:, 0]
-    out[:, K.CI["pelvis_ty"]] = y
-    out[:, K.CI["pelvis_tz"]] = xz[:, 1]
+        for s in range(2):
+            drift[s] = drift[s] + (step - u[s]) if both[s] else 0.0
+            if both[s]:
+                delta[i, s, ::2] = -drift[s]
+    # height: a smooth lower envelope of the heights that put each planted foot on the floor,
+    # so that every planted foot is reached by shortening its leg a little (never stretching it)
+    from scipy.ndimage import gaussian_filter1d, minimum_filter1d  # noqa: PLC0415
+
+    y = np.full(T, np.nan)
+    on = contact.any(axis=1)
+    m = np.where(contact, ys, np.inf).min(axis=1)
+    k = max(3, int(round(0.12 * fps)) | 1)
+    for a, e in _runs(on):
+        env = minimum_filter1d(m[a:e], 2 * k + 1, mode="nearest")
+        y[a:e] = gaussian_filter1d(env, k / 3.0, mode="nearest") if e - a > 2 else env
+    if y_fixed is not None:
+        y[on] = y_fixed[on]
+    delta[:, :, 1] = np.where(contact, ys - np.nan_to_num(y)[:, None], 0.0)
+    ground = -h.min(axis=(1, 2))
+    for a, e in _runs(~on):  # ballistic arcs between take-off and touch-down
+        if a == 0 or e == T:
+            y[a:e] = ground[a:e]
+            continue
+        ta, tb = (a - 1) * dt, e * dt
+        u = np.arange(a, e) * dt - ta
+        dur = tb - ta
+        y[a:e] = y[a - 1] + (y[e] - y[a - 1]) * u / dur + 0.5 * G * u * (dur - u)
+    return np.stack([xz[:, 0], y, xz[:, 1]], axis=1), delta
+
+
+def _ease_landing(delta, rel, pelvis, contact, fps, seconds: float = 0.12) -> None:
+    """Add to ``delta`` (T, 2, 3) the horizontal corrections that bring each landing foot to a
+    stop at touch-down: over the last ``seconds`` before a contact its contact point follows a
+    cubic Hermite curve from its swing position and velocity to the landing spot at rest."""
+    T = len(rel)
+    n = max(2, int(round(seconds * fps)))
+    h = rel[:, :, :, 1]
+    for si in range(2):
+        for a, _e in _runs(contact[:, si]):
+            s0 = a - n
+            if s0 < 1:
+                continue
+            k = int(np.argmin(h[a, si]))  # contact point at touch-down
+            world = pelvis[:, ::2] + rel[:, si, k, ::2] + delta[:, si, ::2]  # (T, 2)
+            p0, p1 = world[s0], world[a]
+            v0 = world[s0] - world[s0 - 1]  # per frame
+            u = (np.arange(s0, a + 1) - s0) / n
+            h00, h10, h01 = 2 * u**3 - 3 * u**2 + 1, u**3 - 2 * u**2 + u, -2 * u**3 + 3 * u**2
+            curve = h00[:, None] * p0 + h10[:, None] * (v0 * n) + h01[:, None] * p1
+            delta[s0:a + 1, si, ::2] += curve - world[s0:a + 1]
+
+
+def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = None,
+                 stance: np.ndarray | None = None, flight_velocity: bool = True,
+                 contact_softness: float = 0.003, iterations: int = 3) -> np.ndarray:
+    """Fill pelvis_tx/ty/tz of ``coords`` (T, 39) from the feet and plant the feet; returns a
+    new array (the leg angles may be adjusted by a few degrees).
+
+    ``stance`` (T, 2) bool (right, left) says which feet are on the floor (default: the
+    feet whose lowest sole point is within 1 cm of the lowest one); ``flight`` (T,) bool marks
+    frames in the air. Each planted foot touches the floor with a rolling contact point (a
+    soft minimum, ``contact_softness`` m, over heel, ball and toe: heel during loading,
+    ball/toe during push-off) that does not move while the foot is planted, and keeps its
+    heading. The body weight passes smoothly from one foot to the other in double support;
+    the mismatch the angle curves leave between two planted feet is removed by adjusting the
+    leg angles (hip, knee, ankle) so that both contacts stay fixed and at y = 0; during the
+    swing these adjustments fade from one contact's to the next. In the air the pelvis keeps
+    its take-off horizontal velocity (none if ``flight_velocity`` is False) and follows the
+    parabola under gravity that lands the next contact point on the floor. Starts at tx = tz = 0.
+    """
+    T = len(coords)
+    q = K.coordinates_dict(coords.copy())
+    Rp = K.pelvis_rotation(q)
+    rel = np.stack([K.foot_points(q, "r", Rp), K.foot_points(q, "l", Rp)], axis=1)  # (T, 2, 3, 3)
+    contact = _auto_contact(rel) if stance is None else np.asarray(stance, bool).copy()
+    if flight is not None:
+        contact[np.asarray(flight, bool)] = False
+    _hold_foot_yaw(q, contact)
+    for it in range(iterations):
+        rel = np.stack([K.foot_points(q, "r", Rp), K.foot_points(q, "l", Rp)], axis=1)
+        pelvis, delta = _pelvis_from_contacts(rel, contact, fps, flight_velocity, contact_softness,
+                                              None if it == 0 else pelvis[:, 1])
+        import os
+        if os.environ.get("DBG"):
+            print("iter", it, np.abs(delta).max(axis=(0, 1)), np.percentile(np.abs(delta[:, :, 1]), 99))
+        if it == iterations - 1 or np.abs(delta).max() < 1e-4:
+            break
+        for si in range(2):
+            delta[:, si] = _swing_fill(delta[:, si], contact[:, si])
+        _ease_landing(delta, rel, pelvis, contact, fps)
+        _move_feet(q, delta)
+    out = np.stack([q[n] for n in COORDINATE_NAMES], axis=1)
+    out = K.clip_to_ranges(out)
+    out[:, K.CI["pelvis_tx"]] = pelvis[:, 0]
+    out[:, K.CI["pelvis_ty"]] = pelvis[:, 1]
+    out[:, K.CI["pelvis_tz"]] = pelvis[:, 2]
     return out
 
 
