@@ -71,15 +71,20 @@ def subject_ids(count: int) -> list[str]:
 
 
 def motion_ids(config: Config) -> list[str]:
-    """The motions to plan: the config's list, or every motion of the source."""
+    """The motions to plan: the config's list (checked against the source), or every motion
+    of the source."""
+    from odahgen.motion import get_source  # the motion stage's public API
+
+    options = {"path": config.motion.path} if config.motion.path else {}
+    source = get_source(config.motion.source, **options)
+    known = source.list_motions()
     if config.motion.motions:
+        unknown = [m for m in config.motion.motions if m not in known]
+        if unknown:
+            raise OdahgenError(f"motion.motions: {unknown} not in source {config.motion.source!r} "
+                               f"(`odahgen motion list {config.motion.source}` lists them)")
         return [check_id(m, "motion id") for m in config.motion.motions]
-    try:
-        from odahgen.motion import get_source  # the motion stage's public API
-    except ImportError as err:  # pragma: no cover - the motion stage ships with odahgen
-        raise OdahgenError(f"motion.motions is empty and the motion sources are unavailable: {err}")
-    source = get_source(config.motion.source, path=config.motion.path or None)
-    return [check_id(m, "motion id") for m in source.list_motions()]
+    return [check_id(m, "motion id") for m in known]
 
 
 def expand(config: Config, motions: list[str] | None = None) -> list[TrialSpec]:
