@@ -176,11 +176,15 @@ def _swing_clearance(b: _Builder, stance: np.ndarray, clearance: float = 0.03, i
         if not swing.any():
             continue
         prog = np.zeros(T)
-        edges = np.diff(np.concatenate([[0], swing.astype(int), [0]]))
-        for a, e in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
-            prog[a:e] = (np.arange(a, e) - a + 0.5) / max(e - a, 1)
+        runs = _runs(swing)
+        inner = [e - a for a, e in runs if a > 0 and e < T]
+        full = max(inner) if inner else max(e - a for a, e in runs)
+        for a, e in runs:  # a swing cut by the clip's start or end keeps its full-length timing
+            n = max(e - a, full) if (a == 0 or e == T) else e - a
+            start = e - n if a == 0 else a
+            prog[a:e] = (np.arange(a, e) - start + 0.5) / max(n, 1)
         # lift off quickly, stay clear, set down late (the heel drops in the last ~10 % of swing)
-        target = clearance * _smoothstep(prog / 0.25) * _smoothstep((1.0 - prog) / 0.12) * swing
+        target = clearance * _smoothstep(prog / 0.15) * _smoothstep((1.0 - prog) / 0.12) * swing
         extra = np.zeros(T)
         k0, h0 = b.q[f"knee_angle_{s}"].copy(), b.q[f"hip_flexion_{s}"].copy()
         for _ in range(iters):
@@ -529,9 +533,11 @@ def _side_step(b, rng, v):
         b.set(f"arm_add_{s}", D(-10) + D(4) * np.sin(2 * np.pi * u))
         b.set(f"elbow_flex_{s}", np.full_like(b.t, D(20)))
         b.set(f"pro_sup_{s}", np.full_like(b.t, D(45)))
-    for s in "rl":  # keep the soles level: the ankle compensates thigh and shank pitch
-        b.set(f"ankle_angle_{s}", b.q[f"knee_angle_{s}"] - b.q[f"hip_flexion_{s}"])
-    return None, {"period_s": period}
+    _flat_feet(b)  # keep the soles level: the ankle compensates thigh and shank pitch
+    # the leading (right) foot is in the air while it steps out, the trailing one while it follows
+    stance = np.stack([(u < 0.06) | (u > 0.45), (u < 0.5) | (u > 0.85)], axis=1)
+    _swing_clearance(b, stance, clearance=0.03)
+    return {"stance": stance}, {"period_s": period}
 
 
 def _squat(b, rng, v):
@@ -681,6 +687,10 @@ MOTIONS: dict[str, tuple[Callable, str]] = {
 }
 
 
+GAITS = ("walk_slow", "walk_normal", "walk_fast", "jog", "run", "turn_walk")
+GAIT_PAD_S = 1.0
+
+
 def generate(motion_id: str, seed: int = 0, seconds: float = 10.0, fps: float = 60.0,
              variation: bool = True) -> Motion:
     """Generate one procedural motion: (T, 39) coordinates at ``fps`` for ``seconds``.
@@ -696,12 +706,19 @@ def generate(motion_id: str, seed: int = 0, seconds: float = 10.0, fps: float = 
     v = Variation.sample(rng, 1.0 if variation else 0.0)
     n = max(2, int(round(seconds * fps)) + 1)
     t = uniform_times(n, fps)
-    b = _Builder(t)
+    # gaits are generated with a lead-in and lead-out (cropped afterwards) so that the clip
+    # starts and ends in the middle of a steady gait, not in a half-planned step
+    pad = int(round(GAIT_PAD_S * fps)) if motion_id in GAITS else 0
+    b = _Builder(uniform_times(n + 2 * pad, fps, -pad / fps))
     contact, info = gen(b, rng, v)
     contact = contact or {}
-    flight = contact.get("flight")
     coords = K.clip_to_ranges(b.array())
-    coords = place_pelvis(coords, fps, flight, contact.get("stance"), contact.get("flight_velocity", True))
+    coords = place_pelvis(coords, fps, contact.get("flight"), contact.get("stance"), contact.get("flight_velocity", True))
+    flight = contact.get("flight")
+    if pad:
+        coords = coords[pad:pad + n].copy()
+        coords[:, [K.CI["pelvis_tx"], K.CI["pelvis_tz"]]] -= coords[0, [K.CI["pelvis_tx"], K.CI["pelvis_tz"]]]
+        flight = None if flight is None else flight[pad:pad + n]
     meta = {"description": desc, "seed": int(seed), "speed_factor": v.speed,
             "amplitude_factor": v.amplitude, "asymmetry": v.asym,
             **{k: (float(x) if not isinstance(x, str) else x) for k, x in info.items()}}
