@@ -134,8 +134,9 @@ RUN = {  # Novacheck 1998 (running ~3.2-3.9 m/s); stance ~35 % of the cycle
 
 def _gait(b: _Builder, rng, v: Variation, cadence_hz: float, table: dict, amp_scale: float,
           arm_amp_deg: float, elbow_deg: float, trunk_lean_deg: float = 0.0,
-          heading: np.ndarray | None = None) -> np.ndarray:
-    """Fill a gait into ``b``; returns the phase (cycles, (T,)) of the right leg."""
+          heading: np.ndarray | None = None, hip_gain: float = 1.0) -> np.ndarray:
+    """Fill a gait into ``b``; returns the phase (cycles, (T,)) of the right leg.
+    ``hip_gain`` scales the sagittal hip excursion (sets the step length)."""
     t = b.t
     phase = v.phase + cadence_hz * v.speed * t
     noise = _cycle_noise(rng, phase, v.noise)
@@ -146,7 +147,8 @@ def _gait(b: _Builder, rng, v: Variation, cadence_hz: float, table: dict, amp_sc
             f = periodic(keys)
             val = f(ph)
             mean = float(np.mean(f(np.linspace(0, 1, 200, endpoint=False))))
-            b.set(f"{joint}_{side}", mean + (val - mean) * a)
+            g = hip_gain if joint == "hip_flexion" else 1.0
+            b.set(f"{joint}_{side}", mean + (val - mean) * a * g)
         # arm swing: opposite to the ipsilateral leg (Collins et al. 2009)
         b.set(f"arm_flex_{side}", D(arm_amp_deg) * a * np.sin(2 * np.pi * (ph - 0.25 + 0.5)) + D(2))
         b.set(f"arm_add_{side}", np.full_like(t, D(-7)))
@@ -480,14 +482,70 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
 
 # ------------------------------------------------------------------------------------------
 # the motions
+def walk_cadence(speed_ms: float) -> float:
+    """Normative walking cadence (steps/min) at ``speed_ms``: ~110 steps/min at 1.3 m/s, rising
+    by ~27 steps/min per m/s (Kirtley, Whittle & Jefferson 1985; Oberg et al. 1993)."""
+    return 110.0 + 27.0 * (speed_ms - 1.3)
+
+
+def _realised_speed(coords: np.ndarray, fps: float) -> float:
+    d = coords[-1, [K.CI["pelvis_tx"], K.CI["pelvis_tz"]]] - coords[0, [K.CI["pelvis_tx"], K.CI["pelvis_tz"]]]
+    return float(np.linalg.norm(d) * fps / max(len(coords) - 1, 1))
+
+
+def _calibrated_gait(b: _Builder, rng, v: Variation, target_ms: float, cadence_hz: float, stance_frac: float,
+                     fill: Callable, contact_of: Callable, iters: int = 3) -> tuple[np.ndarray, float]:
+    """Fill a gait whose realised speed (pelvis progression with planted feet) matches
+    ``target_ms``: the sagittal hip excursion is scaled by a gain found by secant steps on a
+    short trial (a copy of ``rng``, whole strides). Returns (phase, gain)."""
+    import copy  # noqa: PLC0415
+
+    fps = 1.0 / float(b.t[1] - b.t[0])
+    n_trial = int(round(min(2.0 / (cadence_hz * v.speed) + 0.5, b.t[-1] - b.t[0]) * fps)) + 1
+    gains, speeds = [], []
+    g = 1.0
+    for _ in range(iters):
+        tb = _Builder(b.t[:n_trial])
+        ph = fill(tb, copy.deepcopy(rng), g)
+        c = contact_of(ph, tb)
+        coords = place_pelvis(K.clip_to_ranges(tb.array()), fps, c.get("flight"), c["stance"], iterations=2)
+        sp = _realised_speed(coords[int(0.5 * fps):], fps)
+        gains.append(g)
+        speeds.append(sp)
+        if abs(sp - target_ms) < 0.01 * target_ms:
+            break
+        if len(gains) == 1:
+            g = g * target_ms / max(sp, 1e-3)
+        else:
+            slope = (speeds[-1] - speeds[-2]) / (gains[-1] - gains[-2]) if gains[-1] != gains[-2] else 0.0
+            g = g + (target_ms - sp) / slope if slope > 1e-3 else g * target_ms / max(sp, 1e-3)
+        g = float(np.clip(g, 0.6, 2.0))
+    k = int(np.argmin(np.abs(np.array(speeds) - target_ms)))
+    if abs(speeds[-1] - target_ms) > abs(speeds[k] - target_ms) or len(gains) == iters:
+        g = gains[k] if abs(speeds[k] - target_ms) <= abs(speeds[-1] - target_ms) else g
+    return fill(b, rng, g), g
+
+
 def _walk(speed_ms: float):
     def gen(b: _Builder, rng, v: Variation):
-        cadence = speed_ms / (1.23 * math.sqrt(speed_ms))  # stride frequency (Hz), stride = 1.23 sqrt(v) m
+        target = speed_ms * v.speed
+        cadence = walk_cadence(speed_ms) * v.speed / 120.0  # strides/s
         amp = 0.8 + 0.2 * speed_ms / 1.3
-        ph = _gait(b, rng, v, cadence, WALK, amp, arm_amp_deg=12 * speed_ms / 1.3, elbow_deg=18)
-        stance = _stance(ph, 0.62)
-        _swing_clearance(b, stance)
-        return {"stance": stance}, {"nominal_speed_m_s": speed_ms, "stride_hz": cadence * v.speed}
+
+        def fill(bb, r, g):
+            return _gait(bb, r, v, cadence / v.speed, WALK, amp, arm_amp_deg=12 * speed_ms / 1.3,
+                         elbow_deg=18, hip_gain=g)
+
+        def contact_of(ph, bb):
+            st = _stance(ph, 0.62)
+            _swing_clearance(bb, st)
+            return {"stance": st}
+
+        ph, g = _calibrated_gait(b, rng, v, target, cadence, 0.62, fill, contact_of)
+        stance = contact_of(ph, b)["stance"]
+        return {"stance": stance}, {"nominal_speed_m_s": speed_ms, "target_speed_m_s": target,
+                                    "stride_hz": cadence, "cadence_steps_min": 120.0 * cadence,
+                                    "hip_gain": g}
     return gen
 
 
