@@ -70,48 +70,68 @@ def solve_frames(
     cols: np.ndarray | None = None,
     iters: int = 40,
     tol: float = 1e-6,
+    prior: np.ndarray | None = None,
+    reg: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Batched LM: markers Y (T, m, 3) (NaN = missing) of tree markers ``idx``, weights (m,),
-    start q0 (T, n); returns (q (T, n), weighted cost (T,)). Clamped coordinates stay in range."""
+    """Batched Levenberg-Marquardt over all frames at once: markers Y (T, m, 3) (NaN = missing)
+    of tree markers ``idx``, weights (m,), start q0 (T, n); returns (q (T, n), weighted marker
+    cost (T,)). Clamped coordinates stay in range (projected steps with an active set: a
+    coordinate at a bound whose gradient points outward is held there). ``reg`` > 0 adds
+    reg * |q - prior|^2 (prior defaults to q0) so directions the markers do not determine stay
+    where the prior (a neighbouring frame's solution) put them instead of drifting or flipping.
+    The normal equations J^T W J come from :meth:`KinematicTree.normal_equations` (no Jacobian
+    is formed); the Jacobian is evaluated at each trial point, so one model evaluation per
+    iteration."""
     cols = tree.free_coords() if cols is None else np.asarray(cols)
     q = tree.apply_couplers(q0)
     T = q.shape[0]
-    W = np.where(np.isfinite(Y).all(axis=2), weights[None, :], 0.0)
+    n = len(cols)
+    if T == 0:
+        return q, np.zeros(0)
+    ok = np.isfinite(Y).all(axis=2)
+    W = np.where(ok, weights[None, :], 0.0)
+    Yc = np.where(ok[..., None], Y, 0.0)
     lo = np.where(tree.coord_clamped, tree.coord_range[:, 0], -np.inf)[cols]
     hi = np.where(tree.coord_clamped, tree.coord_range[:, 1], np.inf)[cols]
+    q[:, cols] = np.clip(q[:, cols], lo, hi)
+    pri = (q[:, cols].copy() if prior is None else np.asarray(prior)[:, cols]) if reg > 0 else None
+    cost, A, g, _ = tree.normal_equations(q, Yc, W, idx, cols, loc)
+    total = cost + (reg * ((q[:, cols] - pri) ** 2).sum(axis=1) if reg > 0 else 0.0)
     lam = np.full(T, 1e-3)
     active = np.ones(T, bool)
-    cost = _cost(tree, q, idx, loc, Y, W)
-    n = len(cols)
+    eye = np.eye(n)[None]
     for _ in range(iters):
         a = np.nonzero(active)[0]
         if len(a) == 0:
             break
-        mk, J = tree.marker_jacobian(q[a], loc, cols)
-        mk, J = mk[:, idx], J[:, idx]
-        r = np.where(np.isfinite(Y[a]), mk - Y[a], 0.0)
-        Wa = W[a]
-        Jf = J.reshape(len(a), -1, n)
-        wf = np.repeat(Wa, 3, axis=1)
-        JtW = Jf.transpose(0, 2, 1) * wf[:, None, :]
-        A = JtW @ Jf
-        g = (JtW @ r.reshape(len(a), -1, 1))[:, :, 0]
-        diag = np.einsum("tii->ti", A)
-        Ad = A + (lam[a][:, None] * (diag + 1e-6))[:, :, None] * np.eye(n)[None]
-        step = -np.linalg.solve(Ad, g[:, :, None])[:, :, 0]
-        qn = q[a].copy()
-        qn[:, cols] = np.clip(qn[:, cols] + step, lo, hi)
+        qa = q[a]
+        H = A[a]
+        gg = g[a]
+        if reg > 0:
+            H = H + reg * eye
+            gg = gg + reg * (qa[:, cols] - pri[a])
+        x = qa[:, cols]
+        fixed = ((x <= lo + 1e-10) & (gg > 0)) | ((x >= hi - 1e-10) & (gg < 0))
+        diag = np.einsum("tii->ti", H)
+        Hd = H + (lam[a][:, None] * (diag + 1e-6))[:, :, None] * eye
+        if fixed.any():
+            keep = ~fixed
+            Hd = Hd * (keep[:, :, None] & keep[:, None, :]) + fixed[:, :, None] * eye
+            gg = np.where(keep, gg, 0.0)
+        step = -np.linalg.solve(Hd, gg[:, :, None])[:, :, 0]
+        qn = qa.copy()
+        qn[:, cols] = np.clip(x + step, lo, hi)
         qn = tree.apply_couplers(qn)
-        cn = _cost(tree, qn, idx, loc, Y[a], Wa)
-        better = cn <= cost[a]
+        cn, An, gn, _ = tree.normal_equations(qn, Yc[a], W[a], idx, cols, loc)
+        tn = cn + (reg * ((qn[:, cols] - pri[a]) ** 2).sum(axis=1) if reg > 0 else 0.0)
+        better = tn <= total[a]
         acc = a[better]
-        q[acc] = qn[better]
-        stepn = np.abs(step).max(axis=1)
-        rel = (cost[a] - cn) / np.maximum(cost[a], 1e-30)
-        cost[acc] = cn[better]
-        lam[acc] = np.maximum(lam[acc] / 3.0, 1e-9)
+        stepn = np.abs(qn[:, cols] - x).max(axis=1)
+        rel = (total[a] - tn) / np.maximum(total[a], 1e-30)
+        q[acc], cost[acc], total[acc], A[acc], g[acc] = qn[better], cn[better], tn[better], An[better], gn[better]
+        lam[acc] = np.maximum(lam[acc] / 4.0, 1e-7)
         lam[a[~better]] *= 4.0
-        done = (better & ((stepn < tol) | (rel < 1e-9))) | (lam[a] > 1e8)
+        done = (better & ((stepn < tol) | (rel < 1e-10))) | (lam[a] > 1e8)
         active[a[done]] = False
     return q, cost
 
@@ -154,19 +174,30 @@ def initial_guess(tree: KinematicTree, Y: np.ndarray, idx: np.ndarray, weights: 
     return best_q
 
 
-def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3):
-    """Re-solve frames much worse than a neighbour from that neighbour's solution."""
+def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, candidates: str = "jumps"):
+    """Re-solve frames from a neighbour's solution and keep whichever fits better.
+
+    ``candidates="all"``: every frame is tried from both neighbours (used on the coarse pass,
+    where neighbours are far apart in time); ``"jumps"``: only frames whose cost is much worse
+    than a neighbour's or whose angles jump by more than 5 deg from it."""
     T = len(q)
+    if T < 2:
+        return q, cost
     for _ in range(rounds):
         changed = False
         for direction in (1, -1):
             nb = np.arange(T) - direction
             ok = (nb >= 0) & (nb < T)
-            bad = np.nonzero(ok & (cost > 2.0 * cost[np.clip(nb, 0, T - 1)] + 1e-6))[0]
+            nbc = np.clip(nb, 0, T - 1)
+            if candidates == "all":
+                bad = np.nonzero(ok)[0]
+            else:
+                jump = np.abs(q[:, cols] - q[nbc][:, cols]).max(axis=1) > np.radians(5.0)
+                bad = np.nonzero(ok & ((cost > 1.5 * cost[nbc] + 1e-6) | jump))[0]
             if len(bad) == 0:
                 continue
-            qn, cn = solve_frames(tree, Y[bad], idx, weights, q[bad - direction], loc, cols, iters=20)
-            m = cn < cost[bad]
+            qn, cn = solve_frames(tree, Y[bad], idx, weights, q[bad - direction], loc, cols, iters=25)
+            m = cn < cost[bad] * (1 - 1e-4) - 1e-12
             if m.any():
                 q[bad[m]], cost[bad[m]] = qn[m], cn[m]
                 changed = True
@@ -175,18 +206,64 @@ def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3):
     return q, cost
 
 
+def _interior_start(tree, q, cols):
+    """q with every clamped coordinate moved at least a quarter of its range inside its bounds
+    (a default at a bound, e.g. pro_sup = 0, traps a projected solver in a corner)."""
+    q = q.copy()
+    for c in cols:
+        if tree.coord_clamped[c] and c not in _root_coords(tree):
+            lo, hi = tree.coord_range[c]
+            r = hi - lo
+            q[:, c] = np.clip(q[:, c], lo + 0.25 * r, hi - 0.25 * r)
+    return tree.apply_couplers(q)
+
+
+#: relative weight of the pull toward the neighbour-interpolated start (see solve_frames)
+REG = 1e-4
+#: frames of the coarse pass (every COARSE-th frame) solved from scratch
+COARSE = 8
+
+
+def _unwrap_cols(tree, q):
+    rot = [c for c in range(tree.n_coords) if tree.coord_rotational[c] and not tree.coord_clamped[c]]
+    if rot and len(q) > 1:
+        q[:, rot] = np.unwrap(q[:, rot], axis=0)
+    return q
+
+
 def _solve_chunk(args):
+    """Coarse to fine in time: every COARSE-th frame from scratch (root fitted from several
+    headings, then all coordinates), a continuity pass over those, then every frame from the
+    interpolation of its coarse neighbours, pulled weakly toward it (REG), and a continuity pass."""
     tree, Y, idx, weights, loc, q0 = args
     cols = tree.free_coords()
-    warm = q0
+    T = len(Y)
+    reg = REG * float(np.median(weights))
     if q0 is None:
-        q0 = initial_guess(tree, Y, idx, weights)
-    q, cost = solve_frames(tree, Y, idx, weights, q0, loc, cols, iters=40 if warm is None else 12)
+        if T > 2 * COARSE:
+            cf = np.unique(np.r_[np.arange(0, T, COARSE), T - 1])
+        else:
+            cf = np.arange(T)
+        qg = initial_guess(tree, Y[cf], idx, weights)
+        qc, cc = solve_frames(tree, Y[cf], idx, weights, qg, loc, cols, iters=60)
+        q2, c2 = solve_frames(tree, Y[cf], idx, weights, _interior_start(tree, qg, cols), loc, cols, iters=60)
+        m = c2 < cc
+        qc[m], cc[m] = q2[m], c2[m]
+        qc, cc = _continuity(tree, Y[cf], idx, weights, qc, cc, loc, cols, rounds=6, candidates="all")
+        if len(cf) == T:
+            return qc, cc
+        qc = _unwrap_cols(tree, qc)
+        t = np.arange(T)
+        q0 = np.stack([np.interp(t, cf, qc[:, c]) for c in range(tree.n_coords)], axis=1)
+        q0 = tree.apply_couplers(q0)
+        q, cost = solve_frames(tree, Y, idx, weights, q0, loc, cols, iters=30, prior=q0, reg=reg)
+    else:
+        q, cost = solve_frames(tree, Y, idx, weights, q0, loc, cols, iters=15, prior=q0, reg=reg)
     q, cost = _continuity(tree, Y, idx, weights, q, cost, loc, cols)
     return q, cost
 
 
-def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk: int = 300):
+def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk: int = 1500):
     """Solve every frame; chunks of ``chunk`` frames in ``workers`` processes (0: one per core,
     used only when there are several chunks). A continuity pass across chunk borders follows."""
     T = Y.shape[0]
