@@ -51,22 +51,78 @@ def _sole_points(m: Motion) -> np.ndarray:
     return p + m.coordinates[:, None, 3:6]
 
 
-@pytest.mark.parametrize("mid", ["walk_normal", "squat", "sit_stand", "side_step", "arm_raise"])
-def test_procedural_feet_on_ground_without_skating(mid):
-    m = generate(mid, seed=3, seconds=6.0)
-    pts = _sole_points(m)
-    low = pts[:, :, 1].min(axis=1)
-    flight = np.zeros(len(low), bool)
-    assert np.abs(low).max() < 2e-3  # someone always touches the floor, nobody goes below
-    # the point that carries the body (lowest, clearly lower than the other foot) does not slide
-    k = pts[:, :, 1].argmin(axis=1)
-    v = np.linalg.norm(np.diff(pts[:, :, [0, 2]], axis=0)[np.arange(len(k) - 1), k[:-1]], axis=1) * m.fps
-    assert np.median(v[~flight[:-1]]) < 0.03, np.median(v)
+KNOWN_SKATING = {"side_step", "squat"}  # open problems, see docs/motion.md
 
 
-def test_walk_speeds_increase():
-    speeds = [generate(f"walk_{s}", seed=0, seconds=6.0).meta["mean_speed_m_s"] for s in ("slow", "normal", "fast")]
-    assert 0.6 < speeds[0] < speeds[1] < speeds[2] < 2.0, speeds
+@pytest.mark.parametrize("mid", sorted(MOTIONS))
+def test_procedural_feet_planted(mid):
+    from odahgen.motion.footslip import foot_slip
+
+    if mid in KNOWN_SKATING:
+        pytest.xfail("feet of this motion still slide or float (open problem)")
+    for seed in (0, 3):
+        m = generate(mid, seed=seed, seconds=6.0)
+        r = foot_slip(m.coordinates, m.fps, near=0.01, contact=0.005)
+        assert r["near_floor_speed_p95"] < 0.05, (mid, seed, r)
+        assert r["contact_drift_max"] < 0.01, (mid, seed, r)
+        assert r["min_height"] > -0.004, (mid, seed, r)
+
+
+def test_footslip_detects_skating():
+    from odahgen.motion.footslip import foot_slip
+
+    m = generate("walk_normal", seed=0, seconds=4.0)
+    c = m.coordinates.copy()
+    c[:, 3] *= 0.7  # pelvis progresses too slowly for the steps: the planted feet slide
+    r = foot_slip(c, m.fps, near=0.01)
+    assert r["near_floor_speed_p95"] > 0.2 and r["contact_drift_max"] > 0.05, r
+
+
+@pytest.mark.parametrize("mid,nominal", [("walk_slow", 0.9), ("walk_normal", 1.3), ("walk_fast", 1.75)])
+def test_walk_speed_matches_nominal(mid, nominal):
+    m = generate(mid, seed=0, seconds=6.0, variation=False)
+    assert abs(m.meta["mean_speed_m_s"] - nominal) < 0.1 * nominal, m.meta
+    assert 90 <= m.meta["cadence_steps_min"] <= 130
+    for seed in (1, 2):
+        m = generate(mid, seed=seed, seconds=6.0)
+        assert abs(m.meta["mean_speed_m_s"] - m.meta["target_speed_m_s"]) < 0.1 * m.meta["target_speed_m_s"], m.meta
+
+
+def _hands(mid, seed):
+    from odahgen.skeleton.fk import forward_kinematics
+    from odahgen.skeleton.names import KEYPOINT_NAMES
+
+    m = generate(mid, seed=seed, seconds=4.0)
+    kp = forward_kinematics("builtin", m.coordinates).keypoints
+    ix = {n: i for i, n in enumerate(KEYPOINT_NAMES)}
+    return m, kp, ix
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_clap_hands_meet_in_front_of_chest(seed):
+    from scipy.signal import argrelmin
+
+    m, kp, ix = _hands("clap", seed)
+    hr, hl = kp[:, ix["hand_r_com"]], kp[:, ix["hand_l_com"]]
+    d = np.linalg.norm(hr - hl, axis=1)
+    T = len(d)
+    mins = argrelmin(d[T // 4:4 * T // 5])[0] + T // 4
+    assert len(mins) >= 4 and d[mins].max() < 0.06 and d[mins].min() > 0.01, d[mins]
+    sh = kp[mins, ix["acromial_r"], 1]
+    assert np.all(hr[mins, 1] < sh) and np.all(hr[mins, 1] > sh - 0.35)  # chest height
+    assert np.all(hr[mins, 0] - kp[mins, ix["torso_com"], 0] > 0.2)  # in front
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_wave_hand_above_shoulder_side_to_side(seed):
+    m, kp, ix = _hands("wave", seed)
+    s = m.meta["hand"]
+    T = len(kp)
+    mid = slice(int(0.3 * T), int(0.8 * T))
+    hand, sh = kp[mid, ix[f"hand_{s}_com"]], kp[mid, ix[f"acromial_{s}"]]
+    assert np.all(hand[:, 1] > sh[:, 1] + 0.1)
+    lateral = hand[:, 2] - sh[:, 2]
+    assert np.ptp(lateral) > 0.1, np.ptp(lateral)
 
 
 def test_jump_and_run_have_flight():
@@ -189,11 +245,26 @@ def test_resample_and_split():
     m = generate("walk_normal", seed=0, seconds=10.0, fps=100.0)
     r = resample(m, 60.0)
     assert r.fps == 60.0 and r.n_frames == 601
-    np.testing.assert_allclose(r.coordinates[::3], m.coordinates[::5], atol=2e-3)
+    np.testing.assert_allclose(r.coordinates[6:-6:3], m.coordinates[10:-10:5], atol=2e-3)
     clips = split_clips(r, 4.0, min_frames=64)
     assert [c.n_frames for c in clips] == [240, 240, 121] and clips[1].id == "walk_normal.c001"
     assert split_clips(r, 4.0, min_frames=200)[-1].id == "walk_normal.c001"
     assert split_clips(resample(m, 5.0), 10.0, min_frames=64) == []
+
+
+def test_resample_anti_alias():
+    from odahgen.motion.ops import anti_alias
+
+    t = np.arange(1201) / 120.0
+    x = np.sin(2 * np.pi * 1.0 * t) + 0.5 * np.sin(2 * np.pi * 50.0 * t)  # 50 Hz aliases at 10 Hz
+    m = Motion(id="a", source="t", fps=120.0, times=t, coordinates=np.stack([x] * 39, 1),
+               coordinate_names=COORDINATE_NAMES)
+    r = resample(m, 20.0)
+    ref = np.sin(2 * np.pi * 1.0 * r.times)
+    assert np.abs(r.coordinates[5:-5, 0] - ref[5:-5]).max() < 0.05
+    naive = x[::6]
+    assert np.abs(naive[5:-5] - ref[5:-5]).max() > 0.3  # without the filter it aliases
+    np.testing.assert_allclose(anti_alias(x[:, None], 120.0, 120.0), x[:, None])
 
 
 def test_motion_validation_errors():

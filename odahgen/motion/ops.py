@@ -21,8 +21,11 @@ def resample(motion: Motion, fps: float, method: str = "cubic") -> Motion:
     Coordinates use a cubic spline (``method="cubic"``) or linear interpolation; markers use
     linear interpolation (a frame next to a gap stays NaN); body-model axis-angle rotations
     are interpolated per joint on the unit-quaternion sphere (normalised lerp), other
-    per-frame body parameters linearly. No anti-alias filter is applied when downsampling.
-    Returns the motion itself when the rate already matches.
+    per-frame body parameters linearly. When downsampling, coordinates and markers are first
+    low-pass filtered at 0.8 x the new Nyquist frequency (zero-phase 4th-order Butterworth,
+    ``scipy.signal.sosfiltfilt``; marker runs around gaps are filtered separately) so that
+    content above the new Nyquist does not alias. Returns the motion itself when the rate
+    already matches.
     """
     if not (fps > 0 and np.isfinite(fps)):
         raise OdahgenError(f"{motion.where()}: invalid target frame rate {fps!r}")
@@ -33,13 +36,16 @@ def resample(motion: Motion, fps: float, method: str = "cubic") -> Motion:
     new_t = uniform_times(n_new, fps, t0)
     old_t = motion.times
     changes: dict[str, Any] = {"fps": float(fps), "times": new_t}
+    down = fps < motion.fps
     if motion.coordinates is not None:
+        c = anti_alias(motion.coordinates, motion.fps, fps) if down else motion.coordinates
         if method == "cubic" and len(old_t) >= 4:
-            changes["coordinates"] = CubicSpline(old_t, motion.coordinates, axis=0)(new_t)
+            changes["coordinates"] = CubicSpline(old_t, c, axis=0)(new_t)
         else:
-            changes["coordinates"] = _lerp(old_t, motion.coordinates, new_t)
+            changes["coordinates"] = _lerp(old_t, c, new_t)
     elif motion.markers is not None:
-        changes["markers"] = _lerp(old_t, motion.markers, new_t)
+        mk = anti_alias(motion.markers, motion.fps, fps) if down else motion.markers
+        changes["markers"] = _lerp(old_t, mk, new_t)
     else:
         T = len(old_t)
         params = {}
@@ -54,6 +60,28 @@ def resample(motion: Motion, fps: float, method: str = "cubic") -> Motion:
                 params[key] = val
         changes["body_params"] = params
     return motion.replace(**changes)
+
+
+def anti_alias(values: np.ndarray, fps: float, new_fps: float) -> np.ndarray:
+    """Zero-phase low-pass of ``values`` (T, ...) sampled at ``fps`` with the cut-off at 0.8 x
+    the Nyquist frequency of ``new_fps``; NaN gaps split the signal into separately filtered
+    runs (runs too short for the filter are left as they are)."""
+    from scipy.signal import butter, sosfiltfilt  # noqa: PLC0415
+
+    cutoff = 0.8 * 0.5 * new_fps
+    if cutoff >= 0.5 * fps:
+        return values
+    sos = butter(4, cutoff / (0.5 * fps), output="sos")
+    pad = 3 * (2 * len(sos) + 1)
+    flat = values.reshape(len(values), -1).astype(np.float64, copy=True)
+    for j in range(flat.shape[1]):
+        col = flat[:, j]
+        ok = np.isfinite(col)
+        edges = np.diff(np.concatenate([[0], ok.astype(np.int8), [0]]))
+        for a, e in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+            if e - a > pad:
+                col[a:e] = sosfiltfilt(sos, col[a:e], padtype="odd", padlen=min(pad * 3, e - a - 1))
+    return flat.reshape(values.shape)
 
 
 def _lerp(old_t: np.ndarray, values: np.ndarray, new_t: np.ndarray) -> np.ndarray:

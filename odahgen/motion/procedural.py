@@ -394,6 +394,9 @@ def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=
     m = np.where(contact, ys, np.inf).min(axis=1)
     k = max(3, int(round(0.12 * fps)) | 1)
     for a, e in _runs(on):
+        if (contact[a:e] == contact[a]).all():  # no hand-over between feet: no envelope needed
+            y[a:e] = m[a:e]
+            continue
         env = minimum_filter1d(m[a:e], 2 * k + 1, mode="nearest")
         y[a:e] = gaussian_filter1d(env, k / 3.0, mode="nearest") if e - a > 2 else env
     if y_fixed is not None:
@@ -463,9 +466,6 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
         rel = np.stack([K.foot_points(q, "r", Rp), K.foot_points(q, "l", Rp)], axis=1)
         pelvis, delta = _pelvis_from_contacts(rel, contact, fps, flight_velocity, contact_softness,
                                               None if it == 0 else pelvis[:, 1])
-        import os
-        if os.environ.get("DBG"):
-            print("iter", it, np.abs(delta).max(axis=(0, 1)), np.percentile(np.abs(delta[:, :, 1]), 99))
         if it == iterations - 1 or np.abs(delta).max() < 1e-4:
             break
         for si in range(2):
@@ -695,8 +695,8 @@ def _clap(b, rng, v):
     up = keyed([(0, 0), (0.08, 0), (0.18, 1), (0.85, 1), (0.95, 0), (1.0, 0)])(b.t / b.t[-1]) / D(1)
     osc = 0.5 * (1 + np.cos(2 * np.pi * f * b.t))  # 1 = hands together
     for s in "rl":
-        b.set(f"arm_flex_{s}", D(55) * up)
-        b.set(f"arm_add_{s}", D(-6) + up * (D(-25) + D(30) * osc * v.amplitude))
+        b.set(f"arm_flex_{s}", D(45) * up)
+        b.set(f"arm_add_{s}", D(-6) + up * D(25 * v.amplitude) * (osc - 1) + up * osc * D(2.5))
         b.set(f"arm_rot_{s}", D(20) * up)
         b.set(f"elbow_flex_{s}", D(15) + D(65) * up)
         b.set(f"pro_sup_{s}", D(45) + D(30) * up)
