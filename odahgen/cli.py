@@ -19,6 +19,7 @@ from odahgen.errors import OdahgenError
 # Order is the order shown in --help.
 COMMAND_MODULES = [
     "odahgen.doctor",
+    "odahgen.render.preview",
     "odahgen.jobs.cli",
     "odahgen.gt.cli",
     "odahgen.body.markers",

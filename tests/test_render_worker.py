@@ -122,3 +122,20 @@ def test_same_seed_same_bundle_and_pixels(rendered, walk, tmp_path):
         assert np.array_equal(np.asarray(Image.open(pa)), np.asarray(Image.open(pb))), pa.name
     for view in ("front", "side"):
         assert np.array_equal(read_frames(rendered["result"]["videos"][view]), read_frames(again["videos"][view]))
+
+
+def test_frame_step_gives_every_nth_frame(walk, tmp_path, blender_python):
+    cfg, _, _, bundle = _bundle(walk, "workbench", tmp_path / "bundle")
+    rc = cfg.render.model_copy(update={"frame_step": 3})
+    write_render_bundle(bundle, walk["vertices"], walk["faces"], walk["uv"], [], json.loads((bundle / "scene.json").read_text()), rc)
+    res = render_trial(bundle, tmp_path / "out", rc, views=["front"])
+    assert res["video_info"]["front"]["frames"] == 4  # frames 1, 4, 7, 10
+    assert res["video_info"]["front"]["fps"] == pytest.approx(20.0)
+
+
+def test_preview_fast_cli(tmp_path):
+    from odahgen.cli import main
+
+    assert main(["preview", "squat", "--fast", "-o", str(tmp_path), "--seconds", "0.2", "--step", "3"]) == 0
+    assert (tmp_path / "preview.mp4").stat().st_size > 0 and (tmp_path / "contact_sheet.png").exists()
+    assert main(["preview", "no_such_motion", "--fast", "-o", str(tmp_path)]) != 0

@@ -41,6 +41,16 @@ def _pack_masks(mask_dir: Path, out_path: Path) -> tuple[int, int, int]:
     return masks.shape
 
 
+def _renumber(folder: Path) -> None:
+    """Rename Blender's frame files (numbered by scene frame: 1, 1+step, ...) to 1, 2, 3, ...
+    so ffmpeg reads them as one consecutive sequence."""
+    files = sorted(folder.glob("*.png"))
+    for k, f in enumerate(files, start=1):
+        target = folder / f"{k:05d}.png"
+        if f != target:
+            f.rename(target)
+
+
 def render_trial(bundle_dir: str | os.PathLike, out_dir: str | os.PathLike, render_config,
                  keep_frames: bool = False, on_line=None, views: list[str] | None = None) -> dict:
     """Render a bundle to ``out_dir/VIEW.mp4`` (+ ``masks_VIEW.npz``) and a ``render.json``.
@@ -70,6 +80,7 @@ def render_trial(bundle_dir: str | os.PathLike, out_dir: str | os.PathLike, rend
     t1 = time.time()
     for view in worker["views"]:
         frames = work / "frames" / view
+        _renumber(frames)
         n = len(list(frames.glob("*.png")))
         if n != expected:
             raise OdahgenError(f"view {view}: Blender wrote {n} frames, expected {expected}")
@@ -84,6 +95,7 @@ def render_trial(bundle_dir: str | os.PathLike, out_dir: str | os.PathLike, rend
         result["video_info"][view] = info
         mdir = work / "masks" / view
         if mdir.exists():
+            _renumber(mdir)
             shape = _pack_masks(mdir, out / f"masks_{view}.npz")
             if shape[0] != expected:
                 raise OdahgenError(f"view {view}: {shape[0]} mask frames, expected {expected}")
