@@ -69,7 +69,7 @@ def solve_frames(
     loc: np.ndarray | None = None,
     cols: np.ndarray | None = None,
     iters: int = 40,
-    tol: float = 1e-6,
+    tol: float = 1e-4,
     prior: np.ndarray | None = None,
     reg: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -97,10 +97,11 @@ def solve_frames(
     pri = (q[:, cols].copy() if prior is None else np.asarray(prior)[:, cols]) if reg > 0 else None
     cost, A, g, _ = tree.normal_equations(q, Yc, W, idx, cols, loc)
     total = cost + (reg * ((q[:, cols] - pri) ** 2).sum(axis=1) if reg > 0 else 0.0)
-    lam = np.full(T, 1e-3)
+    lam = np.full(T, 1e-4)
     active = np.ones(T, bool)
     eye = np.eye(n)[None]
-    for _ in range(iters):
+    it = 0
+    for it in range(iters):
         a = np.nonzero(active)[0]
         if len(a) == 0:
             break
@@ -131,8 +132,12 @@ def solve_frames(
         q[acc], cost[acc], total[acc], A[acc], g[acc] = qn[better], cn[better], tn[better], An[better], gn[better]
         lam[acc] = np.maximum(lam[acc] / 4.0, 1e-7)
         lam[a[~better]] *= 4.0
-        done = (better & ((stepn < tol) | (rel < 1e-10))) | (lam[a] > 1e8)
+        # predicted decrease of the (damped) quadratic model; ~0 means converged
+        pred = -(gg * step).sum(axis=1) - 0.5 * np.einsum("ti,tij,tj->t", step, H, step)
+        flat = pred <= 1e-9 * total[a] + 1e-14
+        done = (better & ((stepn < tol) | (rel < 1e-7))) | (lam[a] > 1e8) | flat
         active[a[done]] = False
+    solve_frames.last_iters = it + 1
     return q, cost
 
 
@@ -184,7 +189,7 @@ def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, cand
     if T < 2:
         return q, cost
     for _ in range(rounds):
-        changed = False
+        frames, starts = [], []
         for direction in (1, -1):
             nb = np.arange(T) - direction
             ok = (nb >= 0) & (nb < T)
@@ -194,12 +199,18 @@ def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, cand
             else:
                 jump = np.abs(q[:, cols] - q[nbc][:, cols]).max(axis=1) > np.radians(5.0)
                 bad = np.nonzero(ok & ((cost > 1.5 * cost[nbc] + 1e-6) | jump))[0]
-            if len(bad) == 0:
-                continue
-            qn, cn = solve_frames(tree, Y[bad], idx, weights, q[bad - direction], loc, cols, iters=25)
-            m = cn < cost[bad] * (1 - 1e-4) - 1e-12
-            if m.any():
-                q[bad[m]], cost[bad[m]] = qn[m], cn[m]
+            frames.append(bad)
+            starts.append(bad - direction)
+        bad = np.concatenate(frames)
+        if len(bad) == 0:
+            break
+        qn, cn = solve_frames(tree, Y[bad], idx, weights, q[np.concatenate(starts)], loc, cols, iters=25,
+                              reg=REG * float(np.median(weights)))
+        changed = False
+        for k in np.argsort(cn, kind="stable"):  # best candidate per frame wins
+            f = bad[k]
+            if cn[k] < cost[f] * (1 - 1e-4) - 1e-12:
+                q[f], cost[f] = qn[k], cn[k]
                 changed = True
         if not changed:
             break
@@ -219,7 +230,7 @@ def _interior_start(tree, q, cols):
 
 
 #: relative weight of the pull toward the neighbour-interpolated start (see solve_frames)
-REG = 1e-4
+REG = 1e-5
 #: frames of the coarse pass (every COARSE-th frame) solved from scratch
 COARSE = 8
 
@@ -239,27 +250,37 @@ def _solve_chunk(args):
     cols = tree.free_coords()
     T = len(Y)
     reg = REG * float(np.median(weights))
+    polish = False
     if q0 is None:
         if T > 2 * COARSE:
             cf = np.unique(np.r_[np.arange(0, T, COARSE), T - 1])
         else:
             cf = np.arange(T)
         qg = initial_guess(tree, Y[cf], idx, weights)
-        qc, cc = solve_frames(tree, Y[cf], idx, weights, qg, loc, cols, iters=60)
-        q2, c2 = solve_frames(tree, Y[cf], idx, weights, _interior_start(tree, qg, cols), loc, cols, iters=60)
-        m = c2 < cc
-        qc[m], cc[m] = q2[m], c2[m]
+        nc = len(cf)
+        qb, cb = solve_frames(tree, np.concatenate([Y[cf], Y[cf]]), idx, weights,
+                              np.concatenate([qg, _interior_start(tree, qg, cols)]), loc, cols, iters=60, reg=reg)
+        qc, cc = qb[:nc], cb[:nc]
+        m = cb[nc:] < cc
+        qc[m], cc[m] = qb[nc:][m], cb[nc:][m]
         qc, cc = _continuity(tree, Y[cf], idx, weights, qc, cc, loc, cols, rounds=6, candidates="all")
         if len(cf) == T:
-            return qc, cc
-        qc = _unwrap_cols(tree, qc)
-        t = np.arange(T)
-        q0 = np.stack([np.interp(t, cf, qc[:, c]) for c in range(tree.n_coords)], axis=1)
-        q0 = tree.apply_couplers(q0)
-        q, cost = solve_frames(tree, Y, idx, weights, q0, loc, cols, iters=30, prior=q0, reg=reg)
+            q, cost, polish = qc, cc, True
+        else:
+            qc = _unwrap_cols(tree, qc)
+            t = np.arange(T)
+            q0 = np.stack([np.interp(t, cf, qc[:, c]) for c in range(tree.n_coords)], axis=1)
+            q0 = tree.apply_couplers(q0)
+            q, cost = solve_frames(tree, Y, idx, weights, q0, loc, cols, iters=30, prior=q0, reg=reg)
     else:
         q, cost = solve_frames(tree, Y, idx, weights, q0, loc, cols, iters=15, prior=q0, reg=reg)
     q, cost = _continuity(tree, Y, idx, weights, q, cost, loc, cols)
+    # polish the frames that moved far from their prior (the pull's bias is proportional to
+    # that distance), pulled toward their own solution only, 100x more weakly
+    far = np.ones(T, bool) if polish else np.abs(q[:, cols] - q0[:, cols]).max(axis=1) > np.radians(2.0)
+    if far.any():
+        f = np.nonzero(far)[0]
+        q[f], cost[f] = solve_frames(tree, Y[f], idx, weights, q[f], loc, cols, iters=6, tol=1e-5, reg=0.01 * reg)
     return q, cost
 
 
@@ -366,22 +387,34 @@ def run_ik_tree(
     classes: dict[str, str] | None = None,
     source: str = "markers",
     progress=None,
+    weights: dict[str, float] | None = None,
+    register_frames: int = 150,
 ) -> IKResult:
-    """IK on an extracted tree (see :func:`run_ik`)."""
+    """IK on an extracted tree (see :func:`run_ik`). ``weights``: marker name -> IK weight,
+    overriding the class weights (e.g. an OpenSim IK setup's task weights; 0 = ignored).
+    Registration alternates offset fitting and IK on at most ``register_frames`` evenly spread
+    frames, then solves every frame once more from the unregistered solution."""
     t0 = time.perf_counter()
     data, idx = match_markers(tree, markers, marker_map, source)
-    weights, cls = marker_weights(data.names, classes)
+    w, cls = marker_weights(data.names, classes)
+    if weights is not None:
+        w = np.array([float(weights.get(n, wi)) for n, wi in zip(data.names, w)])
     Y = data.positions
     loc = tree.marker_loc.copy()
-    q, cost = solve_all(tree, Y, idx, weights, loc, workers=workers)
+    q, cost = solve_all(tree, Y, idx, w, loc, workers=workers)
     if progress:
         progress("solved", 1)
-    if register:
+    if register and register_rounds > 0:
+        T = len(Y)
+        sub = np.unique(np.linspace(0, T - 1, min(T, register_frames)).round().astype(int))
+        qs = q[sub].copy()
         for _ in range(register_rounds):
-            loc = register_offsets(tree, Y, idx, q, cls, tree.marker_loc)
-            q, cost = solve_all(tree, Y, idx, weights, loc, q0=q, workers=workers)
+            loc = register_offsets(tree, Y[sub], idx, qs, cls, tree.marker_loc)
+            qs, _c = solve_frames(tree, Y[sub], idx, w, qs, loc, iters=15,
+                                  reg=REG * float(np.median(w)))
             if progress:
                 progress("registered", 1)
+        q, cost = solve_all(tree, Y, idx, w, loc, q0=q, workers=workers)
     q = unwrap_free_rotations(tree, q)
     R, p, _ = tree.forward(q)
     mk = tree.markers(R, p, loc)[:, idx]
@@ -395,7 +428,7 @@ def run_ik_tree(
         angles=to_standard_angles(tree, q), coords=q, coord_names=list(tree.coord_names), times=data.times,
         marker_names=list(data.names), marker_errors=err, marker_rms=rms, marker_max=mx, flagged=flagged,
         marker_locations=loc[idx], seconds=time.perf_counter() - t0,
-        info={"classes": cls, "weights": weights.tolist()},
+        info={"classes": cls, "weights": w.tolist()},
     )
 
 
