@@ -303,8 +303,11 @@ class BodyModel:
         A = self._active_transforms(prep, pose, trans)[:, :, :3, :]  # (B, Ja, 3, 4)
         B, Ja = A.shape[:2]
         M = (prep["skin"] @ A.reshape(B, Ja, 12)).reshape(B, -1, 3, 4)  # (B, V', 3, 4)
-        rest = prep["rest"][0]
-        return (M[..., :3] * rest[None, :, None, :]).sum(-1) + M[..., 3]
+        r = prep["rest"][0][None]  # (1, V', 3)
+        if torch.is_grad_enabled():
+            return (M[..., :3] * r[:, :, None, :]).sum(-1) + M[..., 3]
+        # in place, about 2x faster (no (B, V, 3, 3) temporary)
+        return M[..., 3].addcmul(M[..., 0], r[..., 0:1]).addcmul_(M[..., 1], r[..., 1:2]).addcmul_(M[..., 2], r[..., 2:3])
 
     def forward(self, shape, pose, trans, vertex_ids=None) -> torch.Tensor:
         """Posed vertices ``(B, V, 3)`` float32 m (or ``(B, V', 3)`` for ``vertex_ids``).

@@ -143,14 +143,16 @@ def fit_sequence(
     layout: dict | None = None,
     shape=None,
     fit_shape: bool = True,
-    iterations: int = 120,
+    iterations: int = 30,
+    coarse_iterations: int = 150,
     shape_iterations: int = 100,
     key_frames: int = 8,
     stride: int = 8,
     lr: float = 0.04,
-    smooth_weight: float = 0.02,
-    marker_weight: float = 0.5,
+    smooth_weight: float = 0.002,
+    marker_weight: float = 1.0,
     return_vertices: bool = True,
+    threads: int | None = 1,
     progress=None,
 ) -> FitResult:
     """Fit ``body`` to a sequence.
@@ -162,11 +164,31 @@ def fit_sequence(
             this body model and the built-in skeleton).
         layout: virtual marker layout (default: the shipped one); markers not in it are ignored.
         shape: (S,) fixed shape (with ``fit_shape=False``) or the shape initialisation.
-        iterations: Adam steps of the all-frames pose stage (the coarse stage uses the same).
+        iterations: L-BFGS steps of the all-frames pose stage (``body.fit_iterations``).
+        coarse_iterations: Adam steps (+ half as many L-BFGS steps) on the key frames.
+        threads: torch intra-op threads while optimising (1 is fastest for these small
+            tensors, and robust on a busy machine); None leaves torch's setting.
     Returns:
         :class:`FitResult` (pose (T, P) rad, trans (T, 3) m, vertices (T, V, 3) float32 m,
         joint_err_mm (T,), marker_err_mm (T,)).
     """
+    from odahgen.body.markers import load_layout, marker_points
+    from odahgen.body.regressor import load_regressor, regressor_path
+
+    old_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _fit(body, joint_centres, markers, marker_names, regressor, layout, shape, fit_shape, iterations,
+                    shape_iterations, key_frames, stride, lr, smooth_weight, marker_weight, return_vertices,
+                    progress, old_threads, coarse_iterations)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _fit(body, joint_centres, markers, marker_names, regressor, layout, shape, fit_shape, iterations,
+         shape_iterations, key_frames, stride, lr, smooth_weight, marker_weight, return_vertices, progress,
+         mesh_threads=None, coarse_iterations=150):
     from odahgen.body.markers import load_layout, marker_points
     from odahgen.body.regressor import load_regressor, regressor_path
 
@@ -224,6 +246,18 @@ def fit_sequence(
             pose[:, :3] = _matrix_to_axis_angle(R)
             trans = c - h + (R @ h[:, None])[..., 0]
         return pose, trans
+
+    def lbfgs(params, closure, n):
+        opt = torch.optim.LBFGS(params, lr=1.0, max_iter=n, history_size=20, line_search_fn="strong_wolfe",
+                                tolerance_grad=1e-10, tolerance_change=1e-14)
+
+        def c():
+            opt.zero_grad(set_to_none=True)
+            loss = closure()
+            loss.backward()
+            return loss
+
+        return float(opt.step(c).detach())
 
     def adam(params, closure, n):
         opt = torch.optim.Adam(params, lr=lr)
@@ -283,16 +317,28 @@ def fit_sequence(
         lj, lm = prob.data_loss(pts, coarse)
         return lj + marker_weight * lm + prob.reg_loss(cp)
 
-    adam([cp, ct], coarse_closure, iterations)
-    # warm start: each frame from the previous solved key frame (root from its own Kabsch fit)
-    prev = torch.clamp(torch.arange(T) // max(1, stride), max=len(coarse) - 1)
-    pose = cp.detach()[prev].clone()
-    pose[:, :3] = pose_init[:, :3]
-    pose[coarse] = cp.detach()
-    trans = trans_init.clone()
-    trans[coarse] = ct.detach()
-    pose.requires_grad_(True)
-    trans.requires_grad_(True)
+    adam([cp, ct], coarse_closure, coarse_iterations)
+    lbfgs([cp, ct], coarse_closure, coarse_iterations // 2)
+    # warm start: every frame from its solved neighbour key frames (linear blend; the root
+    # rotation from its own rigid fit when the key frames' rotations differ a lot)
+    cpd, ctd = cp.detach(), ct.detach()
+    if len(coarse) > 1:
+        pos = torch.arange(T, dtype=f32) / max(1, stride)
+        i0 = pos.floor().long().clamp(max=len(coarse) - 1)
+        i1 = (i0 + 1).clamp(max=len(coarse) - 1)
+        last = coarse[i1] <= coarse[i0]
+        a = torch.where(last, torch.zeros(()), (torch.arange(T) - coarse[i0]).to(f32) / (coarse[i1] - coarse[i0]).clamp(min=1).to(f32))
+        pose = (1 - a)[:, None] * cpd[i0] + a[:, None] * cpd[i1]
+        trans = (1 - a)[:, None] * ctd[i0] + a[:, None] * ctd[i1]
+        jump = (cpd[i1, :3] - cpd[i0, :3]).norm(dim=-1) > 0.5
+        pose[jump, :3] = pose_init[jump, :3]
+        trans[jump] = trans_init[jump]
+    else:
+        pose, trans = cpd[[0] * T].clone(), ctd[[0] * T].clone()
+    pose[coarse] = cpd
+    trans[coarse] = ctd
+    pose = pose.clone().requires_grad_(True)
+    trans = trans.clone().requires_grad_(True)
     allf = torch.arange(T)
 
     def fine_closure():
@@ -307,7 +353,7 @@ def fit_sequence(
                 + smooth_weight * 10 * (tacc**2).sum(-1).mean()
         return loss
 
-    info["pose_loss"] = adam([pose, trans], fine_closure, iterations)
+    info["pose_loss"] = lbfgs([pose, trans], fine_closure, iterations)
     info["pose_seconds"] = round(time.perf_counter() - t2, 3)
     if progress:
         progress("pose", 1)
