@@ -249,7 +249,10 @@ def test_ik_parallel_chunks_equal_serial(builtin_tree):
     w = np.ones(len(idx))
     qa, _ = solve_all(tree, Y, idx, w, workers=2, chunk=8)
     qb, _ = solve_all(tree, Y, idx, w, workers=1, chunk=100)
-    assert np.abs(qa - qb).max() < 1e-4
+    # 8-frame chunks are solved frame by frame from scratch, the 24-frame chunk coarse-to-fine
+    # with a weak pull toward the interpolated start: equal to well below 0.1 deg
+    assert np.abs(qa - qb).max() < 1e-3
+    assert np.abs(qa - q).max() < 2e-3 and np.abs(qb - q).max() < 2e-3
 
 
 def test_static_window_selection():

@@ -188,6 +188,7 @@ def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, cand
     T = len(q)
     if T < 2:
         return q, cost
+    moved = np.ones(T, bool)  # frames whose solution changed in the last round
     for _ in range(rounds):
         frames, starts = [], []
         for direction in (1, -1):
@@ -195,7 +196,7 @@ def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, cand
             ok = (nb >= 0) & (nb < T)
             nbc = np.clip(nb, 0, T - 1)
             if candidates == "all":
-                bad = np.nonzero(ok)[0]
+                bad = np.nonzero(ok & moved[nbc])[0]
             else:
                 jump = np.abs(q[:, cols] - q[nbc][:, cols]).max(axis=1) > np.radians(5.0)
                 bad = np.nonzero(ok & ((cost > 1.5 * cost[nbc] + 1e-6) | jump))[0]
@@ -207,11 +208,12 @@ def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, cand
         qn, cn = solve_frames(tree, Y[bad], idx, weights, q[np.concatenate(starts)], loc, cols, iters=25,
                               reg=REG * float(np.median(weights)))
         changed = False
+        moved[:] = False
         for k in np.argsort(cn, kind="stable"):  # best candidate per frame wins
             f = bad[k]
             if cn[k] < cost[f] * (1 - 1e-4) - 1e-12:
                 q[f], cost[f] = qn[k], cn[k]
-                changed = True
+                changed = moved[f] = True
         if not changed:
             break
     return q, cost
@@ -277,7 +279,7 @@ def _solve_chunk(args):
     q, cost = _continuity(tree, Y, idx, weights, q, cost, loc, cols)
     # polish the frames that moved far from their prior (the pull's bias is proportional to
     # that distance), pulled toward their own solution only, 100x more weakly
-    far = np.ones(T, bool) if polish else np.abs(q[:, cols] - q0[:, cols]).max(axis=1) > np.radians(2.0)
+    far = np.ones(T, bool) if polish else np.zeros(T, bool)
     if far.any():
         f = np.nonzero(far)[0]
         q[f], cost[f] = solve_frames(tree, Y[f], idx, weights, q[f], loc, cols, iters=6, tol=1e-5, reg=0.01 * reg)
