@@ -94,7 +94,7 @@ def skeleton_stage(ctx: TrialContext) -> None:
 
     from odahgen.body.markers import load_layout, markers_from_vertices
     from odahgen.body.variants import subject_shape
-    from odahgen.skeleton.fk import fk_tree, load_tree
+    from odahgen.skeleton.fk import fk_tree, load_tree, segment_scales
     from odahgen.skeleton.ik import run_ik
     from odahgen.skeleton.scale import scale_subject, write_scaled_model
     from odahgen.skeleton.trc import MarkerData
@@ -116,14 +116,18 @@ def skeleton_stage(ctx: TrialContext) -> None:
     write_scaled_model(cfg.skeleton.model, model_path, tree, scale,
                        markers_xml=cfg.skeleton.markers or None, name=ctx.spec.subject)
 
+    # Everything downstream uses the model as written, so the labels and the file agree
+    # (OpenSim's scaling of the patellofemoral coupling differs slightly from the fit's).
+    tree = load_tree(model_path)
+    scales = segment_scales(model_path)  # (22, 3), BODY_NAMES order, as the .osim carries them
     motion = _load_npz(ctx.path("motion.npz"))
     T = len(motion["times"])
     if "coordinates" in motion:
         angles = motion["coordinates"].copy()
         # the procedural motions are defined on the generic model: scale the pelvis path by
         # the subject's leg scale so the feet keep their ground contact without skating
-        leg = float(np.mean(scale.scales[[tree.body_names.index(b) for b in
-                                          ("femur_r", "tibia_r", "femur_l", "tibia_l")], 1]))
+        leg = float(np.mean(scales[[BODY_NAMES.index(b) for b in
+                                    ("femur_r", "tibia_r", "femur_l", "tibia_l")], 1]))
         for c in ("pelvis_tx", "pelvis_ty", "pelvis_tz"):
             angles[:, COORDINATE_NAMES.index(c)] *= leg
         fk = fk_tree(tree, angles)
@@ -139,10 +143,9 @@ def skeleton_stage(ctx: TrialContext) -> None:
         angles, ik_rms, ik_max, flagged = ik.angles, ik.marker_rms, ik.marker_max, ik.flagged
         fk = fk_tree(tree, angles)
         exp_markers = fk.markers
-    order = [tree.body_names.index(b) for b in BODY_NAMES]
     _save_npz(ctx.path("skeleton.npz"), angles=angles, keypoints=fk.keypoints,
               markers=exp_markers, marker_names=np.array(fk.marker_names), ik_rms=ik_rms,
-              ik_max=ik_max, flagged=flagged, segment_scales=scale.scales[order],
+              ik_max=ik_max, flagged=flagged, segment_scales=scales,
               shape=np.asarray(shape, dtype=np.float64),
               coordinate_ranges=_coordinate_ranges(tree))
     ctx.log.info("skeleton: scaled to %.2f m / %.1f kg (static RMS %.1f mm)", scale.height_m,
