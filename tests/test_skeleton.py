@@ -296,3 +296,104 @@ def test_real_lab_data_builtin_model_with_map(tmp_path):
         warnings.simplefilter("ignore")
         s = run_ik_command(str(WALK), str(tmp_path / "out"), static=str(STATIC), map_path=str(mp), workers=1, log=lambda m: None)
     assert s["marker_rms_mean_m"] < 0.02
+
+
+# ----------------------------------------------------------------------------- scaling
+_TRUE_FACTORS = {"pelvis": 1.05, "femur": 1.12, "patella": 1.12, "tibia": 0.92, "talus": 0.92, "calcn": 1.04,
+                 "toes": 1.04, "torso": 1.08, "humerus": 0.95, "ulna": 1.1, "radius": 1.1, "hand": 1.1}
+
+
+def _static_of(tree, factors, override=None):
+    from odahgen.skeleton.scale import scaled_tree
+    from odahgen.skeleton.trc import MarkerData
+
+    f = dict(factors, **(override or {}))
+    s = np.array([[f.get(b, f.get(b[:-2], 1.0))] * 3 for b in tree.body_names])
+    t = scaled_tree(tree, s)
+    q = np.tile(tree.coord_default, (40, 1))
+    q[:, tree.coord_names.index("pelvis_tx")] = 0.3
+    q[:, tree.coord_names.index("pelvis_ty")] = 0.95 * f["femur"]
+    q[:, tree.coord_names.index("knee_angle_r")] = 0.05
+    q = tree.apply_couplers(q)
+    R, p, _ = t.forward(q)
+    return MarkerData(list(tree.marker_names), t.markers(R, p), 100.0), s
+
+
+def test_measurement_scaling_recovers_segment_factors(builtin_tree):
+    from odahgen.skeleton.scale import scale_subject
+
+    tree, _ = builtin_tree
+    static, s_true = _static_of(tree, _TRUE_FACTORS)
+    t, res = scale_subject(tree, static)
+    assert np.abs(res.scales - s_true).max() < 0.02
+    for seg in ("pelvis", "thigh_r", "thigh_l", "shank_r", "foot_l", "upper_arm_r", "forearm_l", "torso"):
+        assert res.segments[seg]["method"] == "measurement" and res.segments[seg]["pairs"], seg
+    # thigh measured on a femur-only pair (greater trochanter / hip centre to lateral epicondyle)
+    assert {"RLFC"} <= {m for pr in res.segments["thigh_r"]["pairs"] for m in pr[:2]}
+    assert abs(res.segments["shank_r"]["factor"] - 0.92) < 0.01
+    assert res.rms_m < 0.005
+
+
+def test_measurement_scaling_lab_names():
+    from odahgen.skeleton.scale import landmark_role
+
+    assert landmark_role("R.ASIS") == ("ASIS", "r") and landmark_role("LASI") == ("ASIS", "l")
+    assert landmark_role("L.Knee") == ("LFC", "l") and landmark_role("RLMAL") == ("LMAL", "r")
+    assert landmark_role("R.Shoulder") == ("ACR", "r") and landmark_role("C7") == ("C7", "")
+    assert landmark_role("S2") is None and landmark_role("R.TH1") is None
+
+
+def test_implausible_scale_names_the_segment(builtin_tree):
+    from odahgen.skeleton.scale import scale_subject
+
+    tree, _ = builtin_tree
+    static, _ = _static_of(tree, _TRUE_FACTORS, {"tibia_r": 2.6, "talus_r": 2.6})
+    with pytest.raises(OdahgenError, match="shank_r"):
+        scale_subject(tree, static, source="bad_static.trc")
+    static, _ = _static_of(tree, _TRUE_FACTORS, {"humerus_l": 0.4})
+    with pytest.raises(OdahgenError, match="upper_arm_l"):
+        scale_subject(tree, static)
+
+
+def test_subject_mass_and_height_given_or_estimated(builtin_tree):
+    from odahgen.skeleton.scale import scale_subject
+
+    tree, _ = builtin_tree
+    static, _ = _static_of(tree, _TRUE_FACTORS)
+    _, given = scale_subject(tree, static, mass_kg=71.5, height_m=1.82)
+    assert given.mass_kg == 71.5 and given.height_m == 1.82
+    _, est = scale_subject(tree, static)
+    assert 1.5 < est.height_m < 2.1
+    assert abs(est.mass_kg - 22.0 * est.height_m**2) < 1e-6
+    with pytest.raises(OdahgenError, match="mass"):
+        scale_subject(tree, static, mass_kg=5000.0)
+
+
+def test_scaled_model_written_per_subject(builtin_tree, tmp_path):
+    from odahgen.skeleton.fk import load_tree, segment_scales
+    from odahgen.skeleton.scale import scale_subject, write_scaled_model
+
+    tree, path = builtin_tree
+    static, s_true = _static_of(tree, _TRUE_FACTORS)
+    # a marker placed 1 cm off on the subject: placement on the static pose moves it
+    static.positions[:, tree.marker_names.index("RTH1"), 0] += 0.01
+    t, res = scale_subject(tree, static, mass_kg=80.0)
+    out = write_scaled_model(path, tmp_path / "subj01" / "scaled.osim", t, res, name="subj01")
+    order = [tree.body_names.index(b) for b in BODY_NAMES]
+    assert np.allclose(segment_scales(out), res.scales[order], atol=1e-9)
+    back = load_tree(out)
+    assert np.abs(back.marker_loc - t.marker_loc).max() < 1e-9
+    k = tree.marker_names.index("RTH1")
+    assert np.linalg.norm(t.marker_loc[k] - tree.marker_loc[k] * res.scales[tree.marker_body[k]]) > 0.005
+    assert "subj01" in out.read_text()[:2000]
+
+
+def test_marker_class_table_before_heuristic():
+    from odahgen.skeleton.markers import guess_marker_class
+
+    assert guess_marker_class("S2") == "bony"  # sacrum, not a cluster despite the digit
+    for n in ("R.ASIS", "L.MT5", "C7", "T10", "LKNE", "R.Heel", "R.Shoulder"):
+        assert guess_marker_class(n) == "bony", n
+    for n in ("R.TH1", "L.SH3", "RTHI", "LTIB", "R.Biceps"):
+        assert guess_marker_class(n) == "cluster", n
+    assert guess_marker_class("R_HJC") == "joint_centre"

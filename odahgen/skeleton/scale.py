@@ -1,19 +1,26 @@
 """Subject scaling: static-pose selection, per-segment scale factors, marker placement, and
 writing the scaled model with OpenSim.
 
-Scale factors are fitted per segment group (left and right tied; bodies without markers
-share their group: patella with femur, talus with tibia, toes with calcn, radius/hand with
-ulna) by least squares on the static frames, alternating with IK on those frames — the
-marker pairs of every segment enter through the markers on that segment and its
-neighbours. Factors outside [0.6, 1.6] are an error that names the segment. Subject mass
-is given or estimated (BMI 22 at the estimated height); mass is redistributed by OpenSim.
+Measurement-based scaling, like OpenSim's MeasurementSet: each segment has marker-pair
+measurements (:data:`MEASUREMENTS`: pelvis width ASIS-ASIS and depth ASIS-PSIS, thigh ASIS /
+greater trochanter / hip centre to lateral femoral epicondyle, shank epicondyle to malleolus,
+foot heel to toe, upper arm acromion to lateral epicondyle, forearm epicondyle to styloid,
+torso C7 / clavicle to pelvis). A segment's factor is the mean over its available pairs of
+(distance in the static trial) / (distance on the model in the static pose), iterated with IK
+on the static frames so cross-joint pairs are measured in the subject's pose. Markers are
+found by landmark role, whatever the marker set calls them (``RASI``, ``R.ASIS``, ``RASIS``
+...). Segments with no usable pair get a least-squares fit of all their markers instead
+(left and right tied; bodies without markers share a neighbour's group). Factors outside
+[0.5, 2.0] are an error that names the segment. Subject mass and height are given or
+estimated (height from the markers, mass BMI 22); mass is redistributed by OpenSim. The
+markers are then placed on the scaled bodies at the static pose.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +29,10 @@ from odahgen.errors import OdahgenError
 from odahgen.io import atomic_path
 from odahgen.skeleton.ik import initial_guess, marker_weights, match_markers, register_offsets, solve_frames
 from odahgen.skeleton.kinematics import KinematicTree
+from odahgen.skeleton.markers import _normalise_marker_name
 from odahgen.skeleton.trc import MarkerData
 
-PLAUSIBLE_SCALE = (0.6, 1.6)
+PLAUSIBLE_SCALE = (0.5, 2.0)
 #: body -> group leader for bodies that usually carry no marker (Rajagopal naming)
 _SHARE = {"patella": "femur", "talus": "tibia", "toes": "calcn", "radius": "ulna", "hand": "ulna"}
 
@@ -32,7 +40,9 @@ _SHARE = {"patella": "femur", "talus": "tibia", "toes": "calcn", "radius": "ulna
 @dataclass
 class ScaleResult:
     """scales (B, 3) per body of ``tree.body_names``; marker_loc (M, 3) placed markers in the
-    scaled body frames; static_frames: the frame indices used; mass_kg, height_m."""
+    scaled body frames; static_frames: the frame indices used; mass_kg, height_m; rms_m:
+    static fit marker RMS; segments: segment -> {"factor", "method" ("measurement" or
+    "least_squares"), "pairs": [(marker a, marker b, data m, model m), ...]}."""
 
     scales: np.ndarray
     marker_loc: np.ndarray
@@ -40,6 +50,45 @@ class ScaleResult:
     mass_kg: float
     height_m: float
     rms_m: float
+    segments: dict = field(default_factory=dict)
+
+
+#: landmark role -> normalised base names (side prefix/suffix removed) it goes by
+ROLES: dict[str, tuple[str, ...]] = {
+    "ASIS": ("ASI", "ASIS"),
+    "PSIS": ("PSI", "PSIS"),
+    "HJC": ("HJC", "HIPJC"),
+    "GTR": ("GTR", "GT", "TROCH", "TROCHANTER"),
+    "LFC": ("LFC", "KNE", "KNEE", "LKNEE", "LFE", "LEPI"),
+    "KJC": ("KJC",),
+    "LMAL": ("LMAL", "ANK", "ANKLE", "LANKLE", "LM"),
+    "AJC": ("AJC",),
+    "CAL": ("CAL", "HEE", "HEEL", "CALC"),
+    "TOE": ("TOE", "TOETIP", "HLX", "HALLUX", "MT2", "MT1", "MTH1", "FM1"),
+    "ACR": ("ACR", "SHO", "SHOULDER", "ACROMION"),
+    "LEL": ("LEL", "ELB", "ELBOW", "LELBOW", "LE"),
+    "STY": ("RSP", "WRA", "WRIST", "RS", "USP", "WRB", "US"),
+    "SJC": ("SJC",),
+    "EJC": ("EJC",),
+    "WJC": ("WJC",),
+    "C7": ("C7",),
+    "CLAV": ("CLAV", "CLAVICLE", "MIDCLAVICLE", "JN", "IJ"),
+}
+MIDLINE_ROLES = {"C7", "CLAV"}
+
+#: segment -> (bodies it scales, marker-pair measurements as ((role, side), (role, side)));
+#: side "s" = the segment's side, "r"/"l" fixed, "" midline. "{s}" in body names = side.
+MEASUREMENTS: dict[str, tuple[tuple[str, ...], tuple]] = {
+    "pelvis": (("pelvis",), ((("ASIS", "r"), ("ASIS", "l")), (("ASIS", "r"), ("PSIS", "r")), (("ASIS", "l"), ("PSIS", "l")))),
+    "thigh": (("femur_{s}", "patella_{s}"), ((("ASIS", "s"), ("LFC", "s")), (("GTR", "s"), ("LFC", "s")), (("HJC", "s"), ("LFC", "s")))),
+    "shank": (("tibia_{s}", "talus_{s}"), ((("LFC", "s"), ("LMAL", "s")), (("KJC", "s"), ("AJC", "s")))),
+    "foot": (("calcn_{s}", "toes_{s}"), ((("CAL", "s"), ("TOE", "s")),)),
+    "upper_arm": (("humerus_{s}",), ((("SJC", "s"), ("LEL", "s")), (("ACR", "s"), ("LEL", "s")))),
+    "forearm": (("ulna_{s}", "radius_{s}", "hand_{s}"), ((("EJC", "s"), ("STY", "s")), (("EJC", "s"), ("WJC", "s")),
+                                                         (("LEL", "s"), ("STY", "s")))),
+    "torso": (("torso",), ((("C7", ""), ("PSIS", "r")), (("C7", ""), ("PSIS", "l")), (("CLAV", ""), ("ASIS", "r")),
+                           (("CLAV", ""), ("ASIS", "l")), (("ACR", "r"), ("ACR", "l")), (("C7", ""), ("CLAV", "")))),
+}
 
 
 def select_static_window(data: MarkerData, seconds: float = 0.5) -> np.ndarray:
@@ -96,8 +145,10 @@ def fit_scales(
     frames: np.ndarray | None = None,
     rounds: int = 6,
     source: str = "static",
+    check: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Fit per-body scales (B,3) on the static frames. Returns (scales, q (F,n), marker idx, rms)."""
+    """Least-squares per-body scales (B,3) on the static frames (segment groups, see module
+    docstring). Returns (scales, q (F,n), marker idx, rms)."""
     frames = select_static_window(static) if frames is None else frames
     data, idx = match_markers(tree, static.frames(slice(int(frames[0]), int(frames[-1]) + 1)), marker_map, source)
     sel = np.linspace(0, data.n_frames - 1, min(10, data.n_frames)).astype(int)
@@ -126,17 +177,86 @@ def fit_scales(
         A = J.T @ J + 1e-3 * np.eye(G) * (np.trace(J.T @ J) / G)
         x = x - np.linalg.solve(A, J.T @ r0)
     s = np.repeat(x[g][:, None], 3, axis=1)
-    for b, n in enumerate(tree.body_names):
-        if not (PLAUSIBLE_SCALE[0] <= s[b, 0] <= PLAUSIBLE_SCALE[1]):
-            raise OdahgenError(
-                f"{source}: implausible scale factor {s[b, 0]:.2f} for segment {n} "
-                f"(allowed {PLAUSIBLE_SCALE[0]}-{PLAUSIBLE_SCALE[1]}); check the marker names, map and units"
-            )
+    if check:
+        _check_plausible(tree, s, {}, source)
     t = scaled_tree(tree, s)
     q, cost = solve_frames(t, Y, idx, w, q)
     R, p, _ = t.forward(q)
     rms = float(np.sqrt(np.nanmean(np.sum((t.markers(R, p)[:, idx] - Y) ** 2, axis=2))))
     return s, q, idx, rms
+
+
+def _check_plausible(tree: KinematicTree, s: np.ndarray, segments: dict, source: str) -> None:
+    for b, n in enumerate(tree.body_names):
+        f = float(s[b, 0])
+        if not (PLAUSIBLE_SCALE[0] <= f <= PLAUSIBLE_SCALE[1]):
+            seg = next((k for k, v in segments.items() if n in v["bodies"]), n)
+            how = segments.get(seg, {}).get("method", "least_squares")
+            raise OdahgenError(
+                f"{source}: implausible scale factor {f:.2f} for segment {seg} (body {n}, {how}; "
+                f"allowed {PLAUSIBLE_SCALE[0]}-{PLAUSIBLE_SCALE[1]}); check the marker names, map and units"
+            )
+
+
+def landmark_role(name: str) -> tuple[str, str] | None:
+    """(role, side) of a marker name by :data:`ROLES` ("r"/"l", "" for midline), or None."""
+    n = "".join(ch for ch in name.upper() if ch.isalnum())
+    cands = [(n, "")]
+    for word, side in (("RIGHT", "r"), ("LEFT", "l"), ("R", "r"), ("L", "l")):
+        if n.startswith(word) and len(n) > len(word):
+            cands.append((n[len(word):], side))
+        if n.endswith(word) and len(n) > len(word):
+            cands.append((n[: -len(word)], side))
+    for base, side in cands:
+        for role, names in ROLES.items():
+            if base in names and (role in MIDLINE_ROLES) == (side == ""):
+                return role, side
+    return None
+
+
+def measurement_scales(tree: KinematicTree, names: list[str], idx: np.ndarray, Y: np.ndarray,
+                       q: np.ndarray) -> dict:
+    """Per segment instance (``thigh_r``, ``pelvis``, ...): the factor from its marker pairs.
+
+    names/idx: the data markers and their tree marker indices, Y (F, m, 3) static frames,
+    q (F, n) the static poses. A factor is the mean over pairs of (data distance) / (distance
+    on the unscaled ``tree`` at pose q). Pairs with both markers on the segment's own bodies are
+    used when there are any, else the first available pair that crosses a joint."""
+    roles: dict[tuple[str, str], int] = {}
+    for k, n in enumerate(names):
+        r = landmark_role(n)
+        if r is not None and r not in roles:
+            roles[r] = k
+    R, p, _ = tree.forward(q)
+    mk = tree.markers(R, p)[:, idx]
+    out = {}
+    for seg, (bodies_t, pairs) in MEASUREMENTS.items():
+        sides = ("r", "l") if any("{s}" in b for b in bodies_t) else ("",)
+        for side in sides:
+            bodies = [b.format(s=side) for b in bodies_t]
+            if not all(b in tree.body_names for b in bodies):
+                continue
+            bset = {tree.body_names.index(b) for b in bodies}
+            pure, cross = [], []
+            for (ra, sa), (rb, sb) in pairs:
+                ka = roles.get((ra, side if sa == "s" else sa))
+                kb = roles.get((rb, side if sb == "s" else sb))
+                if ka is None or kb is None:
+                    continue
+                d_data = np.linalg.norm(Y[:, ka] - Y[:, kb], axis=1)
+                d_model = np.linalg.norm(mk[:, ka] - mk[:, kb], axis=1)
+                ok = np.isfinite(d_data) & (d_model > 1e-3)
+                if ok.sum() == 0:
+                    continue
+                rec = (names[ka], names[kb], float(np.mean(d_data[ok])), float(np.mean(d_model[ok])))
+                on = {int(tree.marker_body[idx[ka]]), int(tree.marker_body[idx[kb]])} <= bset
+                (pure if on else cross).append(rec)
+            use = pure or cross[:1]
+            if use:
+                name = f"{seg}_{side}" if side else seg
+                out[name] = {"factor": float(np.mean([a / b for _, _, a, b in use])), "method": "measurement",
+                             "pairs": use, "bodies": bodies}
+    return out
 
 
 def scale_subject(
@@ -150,12 +270,26 @@ def scale_subject(
     """Scale ``tree`` to the subject of the ``static`` trial (or the quietest window of a
     motion) and place the markers on the static pose. Returns (scaled tree, ScaleResult)."""
     frames = select_static_window(static)
-    s, q, idx, rms = fit_scales(tree, static, marker_map, frames, source=source)
-    t = scaled_tree(tree, s)
-    data, _ = match_markers(t, static.frames(slice(int(frames[0]), int(frames[-1]) + 1)), marker_map, source)
-    _, cls = marker_weights(data.names)
+    s, q, idx, rms = fit_scales(tree, static, marker_map, frames, source=source, check=False)
+    data, _ = match_markers(tree, static.frames(slice(int(frames[0]), int(frames[-1]) + 1)), marker_map, source)
+    w, cls = marker_weights(data.names)
     sel = np.linspace(0, data.n_frames - 1, min(10, data.n_frames)).astype(int)
-    t.marker_loc = register_offsets(t, data.positions[sel], idx, q, cls, t.marker_loc)
+    Y = data.positions[sel]
+    segments: dict = {}
+    for _ in range(2):  # measure in the static pose, re-solve the pose on the rescaled model
+        segments = measurement_scales(tree, data.names, idx, Y, q)
+        for seg in segments.values():
+            for b in seg["bodies"]:
+                s[tree.body_names.index(b)] = seg["factor"]
+        q, _c = solve_frames(scaled_tree(tree, s), Y, idx, w, q)
+    for b, n in enumerate(tree.body_names):
+        if not any(n in v["bodies"] for v in segments.values()):
+            segments[n] = {"factor": float(s[b, 0]), "method": "least_squares", "pairs": [], "bodies": [n]}
+    _check_plausible(tree, s, segments, source)
+    t = scaled_tree(tree, s)
+    R, p, _ = t.forward(q)
+    rms = float(np.sqrt(np.nanmean(np.sum((t.markers(R, p)[:, idx] - Y) ** 2, axis=2))))
+    t.marker_loc = register_offsets(t, Y, idx, q, cls, t.marker_loc)
     if height_m is None:
         R, p, jc = t.forward(q[:1])
         mk = t.markers(R, p)[0]
@@ -167,7 +301,7 @@ def scale_subject(
         raise OdahgenError(f"{source}: implausible subject height {height_m:.2f} m")
     if not (10 < mass_kg < 400):
         raise OdahgenError(f"{source}: implausible subject mass {mass_kg:.1f} kg")
-    return t, ScaleResult(s, t.marker_loc.copy(), frames, float(mass_kg), float(height_m), rms)
+    return t, ScaleResult(s, t.marker_loc.copy(), frames, float(mass_kg), float(height_m), rms, segments)
 
 
 def write_scaled_model(
