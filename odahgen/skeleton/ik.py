@@ -135,7 +135,7 @@ def solve_frames(
         # predicted decrease of the (damped) quadratic model; ~0 means converged
         pred = -(gg * step).sum(axis=1) - 0.5 * np.einsum("ti,tij,tj->t", step, H, step)
         flat = pred <= 1e-9 * total[a] + 1e-14
-        done = (better & ((stepn < tol) | (rel < 1e-7))) | (lam[a] > 1e8) | flat
+        done = (better & ((stepn < tol) | (rel < 1e-6))) | (lam[a] > 1e8) | flat
         active[a[done]] = False
     solve_frames.last_iters = it + 1
     return q, cost
