@@ -30,6 +30,7 @@ def main(argv=None) -> int:
     ap.add_argument("--iterations", type=int, default=None, help="fit iterations (default: fit_sequence's)")
     ap.add_argument("--fit-shape", action="store_true", help="also fit the shape (once per subject)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--regressor", default=None, help="regressor .npz (default: the shipped one)")
     args = ap.parse_args(argv)
 
     if hasattr(os, "sched_setaffinity"):
@@ -50,6 +51,9 @@ def main(argv=None) -> int:
 
     body = load_body_model(args.body, model_dir=args.model_dir)
     layout = load_layout(body)
+    from odahgen.body.regressor import load_regressor, regressor_path
+
+    reg = load_regressor(args.regressor or regressor_path(body.name), body.n_vertices)
     shape = np.asarray(subject_shape_base(body, args.seed), dtype=np.float32)
     with torch.no_grad():
         rest = body.forward(torch.as_tensor(shape), torch.zeros(1, body.pose_dim), torch.zeros(1, 3)).numpy()
@@ -78,7 +82,7 @@ def main(argv=None) -> int:
         kw = {} if args.iterations is None else {"iterations": args.iterations}
         t0 = time.perf_counter()
         res = fit_sequence(body, fk.keypoints[:, :22], fk.markers, fk.marker_names, shape=shape,
-                           fit_shape=args.fit_shape, **kw)
+                           fit_shape=args.fit_shape, regressor=reg, **kw)
         dt = time.perf_counter() - t0
         T = len(angles)
         rows.append((motion_id, T, dt, T / dt, res.joint_err_mm.mean(), res.joint_err_mm.max(),

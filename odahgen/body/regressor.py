@@ -176,7 +176,33 @@ def random_shapes(body, n: int, rng: np.random.Generator, spread: float = 0.8) -
     return rng.uniform(mid - half, mid + half, size=(n, body.n_shape)).astype(np.float32)
 
 
-def subject_pairs(body, layout: dict, shape: np.ndarray, poses: np.ndarray, tree=None, progress=None):
+def motion_poses(body, layout: dict, shape, scaled_tree, regressor, motion_ids, frames: int, seed: int = 0) -> np.ndarray:
+    """(N, P) body poses that follow procedural motions: each motion's angles (``frames``
+    evenly spaced frames) on the subject's scaled skeleton -> FK -> :func:`fit_sequence` with
+    the current ``regressor`` (bootstrapping: the first regressor comes from random poses)."""
+    from odahgen.body.fit import fit_sequence
+    from odahgen.motion.registry import get_source
+    from odahgen.skeleton.fk import fk_tree
+    from odahgen.skeleton.names import COORDINATE_NAMES
+
+    src = get_source("procedural")
+    out = []
+    for mid in motion_ids:
+        m = src.load(mid, seed=seed)
+        sel = np.linspace(0, m.n_frames - 1, min(frames, m.n_frames)).round().astype(int)
+        angles = np.zeros((len(sel), len(COORDINATE_NAMES)))
+        for i, c in enumerate(COORDINATE_NAMES):
+            if c in m.coordinate_names:
+                angles[:, i] = m.coordinates[sel, m.coordinate_names.index(c)]
+        fk = fk_tree(scaled_tree, angles)
+        res = fit_sequence(body, fk.keypoints[:, :22], fk.markers, fk.marker_names, regressor=regressor, layout=layout,
+                           shape=shape, fit_shape=False, return_vertices=False, stride=2, smooth_weight=0.0)
+        out.append(res.pose)
+    return np.concatenate(out).astype(np.float32)
+
+
+def subject_pairs(body, layout: dict, shape: np.ndarray, poses: np.ndarray, tree=None, progress=None,
+                  extra_poses=None):
     """Training pairs of one subject: (vertices (T, V, 3) float32, joints (T, 22, 3), IK rms (T,)).
 
     A static trial (rest pose, 10 frames) scales the built-in skeleton, then IK runs on the
@@ -198,10 +224,13 @@ def subject_pairs(body, layout: dict, shape: np.ndarray, poses: np.ndarray, tree
     with torch.no_grad():
         static_pose = torch.zeros(1, body.pose_dim)
         vs = body.forward(s, static_pose, torch.zeros(1, 3)).numpy()
-        v = body.forward(s, torch.as_tensor(poses), torch.zeros(len(poses), 3)).numpy()
     ms = markers_from_vertices(vs, layout, names)
     static = MarkerData(names, np.repeat(ms, 10, axis=0), 60.0)
     scaled, _ = scale_subject(tree, static, source="static")
+    if extra_poses is not None:
+        poses = np.concatenate([poses, extra_poses(scaled)]).astype(np.float32)
+    with torch.no_grad():
+        v = body.forward(s, torch.as_tensor(poses), torch.zeros(len(poses), 3)).numpy()
     mk = markers_from_vertices(v, layout, names)
     ik = run_ik_tree(scaled, MarkerData(names, mk, 60.0), workers=1, source="regressor")
     _, _, jc = scaled.forward(ik.coords)
@@ -210,12 +239,16 @@ def subject_pairs(body, layout: dict, shape: np.ndarray, poses: np.ndarray, tree
 
 
 def train(body, layout: dict, n_subjects: int = 12, poses_per_subject: int = 30, test_fraction: float = 0.25,
-          seed: int = 0, n_candidates: int = 120, max_nonzero: int = 32, max_ik_rms_m: float = 0.015,
-          progress=print):
+          seed: int = 0, n_candidates: int = 300, max_nonzero: int = 32, max_ik_rms_m: float = 0.012,
+          progress=print, pairs_path: str | None = None, bootstrap=None):
     """Generate pairs, fit on the training subjects, evaluate on held-out subjects.
 
+    ``pairs_path``: an .npz to reuse the generated pairs from (or to save them to).
     Pairs whose IK marker RMS exceeds ``max_ik_rms_m`` (the skeleton could not follow that
     body pose, so its joint centres are not the mesh's) are dropped from both splits.
+
+    ``bootstrap``: (regressor, motion ids, frames per motion, motions per subject): add body
+    poses fitted to the procedural motions with that regressor.
 
     Returns (Regressor, report dict)."""
     from odahgen.skeleton.kinematics import extract_tree
@@ -227,22 +260,37 @@ def train(body, layout: dict, n_subjects: int = 12, poses_per_subject: int = 30,
     shapes = random_shapes(body, n_subjects, rng)
     shapes[0] = body.default_shape().numpy()
     n_test = max(1, int(round(n_subjects * test_fraction)))
-    Vs, Js, rms, split = [], [], [], []
-    for i, s in enumerate(shapes):
-        try:
-            v, j, r = subject_pairs(body, layout, s, random_poses(body, poses_per_subject, rng), tree)
-        except OdahgenError as err:  # e.g. a shape the skeleton cannot scale to
-            if progress:
-                progress(f"subject {i + 1}/{n_subjects}: skipped ({err})")
-            continue
-        Vs.append(v)
-        Js.append(j)
-        rms.append(r)
-        split.append(np.full(len(v), i >= n_subjects - n_test))
+    if pairs_path and Path(pairs_path).is_file():
+        with np.load(pairs_path) as d:
+            V, Jt, test, all_rms = d["vertices"], d["joints"], d["test"], d["ik_rms"]
         if progress:
-            progress(f"subject {i + 1}/{n_subjects}: {len(v)} poses, IK marker rms {1000 * np.nanmean(r):.1f} mm")
-    V, Jt, test = np.concatenate(Vs), np.concatenate(Js), np.concatenate(split)
-    all_rms = np.concatenate(rms)
+            progress(f"reusing {len(V)} pairs from {pairs_path}")
+    else:
+        Vs, Js, rms, split = [], [], [], []
+        for i, s in enumerate(shapes):
+            try:
+                extra = None
+                if bootstrap is not None:
+                    breg, mids, nfr, per = bootstrap
+                    pick = [mids[k] for k in rng.choice(len(mids), size=min(per, len(mids)), replace=False)]
+
+                    def extra(scaled, s=s, pick=pick, breg=breg, nfr=nfr, i=i):
+                        return motion_poses(body, layout, s, scaled, breg, pick, nfr, seed=seed + i)
+                v, j, r = subject_pairs(body, layout, s, random_poses(body, poses_per_subject, rng), tree,
+                                        extra_poses=extra)
+            except OdahgenError as err:  # e.g. a shape the skeleton cannot scale to
+                if progress:
+                    progress(f"subject {i + 1}/{n_subjects}: skipped ({err})")
+                continue
+            Vs.append(v)
+            Js.append(j)
+            rms.append(r)
+            split.append(np.full(len(v), i >= n_subjects - n_test))
+            if progress:
+                progress(f"subject {i + 1}/{n_subjects}: {len(v)} poses, IK marker rms {1000 * np.nanmean(r):.1f} mm")
+        V, Jt, test, all_rms = np.concatenate(Vs), np.concatenate(Js), np.concatenate(split), np.concatenate(rms)
+        if pairs_path:
+            np.savez(pairs_path, vertices=V, joints=Jt, test=test, ik_rms=all_rms)
     good = np.nan_to_num(all_rms, nan=1.0) <= max_ik_rms_m
     if good.sum() < 4 or not (good & test).any() or not (good & ~test).any():
         raise OdahgenError(f"too few training pairs with IK marker RMS <= {1000 * max_ik_rms_m:.0f} mm ({int(good.sum())})")
@@ -267,7 +315,9 @@ def train(body, layout: dict, n_subjects: int = 12, poses_per_subject: int = 30,
         "vertices_per_joint": int(max_nonzero),
         "n_candidates": n_candidates,
         "seed": seed,
-        "poses": "random in-range body-model poses (50% of the anatomical limits, random heading)",
+        "poses": "random in-range body-model poses (50% of the anatomical limits, random heading)"
+        + ("" if bootstrap is None else f" + body poses fitted to {bootstrap[3]} procedural motions per subject "
+           f"({bootstrap[2]} frames each) with a first regressor"),
         "seconds": round(time.perf_counter() - t0, 1),
     }
     return reg, report
@@ -285,6 +335,12 @@ def register(subparsers) -> None:
     t.add_argument("--poses", type=int, default=30, help="random poses per subject")
     t.add_argument("--vertices-per-joint", type=int, default=32)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--pairs", default=None, help="cache of the generated training pairs (.npz): reused if it exists")
+    t.add_argument("--bootstrap", default=None, metavar="REGRESSOR.npz",
+                   help="also use body poses fitted to the procedural motions with this regressor")
+    t.add_argument("--motion-frames", type=int, default=20, help="frames per motion (with --bootstrap)")
+    t.add_argument("--motions-per-subject", type=int, default=4, help="procedural motions per subject (with --bootstrap)")
+    t.add_argument("--max-ik-rms-mm", type=float, default=12.0, help="drop pairs the skeleton followed worse than this")
     t.add_argument("-o", "--out", default=None, help="output .npz (default assets/regressor/<body>_builtin.npz)")
     t.set_defaults(func=_cmd_train)
     e = sub.add_parser("eval", help="print the held-out errors of a trained regressor (its JSON report)")
@@ -303,7 +359,14 @@ def _cmd_train(args) -> int:
         raise OdahgenError("need --subjects >= 2 (one is held out) and --poses >= 1")
     body = load_body_model(args.body, model_dir=args.model_dir, gender=args.gender)
     layout = load_layout(body)
-    reg, report = train(body, layout, args.subjects, args.poses, seed=args.seed, max_nonzero=args.vertices_per_joint)
+    boot = None
+    if args.bootstrap:
+        from odahgen.motion.registry import get_source
+
+        boot = (load_regressor(args.bootstrap, body.n_vertices), get_source("procedural").list_motions(),
+                args.motion_frames, args.motions_per_subject)
+    reg, report = train(body, layout, args.subjects, args.poses, seed=args.seed, max_nonzero=args.vertices_per_joint,
+                        max_ik_rms_m=args.max_ik_rms_mm / 1000.0, pairs_path=args.pairs, bootstrap=boot)
     out = Path(args.out) if args.out else regressor_path(body.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     reg.save(out)
