@@ -111,7 +111,8 @@ def skeleton_stage(ctx: TrialContext) -> None:
     static = MarkerData(names=names, positions=np.repeat(static_pos, 10, axis=0).astype(np.float64),
                         fps=60.0, times=np.arange(10) / 60.0)
     generic = load_tree(cfg.skeleton.model)
-    tree, scale = scale_subject(generic, static, source=f"{ctx.spec.subject} body")
+    tree, scale = scale_subject(generic, static, source=f"{ctx.spec.subject} body",
+                                measurements=False)  # exact virtual markers: fit them all
     model_path = ctx.path("scaled.osim")
     write_scaled_model(cfg.skeleton.model, model_path, tree, scale,
                        markers_xml=cfg.skeleton.markers or None, name=ctx.spec.subject)

@@ -266,9 +266,14 @@ def scale_subject(
     mass_kg: float | None = None,
     height_m: float | None = None,
     source: str = "static",
+    measurements: bool = True,
 ) -> tuple[KinematicTree, ScaleResult]:
     """Scale ``tree`` to the subject of the ``static`` trial (or the quietest window of a
-    motion) and place the markers on the static pose. Returns (scaled tree, ScaleResult)."""
+    motion) and place the markers on the static pose. Returns (scaled tree, ScaleResult).
+
+    ``measurements=False`` keeps the least-squares factors fitted to all markers instead of
+    the marker-pair measurements: right for noise-free virtual markers on a body mesh,
+    where every marker is exact and the whole set constrains each segment best."""
     frames = select_static_window(static)
     s, q, idx, rms = fit_scales(tree, static, marker_map, frames, source=source, check=False)
     data, _ = match_markers(tree, static.frames(slice(int(frames[0]), int(frames[-1]) + 1)), marker_map, source)
@@ -276,7 +281,7 @@ def scale_subject(
     sel = np.linspace(0, data.n_frames - 1, min(10, data.n_frames)).astype(int)
     Y = data.positions[sel]
     segments: dict = {}
-    for _ in range(2):  # measure in the static pose, re-solve the pose on the rescaled model
+    for _ in range(2 if measurements else 0):  # measure, re-solve the pose on the rescaled model
         segments = measurement_scales(tree, data.names, idx, Y, q)
         for seg in segments.values():
             for b in seg["bodies"]:
