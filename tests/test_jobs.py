@@ -187,3 +187,19 @@ def test_status_cli_and_errors(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 1 and "not a planned dataset" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_ray_executor_on_a_local_instance(tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    from odahgen.jobs.ray_executor import run_ray
+
+    cfg, ds, specs = _planned(tmp_path, motions=("walk",))
+    (ds / "FAIL").write_text(specs[0].trial)
+    monkeypatch.setenv("ODAHGEN_STAGE_FACTORY", "jobs_fixture_stages:stages")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    outcomes = run_ray(ds, workers=2, show_progress=False)
+    states = {o.trial: o.state for o in outcomes}
+    assert states.pop(specs[0].trial) == "failed" and set(states.values()) == {"done"}
+    assert dataset_status(ds).done == len(specs) - 1
+    for spec in specs[1:]:
+        assert runs(ds, spec.trial) == ["first", "second", "third"]

@@ -58,7 +58,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         from odahgen.jobs.slurm import run_slurm
 
         return run_slurm(dataset, config, only=only, wait=not args.no_wait)
-    raise OdahgenError(f"--executor {args.executor}: not available in this version")
+    if args.executor == "ray":
+        from odahgen.jobs.ray_executor import run_ray
+
+        outcomes = run_ray(dataset, workers=workers, only=only, trials=args.trial or None,
+                           address=args.ray_address)
+        return _summarise(dataset, outcomes)
+    raise OdahgenError(f"--executor {args.executor}: unknown executor")
 
 
 def _summarise(dataset: Path, outcomes) -> int:
@@ -112,6 +118,7 @@ def register(sub) -> None:
     p.add_argument("--stages", help="comma-separated stages to run (default: all)")
     p.add_argument("--trial", action="append", help="run only this trial (repeatable)")
     p.add_argument("--no-wait", action="store_true", help="slurm: submit and return")
+    p.add_argument("--ray-address", help="ray: join this cluster (default: a local Ray instance)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="counts per stage and state, failures with reasons",
