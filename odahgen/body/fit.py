@@ -150,7 +150,7 @@ def fit_sequence(
     stride: int = 8,
     lr: float = 0.04,
     smooth_weight: float = 0.002,
-    marker_weight: float = 1.0,
+    marker_weight: float = 3.0,
     return_vertices: bool = True,
     threads: int | None = 1,
     progress=None,

@@ -168,7 +168,8 @@ def build_layout(body: BodyModel, shape=None) -> dict:
             else:
                 band = head[(rest[head, 1] < top - 0.05) & (rest[head, 1] > top - 0.09)]
                 i = int(band[np.argmax(rest[band, 0])]) if len(band) else i
-        markers[name] = {"body": obody, "class": cls, "vertices": [i], "weights": [1.0]}
+        markers[name] = {"body": obody, "class": cls, "vertices": [i], "weights": [1.0],
+                         "snap_mm": round(float(np.linalg.norm(rest[i] - pred)) * 1000, 1)}
     return {
         "body_model": body.name,
         "n_vertices": body.n_vertices,
