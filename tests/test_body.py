@@ -311,3 +311,36 @@ def test_fit_bad_inputs_one_line(smplx_body):
         fit_sequence(smplx_body, np.zeros((3, 21, 3)), np.zeros((3, 0, 3)), [], regressor=reg, layout=layout)
     with pytest.raises(OdahgenError, match="frames"):
         fit_sequence(smplx_body, np.zeros((3, 22, 3)), np.zeros((2, 1, 3)), ["RASI"], regressor=reg, layout=layout)
+
+
+def test_regressor_eval_cli_prints_mean(capsys):
+    from odahgen.body.regressor import regressor_path
+    from odahgen.cli import main
+
+    if not regressor_path("anny").is_file():
+        pytest.skip("no shipped anny regressor")
+    assert main(["regressor", "eval"]) == 0
+    out = capsys.readouterr().out
+    assert "mean_error_mm:" in out and "hip_r" in out
+
+
+def test_regressor_eval_cli_missing_file(tmp_path, capsys):
+    from odahgen.cli import main
+
+    assert main(["regressor", "eval", str(tmp_path / "none.npz")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "not found" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_training_pairs_through_skeleton_ik(anny):
+    """Shapes x poses -> virtual markers -> scaling + IK -> FK joint centres (the real pipeline)."""
+    from odahgen.body.regressor import subject_pairs
+
+    layout = load_layout(anny)
+    poses = random_poses(anny, 3, np.random.default_rng(0), amount=0.3)
+    v, j, rms = subject_pairs(anny, layout, anny.default_shape().numpy(), poses)
+    assert v.shape == (3, anny.n_vertices, 3) and j.shape == (3, 22, 3)
+    assert np.isfinite(j).all() and np.nanmean(rms) < 0.03
+    reg = load_regressor(__import__("odahgen.body.regressor", fromlist=["x"]).regressor_path("anny"))
+    assert joint_errors_mm(reg, v, j).mean() < 25

@@ -377,8 +377,9 @@ def _cmd_train(args) -> int:
 
 
 def _print_report(report: dict) -> None:
-    for n, e in report["per_joint_error_mm"].items():
-        print(f"  {n:18s} {e:6.1f} mm")
+    per = report["per_joint_error_mm"]
+    for n in [j for j in JOINT_NAMES if j in per] + [j for j in per if j not in JOINT_NAMES]:
+        print(f"  {n:18s} {per[n]:6.1f} mm")
     print(f"mean_error_mm: {report['mean_error_mm']:.2f}")
 
 
