@@ -11,10 +11,11 @@ Stages (PyTorch, Adam):
    the targets;
 2. shape: the shape parameters (bounded, sigmoid) and the poses of a few key frames spread
    over the sequence, jointly;
-3. pose, coarse: every ``stride``-th frame, all at once, from the root initialisation;
-4. pose, all frames: each frame warm-started from the previous solved key frame, then all
-   frames optimised together with temporal smoothness (velocity and acceleration) and
-   joint-limit penalties.
+3. pose, coarse: every ``stride``-th frame (key frames), all at once, from the root
+   initialisation (Adam, then L-BFGS);
+4. pose, all frames: each frame warm-started from its solved neighbouring key frames (linear
+   blend), then all frames optimised together (L-BFGS) with temporal smoothness (velocity
+   and acceleration) and joint-limit penalties.
 
 Residuals (mm, per frame): joint-centre error through the regressor, marker error.
 """
