@@ -60,7 +60,11 @@ def main(argv=None) -> int:
         rest = body.forward(torch.as_tensor(shape), torch.zeros(1, body.pose_dim), torch.zeros(1, 3)).numpy()
     names = list(layout["markers"])
     static = MarkerData(names, np.repeat(markers_from_vertices(rest, layout, names), 10, axis=0), 60.0)
-    tree, scale = scale_subject(load_tree("builtin"), static, source="bench static")
+    # as the jobs pipeline does: exact virtual markers, so the all-marker least-squares scale
+    try:
+        tree, scale = scale_subject(load_tree("builtin"), static, source="bench static", measurements=False)
+    except TypeError:  # older skeleton API
+        tree, scale = scale_subject(load_tree("builtin"), static, source="bench static")
     leg = float(np.mean(scale.scales[[tree.body_names.index(b) for b in ("femur_r", "tibia_r", "femur_l", "tibia_l")], 1]))
     src = get_source("procedural")
     print(f"body {body.name} ({body.n_vertices} vertices), shape {np.round(shape, 2).tolist()}, "

@@ -226,7 +226,10 @@ def subject_pairs(body, layout: dict, shape: np.ndarray, poses: np.ndarray, tree
         vs = body.forward(s, static_pose, torch.zeros(1, 3)).numpy()
     ms = markers_from_vertices(vs, layout, names)
     static = MarkerData(names, np.repeat(ms, 10, axis=0), 60.0)
-    scaled, _ = scale_subject(tree, static, source="static")
+    try:  # as the jobs pipeline does: exact virtual markers, all-marker least-squares scale
+        scaled, _ = scale_subject(tree, static, source="static", measurements=False)
+    except TypeError:  # older skeleton API
+        scaled, _ = scale_subject(tree, static, source="static")
     if extra_poses is not None:
         poses = np.concatenate([poses, extra_poses(scaled)]).astype(np.float32)
     with torch.no_grad():
