@@ -47,7 +47,8 @@ def test_demo_end_to_end_and_resume(tmp_path, blender_python):
         assert gt.qa is not None and gt.qa.passed, gt.qa.reasons
         assert np.isfinite(gt.keypoints_3d).all()
     splits = json.loads((out / "splits.json").read_text())
-    assert sum(len(v) for v in splits.values() if isinstance(v, list)) >= 1
+    assert splits["excluded"] == [] and splits["subjects"]["train"] == ["S01"]
+    assert splits["counts"]["train"]["trials"] == 2
     # a second run skips every finished stage
     records = {p: p.stat().st_mtime_ns for p in out.glob("trials/*/stages/*.json")}
     proc = run_demo(out)

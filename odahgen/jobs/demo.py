@@ -45,7 +45,8 @@ def run_demo(output: Path, overrides: list[str] = (), workers: int = 0) -> int:
           f"{len(outcomes)} trials done")
     print(f"  videos:       {output}/trials/*/render/*.mp4")
     print(f"  ground truth: {output}/trials/*/trial.h5   (odahgen inspect FILE)")
-    print(f"  index/splits: {output}/index.csv, {output}/splits.json "
-          f"({', '.join(f'{k}: {len(v)}' for k, v in splits.items() if isinstance(v, list))})")
+    per_split = ", ".join(f"{name}: {c['trials']} trials" for name, c in splits["counts"].items())
+    print(f"  index/splits: {output}/index.csv, {output}/splits.json ({per_split}, "
+          f"{len(splits['excluded'])} excluded by QA)")
     print(f"  report:       {report}")
     return 0 if not failed and check.ok else 1
