@@ -8,16 +8,15 @@ trials. Run: `.venv/bin/python bench/jobs.py` (or `make bench`). Prints figures 
 from __future__ import annotations
 
 import os
-
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")  # one core per worker process
-
 import random
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one core per worker process (before NumPy loads)
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

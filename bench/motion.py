@@ -7,7 +7,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from odahgen.motion import get_source, resample
 from odahgen.motion import retarget as RT

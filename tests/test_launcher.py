@@ -3,12 +3,10 @@ Cycles smoke render through the subprocess path."""
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from odahgen.render import launcher

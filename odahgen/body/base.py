@@ -211,7 +211,6 @@ class BodyModel:
         vid = None if vertex_ids is None else torch.as_tensor(vertex_ids, dtype=torch.long)
         verts, frames = (rest_fn or self._rest_state)(s, vid)
         fa = frames[:, torch.as_tensor(self._active)]  # (1, Ja, 4, 4)
-        sl = slice(None) if vid is None else vid
         return {
             "rest": verts,  # (1, V', 3)
             "frames": fa,

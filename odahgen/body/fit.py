@@ -173,8 +173,6 @@ def fit_sequence(
         :class:`FitResult` (pose (T, P) rad, trans (T, 3) m, vertices (T, V, 3) float32 m,
         joint_err_mm (T,), marker_err_mm (T,)).
     """
-    from odahgen.body.markers import load_layout, marker_points
-    from odahgen.body.regressor import load_regressor, regressor_path
 
     old_threads = torch.get_num_threads()
     if threads:

@@ -8,7 +8,6 @@ package and its tests do not depend on ``odahgen.skeleton`` being importable.
 from __future__ import annotations
 
 import importlib
-import inspect
 from pathlib import Path
 
 import numpy as np

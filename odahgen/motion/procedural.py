@@ -418,7 +418,6 @@ def _ease_landing(delta, rel, pelvis, contact, fps, seconds: float = 0.12) -> No
     """Add to ``delta`` (T, 2, 3) the horizontal corrections that bring each landing foot to a
     stop at touch-down: over the last ``seconds`` before a contact its contact point follows a
     cubic Hermite curve from its swing position and velocity to the landing spot at rest."""
-    T = len(rel)
     n = max(2, int(round(seconds * fps)))
     h = rel[:, :, :, 1]
     for si in range(2):
@@ -454,7 +453,6 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
     its take-off horizontal velocity (none if ``flight_velocity`` is False) and follows the
     parabola under gravity that lands the next contact point on the floor. Starts at tx = tz = 0.
     """
-    T = len(coords)
     q = K.coordinates_dict(coords.copy())
     Rp = K.pelvis_rotation(q)
     rel = np.stack([K.foot_points(q, "r", Rp), K.foot_points(q, "l", Rp)], axis=1)  # (T, 2, 3, 3)
@@ -462,10 +460,11 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
     if flight is not None:
         contact[np.asarray(flight, bool)] = False
     _hold_foot_yaw(q, contact)
+    pelvis = None
     for it in range(iterations):
         rel = np.stack([K.foot_points(q, "r", Rp), K.foot_points(q, "l", Rp)], axis=1)
         pelvis, delta = _pelvis_from_contacts(rel, contact, fps, flight_velocity, contact_softness,
-                                              None if it == 0 else pelvis[:, 1])
+                                              None if pelvis is None else pelvis[:, 1])
         if it == iterations - 1 or np.abs(delta).max() < 1e-4:
             break
         for si in range(2):
@@ -554,7 +553,6 @@ def _run(speed_ms: float, stance_frac: float):
         cadence = 1.25 + 0.1 * (speed_ms - 2.5)  # strides/s (~150-170 steps/min, Novacheck 1998)
         amp = 0.75 + 0.25 * speed_ms / 3.5
         phase = _gait(b, rng, v, cadence, RUN, amp, arm_amp_deg=25, elbow_deg=80, trunk_lean_deg=6)
-        ph = np.mod(phase, 1.0)
         st = stance_frac / v.speed ** 0.5
         stance = _stance(phase, st)
         _swing_clearance(b, stance, clearance=0.05)

@@ -279,7 +279,6 @@ def _make_material(name, spec, root):
 def _build_bundle_scene(bundle, root):
     """Build the scene of a bundle: person meshes with Mesh Cache modifiers, room, lights,
     cameras. Returns (scene, person objects, room objects, cameras by name)."""
-    import numpy as np
 
     scene = _reset_scene()
     T = int(bundle["frames"])

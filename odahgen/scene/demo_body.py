@@ -66,7 +66,6 @@ def demo_sequence(kind: str = "walk", frames: int = 10, fps: float = 60.0) -> di
     t = np.arange(T) / fps
     pose = {}
     forward = np.zeros(T)
-    sink = np.zeros(T)
     if kind == "walk":
         ph = 2 * np.pi * 1.0 * t
         swing = 0.45 * np.sin(ph)

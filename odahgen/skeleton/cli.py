@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from odahgen.errors import OdahgenError
 
 
 def register(subparsers) -> None:

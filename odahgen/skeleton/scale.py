@@ -29,7 +29,6 @@ from odahgen.errors import OdahgenError
 from odahgen.io import atomic_path
 from odahgen.skeleton.ik import initial_guess, marker_weights, match_markers, register_offsets, solve_frames
 from odahgen.skeleton.kinematics import KinematicTree
-from odahgen.skeleton.markers import _normalise_marker_name
 from odahgen.skeleton.trc import MarkerData
 
 PLAUSIBLE_SCALE = (0.5, 2.0)
