@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     from odahgen.skeleton.fk import fk_tree, load_tree
     from odahgen.skeleton.names import COORDINATE_NAMES
     from odahgen.skeleton.scale import scale_subject
-    from odahgen.skeleton.trc import MarkerData
+    from odahgen.io.mocap import MarkerData
 
     body = load_body_model(args.body, model_dir=args.model_dir)
     layout = load_layout(body)

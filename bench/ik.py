@@ -62,7 +62,7 @@ def main() -> None:
     from odahgen.skeleton.kinematics import extract_tree
     from odahgen.skeleton.model import load_model
     from odahgen.skeleton.scale import scale_subject, write_scaled_model
-    from odahgen.skeleton.trc import MarkerData, read_mot, read_trc, write_trc
+    from odahgen.io.mocap import MarkerData, read_mot, read_trc, write_trc
 
     raj = DATA / "opensim" / "Rajagopal2016.osim"
     mset = DATA / "opensim" / "Rajagopal2016_markerset_walk.xml"

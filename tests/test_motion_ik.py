@@ -9,7 +9,7 @@ from odahgen.skeleton.names import COORDINATE_NAMES
 
 fk = pytest.importorskip("odahgen.skeleton.fk")
 ik = pytest.importorskip("odahgen.skeleton.ik")
-trc = pytest.importorskip("odahgen.skeleton.trc")
+trc = pytest.importorskip("odahgen.io.mocap")
 
 
 @pytest.mark.slow

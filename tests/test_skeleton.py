@@ -123,7 +123,7 @@ def test_fk_shapes_and_scales(builtin_tree):
 
 # ----------------------------------------------------------------------------- IO
 def test_trc_round_trip_and_tolerance(tmp_path):
-    from odahgen.skeleton.trc import MarkerData, read_trc, write_trc
+    from odahgen.io.mocap import MarkerData, read_trc, write_trc
 
     rng = np.random.default_rng(0)
     pos = rng.uniform(-1, 1.5, (6, 3, 3))
@@ -147,7 +147,7 @@ def test_trc_round_trip_and_tolerance(tmp_path):
 
 
 def test_mot_round_trip(tmp_path):
-    from odahgen.skeleton.trc import read_table, write_mot
+    from odahgen.io.mocap import read_table, write_mot
 
     vals = np.arange(12.0).reshape(4, 3) / 7
     write_mot(tmp_path / "x.mot", ["a", "b", "c"], np.arange(4) / 60, vals, in_degrees=False)
@@ -168,7 +168,7 @@ def test_mot_round_trip(tmp_path):
     ],
 )
 def test_bad_trc_is_one_line_error_naming_the_file(tmp_path, content, needle):
-    from odahgen.skeleton.trc import read_trc
+    from odahgen.io.mocap import read_trc
 
     p = tmp_path / "bad.trc"
     p.write_text(content)
@@ -192,7 +192,7 @@ def test_cli_bad_input_writes_nothing(tmp_path, capsys):
 
 def test_unknown_markers_are_warned_and_no_overlap_is_an_error(builtin_tree):
     from odahgen.skeleton.ik import match_markers
-    from odahgen.skeleton.trc import MarkerData
+    from odahgen.io.mocap import MarkerData
 
     tree, _ = builtin_tree
     d = MarkerData(["RASI", "LASI", "RPSI", "Bogus"], np.ones((2, 4, 3)), 60.0)
@@ -206,7 +206,7 @@ def test_unknown_markers_are_warned_and_no_overlap_is_an_error(builtin_tree):
 # ----------------------------------------------------------------------------- IK
 def test_ik_round_trip_exact(builtin_tree):
     from odahgen.skeleton.ik import run_ik_tree
-    from odahgen.skeleton.trc import MarkerData
+    from odahgen.io.mocap import MarkerData
 
     tree, _ = builtin_tree
     q = _trajectory(tree, 30, 1)
@@ -225,7 +225,7 @@ def test_ik_round_trip_exact(builtin_tree):
 
 def test_ik_round_trip_with_noise(builtin_tree):
     from odahgen.skeleton.ik import run_ik_tree
-    from odahgen.skeleton.trc import MarkerData
+    from odahgen.io.mocap import MarkerData
 
     tree, _ = builtin_tree
     q = _trajectory(tree, 30, 2)
@@ -257,7 +257,7 @@ def test_ik_parallel_chunks_equal_serial(builtin_tree):
 
 def test_static_window_selection():
     from odahgen.skeleton.scale import select_static_window
-    from odahgen.skeleton.trc import MarkerData
+    from odahgen.io.mocap import MarkerData
 
     T = 100
     pos = np.zeros((T, 2, 3))
@@ -305,7 +305,7 @@ _TRUE_FACTORS = {"pelvis": 1.05, "femur": 1.12, "patella": 1.12, "tibia": 0.92, 
 
 def _static_of(tree, factors, override=None):
     from odahgen.skeleton.scale import scaled_tree
-    from odahgen.skeleton.trc import MarkerData
+    from odahgen.io.mocap import MarkerData
 
     f = dict(factors, **(override or {}))
     s = np.array([[f.get(b, f.get(b[:-2], 1.0))] * 3 for b in tree.body_names])

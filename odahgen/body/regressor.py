@@ -215,7 +215,7 @@ def subject_pairs(body, layout: dict, shape: np.ndarray, poses: np.ndarray, tree
     from odahgen.skeleton.kinematics import extract_tree
     from odahgen.skeleton.model import load_model
     from odahgen.skeleton.scale import scale_subject
-    from odahgen.skeleton.trc import MarkerData
+    from odahgen.io.mocap import MarkerData
 
     if tree is None:
         tree = extract_tree(load_model("builtin"))

@@ -42,7 +42,8 @@ import numpy as np
 from odahgen.errors import OdahgenError
 from odahgen.gt.dataset import check_dataset, trial_files
 from odahgen.gt.schema import TrialGT, load_trial
-from odahgen.io import atomic_path, atomic_write_json, atomic_write_text
+from odahgen.io import atomic_path, atomic_write_json
+from odahgen.io.mocap import write_mot as write_table
 from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES
 
 ODAH_VIEWS = ("front", "side")
@@ -69,12 +70,8 @@ def write_mot(path: str | Path, angles: np.ndarray, fps: float, name: str = "coo
     """Write an OpenSim storage file (``inDegrees=no``): ``time`` + the 39 coordinate
     columns; ``angles`` (T,39) rad (m for translations); time = frame / fps s."""
     angles = np.asarray(angles, float)
-    T = angles.shape[0]
-    lines = [name, "version=1", f"nRows={T}", f"nColumns={len(COORDINATE_NAMES) + 1}", "inDegrees=no", "endheader",
-             "\t".join(("time",) + COORDINATE_NAMES)]
-    for i in range(T):
-        lines.append("\t".join([f"{i / fps:.10f}"] + [f"{x:.10f}" for x in angles[i]]))
-    return atomic_write_text(path, "\n".join(lines) + "\n")
+    times = np.arange(angles.shape[0]) / fps
+    return write_table(path, list(COORDINATE_NAMES), times, angles, in_degrees=False, title=name)
 
 
 def read_geom_scales(osim: str | Path) -> np.ndarray:

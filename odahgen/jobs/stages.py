@@ -97,7 +97,7 @@ def skeleton_stage(ctx: TrialContext) -> None:
     from odahgen.skeleton.fk import fk_tree, load_tree, segment_scales
     from odahgen.skeleton.ik import run_ik
     from odahgen.skeleton.scale import scale_subject, write_scaled_model
-    from odahgen.skeleton.trc import MarkerData
+    from odahgen.io.mocap import MarkerData
 
     cfg = ctx.config
     body = _body_model(cfg)

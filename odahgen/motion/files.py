@@ -8,66 +8,14 @@ Y up). C3D point labels can be renamed to the skeleton's marker names with a map
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from odahgen.errors import OdahgenError
+from odahgen.io.mocap import UNIT_SCALE, read_marker_map, read_table, read_trc
 from odahgen.motion.base import FileMotionSource, Motion
 from odahgen.skeleton.names import COORDINATE_NAMES, TRANSLATIONAL_COORDINATES
-
-UNIT_SCALE = {"mm": 1e-3, "cm": 1e-2, "m": 1.0, "meters": 1.0, "millimeters": 1e-3}
-
-
-def read_trc(path: Path) -> tuple[list[str], np.ndarray, np.ndarray, float]:
-    """A .trc file -> (marker names, times (T,), markers (T, M, 3) metres, data rate)."""
-    lines = Path(path).read_text(errors="replace").splitlines()
-    if len(lines) < 6 or not lines[0].startswith("PathFileType"):
-        raise OdahgenError(f"{path}: not a TRC file (no PathFileType header)")
-    keys, vals = lines[1].split(), lines[2].split()
-    hdr = {k.strip(): v.strip() for k, v in zip(keys, vals)}
-    try:
-        rate = float(hdr["DataRate"])
-        units = hdr.get("Units", "m").lower()
-    except (KeyError, ValueError):
-        raise OdahgenError(f"{path}: bad TRC header line 3") from None
-    if units not in UNIT_SCALE:
-        raise OdahgenError(f"{path}: unknown units {units!r}")
-    names = [n.strip() for n in lines[3].split("\t")[2:] if n.strip()]
-    rows = []
-    for ln in lines[5:]:
-        if not ln.strip():
-            continue
-        parts = ln.split("\t")
-        vals_ = [float(x) if x.strip() else np.nan for x in parts[1:2 + 3 * len(names)]]
-        vals_ += [np.nan] * (1 + 3 * len(names) - len(vals_))
-        rows.append(vals_)
-    if not rows:
-        raise OdahgenError(f"{path}: zero frames")
-    arr = np.array(rows)
-    times = arr[:, 0]
-    markers = arr[:, 1:].reshape(len(arr), len(names), 3) * UNIT_SCALE[units]
-    return names, times, markers, rate
-
-
-def read_mot(path: Path) -> tuple[list[str], np.ndarray, np.ndarray, bool]:
-    """An OpenSim .mot/.sto -> (column names, times (T,), values (T, C), in_degrees)."""
-    lines = Path(path).read_text(errors="replace").splitlines()
-    try:
-        end = next(i for i, ln in enumerate(lines) if ln.strip().lower() == "endheader")
-    except StopIteration:
-        raise OdahgenError(f"{path}: no 'endheader' line; not an OpenSim .mot/.sto file") from None
-    in_deg = any(ln.strip().lower().replace(" ", "") == "indegrees=yes" for ln in lines[:end])
-    cols = lines[end + 1].split()
-    data = [ln.split() for ln in lines[end + 2:] if ln.strip()]
-    if not data:
-        raise OdahgenError(f"{path}: zero frames")
-    if any(len(r) != len(cols) for r in data):
-        raise OdahgenError(f"{path}: rows have a different number of columns than the header")
-    arr = np.array(data, dtype=np.float64)
-    return cols[1:], arr[:, 0], arr[:, 1:], in_deg
-
 
 def _rate_from_times(path, times: np.ndarray) -> float:
     if len(times) < 2:
@@ -78,26 +26,6 @@ def _rate_from_times(path, times: np.ndarray) -> float:
     return float(1.0 / np.median(dt))
 
 
-def load_marker_map(path) -> dict[str, str]:
-    """A label -> model-marker mapping from JSON or two-column text."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as err:
-        raise OdahgenError(f"{p}: cannot read marker map ({err})") from None
-    if p.suffix.lower() == ".json":
-        try:
-            m = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise OdahgenError(f"{p}: invalid JSON ({err.msg} at line {err.lineno})") from None
-        return {str(k): str(v) for k, v in m.items()}
-    out = {}
-    for ln in text.splitlines():
-        parts = ln.replace(",", " ").split()
-        if len(parts) >= 2 and not ln.lstrip().startswith("#"):
-            out[parts[0]] = parts[1]
-    return out
-
 
 class TRCSource(FileMotionSource):
     """.trc marker files (any units; NaN/blank = gap)."""
@@ -107,12 +35,11 @@ class TRCSource(FileMotionSource):
     extensions = (".trc",)
 
     def load_file(self, path: Path, motion_id: str) -> Motion:
-        names, times, markers, rate = read_trc(path)
-        if len(names) != len(set(names)):
+        data = read_trc(path, strict=False)
+        if len(data.names) != len(set(data.names)):
             raise OdahgenError(f"{path}: duplicate marker labels")
-        times = times - times[0]
-        return Motion(id=motion_id, source=self.name, fps=rate, times=times, markers=markers,
-                      marker_names=tuple(names), path=str(path))
+        return Motion(id=motion_id, source=self.name, fps=data.fps, times=data.times - data.times[0],
+                      markers=data.positions, marker_names=tuple(data.names), path=str(path))
 
 
 class MOTSource(FileMotionSource):
@@ -123,7 +50,8 @@ class MOTSource(FileMotionSource):
     extensions = (".mot",)
 
     def load_file(self, path: Path, motion_id: str) -> Motion:
-        cols, times, values, in_deg = read_mot(path)
+        table = read_table(path)
+        cols, times, values, in_deg = table.names, table.times, table.values, table.in_degrees
         known = [c for c in cols if c in COORDINATE_NAMES]
         if not known:
             raise OdahgenError(f"{path}: no Rajagopal coordinate columns (found {', '.join(cols[:5])}...)")
@@ -154,7 +82,7 @@ class C3DSource(FileMotionSource):
 
     def __init__(self, path=None, marker_map=None, mapped_only: bool = False, up: str = "z", **options):
         super().__init__(path=path, **options)
-        self.map = load_marker_map(marker_map) if marker_map else {}
+        self.map = read_marker_map(marker_map) if marker_map else {}
         self.mapped_only, self.up = bool(mapped_only), up.lower()
         if self.up not in ("y", "z"):
             raise OdahgenError(f"c3d: up must be 'y' or 'z', got {up!r}")

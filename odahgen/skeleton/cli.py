@@ -91,7 +91,7 @@ def run_ik_command(
     from odahgen.skeleton.model import load_model, resolve_model_path  # noqa: PLC0415
     from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES, KEYPOINT_NAMES  # noqa: PLC0415
     from odahgen.skeleton.scale import scale_subject, write_scaled_model  # noqa: PLC0415
-    from odahgen.skeleton.trc import read_marker_map, read_trc, write_mot  # noqa: PLC0415
+    from odahgen.io.mocap import read_marker_map, read_trc, write_mot  # noqa: PLC0415
 
     t0 = time.perf_counter()
     out = Path(outdir)

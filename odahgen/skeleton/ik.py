@@ -24,7 +24,7 @@ from odahgen.errors import OdahgenError
 from odahgen.skeleton.kinematics import KinematicTree, extract_tree
 from odahgen.skeleton.markers import CLASS_WEIGHT, guess_marker_class
 from odahgen.skeleton.names import COORDINATE_NAMES, COUPLED_COORDINATES
-from odahgen.skeleton.trc import MarkerData
+from odahgen.io.mocap import MarkerData
 
 #: how far (m) registration may move a marker from its model place, by class
 MAX_OFFSET = {"bony": 0.02, "joint_centre": 0.02, "cluster": 0.10}
@@ -474,7 +474,7 @@ def opensim_ik(model_path: str | os.PathLike, trc_path: str | os.PathLike, out_m
     tool.setOutputMotionFileName(str(out_mot))
     tool.set_accuracy(accuracy)
     tool.set_report_errors(False)
-    from odahgen.skeleton.trc import read_trc  # noqa: PLC0415
+    from odahgen.io.mocap import read_trc  # noqa: PLC0415
 
     d = read_trc(trc_path, strict=False)
     tool.setStartTime(float(d.times[0]))

@@ -29,7 +29,7 @@ from odahgen.errors import OdahgenError
 from odahgen.io import atomic_path
 from odahgen.skeleton.ik import initial_guess, marker_weights, match_markers, register_offsets, solve_frames
 from odahgen.skeleton.kinematics import KinematicTree
-from odahgen.skeleton.trc import MarkerData
+from odahgen.io.mocap import MarkerData
 
 PLAUSIBLE_SCALE = (0.5, 2.0)
 #: body -> group leader for bodies that usually carry no marker (Rajagopal naming)

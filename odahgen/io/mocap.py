@@ -300,7 +300,7 @@ def write_mot(
         "time\t" + "\t".join(names),
     ]
     for i in range(len(times)):
-        out.append(f"{times[i]:>16.8f}\t" + "\t".join(f"{v:>16.8f}" for v in values[i]))
+        out.append(f"{times[i]:.10f}\t" + "\t".join(f"{v:.10f}" for v in values[i]))
     p.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(p) as tmp:
         Path(tmp).write_text("\n".join(out) + "\n", encoding="utf-8")
