@@ -74,10 +74,15 @@ def _summarise(dataset: Path, outcomes) -> int:
     partial = sum(o.state == "partial" for o in outcomes)
     print(f"{done} done, {len(failed)} failed, {partial} stopped before a stage not selected, "
           f"{locked} busy in another run")
-    for o in failed[:20]:
+    print_failures(dataset, failed)
+    return 1 if failed else 0
+
+
+def print_failures(dataset: Path, failed, limit: int = 20) -> None:
+    """One line per failed trial: stage, reason and its log."""
+    for o in failed[:limit]:
         print(f"  FAILED {o.trial} at {o.stage}: {o.error} "
               f"(log: {dataset / 'trials' / o.trial / 'trial.log'})")
-    return 1 if failed else 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ def run_demo(output: Path, overrides: list[str] = (), workers: int = 0) -> int:
     from odahgen.gt.dataset import finalize_dataset
     from odahgen.gt.report import build_report
     from odahgen.gt.validate import format_report, validate_dataset
+    from odahgen.jobs.cli import print_failures
     from odahgen.jobs.local import run_local
     from odahgen.jobs.plan import plan
 
@@ -30,9 +31,7 @@ def run_demo(output: Path, overrides: list[str] = (), workers: int = 0) -> int:
           f"{int(config.motion.clip_seconds * config.motion.fps)} frames each)", flush=True)
     outcomes = run_local(output, workers=workers or config.jobs.workers, gpus=config.jobs.gpus)
     failed = [o for o in outcomes if o.state == "failed"]
-    for o in failed:
-        print(f"  FAILED {o.trial} at {o.stage}: {o.error} "
-              f"(log: {output / 'trials' / o.trial / 'trial.log'})")
+    print_failures(output, failed)
     if len(failed) == len(outcomes):
         print("demo: every trial failed; see the logs above")
         return 1

@@ -19,7 +19,6 @@ trial's ``failure.json`` names its Slurm log, which ``odahgen status`` prints.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -145,8 +144,7 @@ def run_slurm(dataset: Path, config: Config, only: list[str] | None = None, wait
     dataset = Path(dataset).resolve()
     all_trials = trial_ids(dataset)
     for attempt in range(config.jobs.retries + 1):
-        status = dataset_status(dataset)
-        done = _done_trials(dataset) if status.done else set()
+        done = dataset_status(dataset).finished
         todo = [t for t in all_trials if t not in done]
         if not todo:
             break
@@ -163,14 +161,3 @@ def run_slurm(dataset: Path, config: Config, only: list[str] | None = None, wait
     print(f"{status.done} of {status.total} trials done, {len(status.failed)} failed")
     return 0 if not status.failed else 1
 
-
-def _done_trials(dataset: Path) -> set[str]:
-    from odahgen.jobs.graph import SEP, STATE_DIR
-
-    out = set()
-    with os.scandir(dataset / STATE_DIR) as it:
-        for entry in it:
-            parts = entry.name.split(SEP)
-            if len(parts) == 3 and parts[2] == "done":
-                out.add(parts[0])
-    return out

@@ -22,6 +22,7 @@ class DatasetStatus:
     counts: Counter  # (stage, state) -> trials
     failed: list[str] = field(default_factory=list)
     running: list[str] = field(default_factory=list)
+    finished: set[str] = field(default_factory=set)  # trials whose last stage is done
 
     @property
     def done(self) -> int:
@@ -46,7 +47,7 @@ def dataset_status(dataset: Path) -> DatasetStatus:
     read_dataset(dataset)  # a clear error if this is not a dataset
     total = _count_lines(dataset / JOBS_DIR / TRIAL_LIST)
     counts: Counter = Counter()
-    failed, running = [], []
+    failed, running, finished = [], [], set()
     folder = dataset / STATE_DIR
     if folder.exists():
         with os.scandir(folder) as it:
@@ -60,6 +61,8 @@ def dataset_status(dataset: Path) -> DatasetStatus:
                     failed.append(trial)
                 elif state == "running":
                     running.append(trial)
+                elif state == "done":
+                    finished.add(trial)
     # A "running" trial whose lock is free was interrupted (killed); say so.
     alive = []
     for trial in running:
@@ -72,7 +75,7 @@ def dataset_status(dataset: Path) -> DatasetStatus:
                 del counts[(stage, "running")]
         else:
             alive.append(trial)
-    return DatasetStatus(total, counts, sorted(failed), sorted(alive))
+    return DatasetStatus(total, counts, sorted(failed), sorted(alive), finished)
 
 
 def _lock_is_free(trial_dir: Path) -> bool:
