@@ -17,7 +17,7 @@ PIP := $(VENV)/bin/python -m pip --disable-pip-version-check -q
 BPIP := $(BVENV)/bin/python -m pip --disable-pip-version-check -q
 DEMO_OUT ?= demo_out
 
-.PHONY: setup demo test test-fast bench lint clean-venv
+.PHONY: setup demo test test-fast bench lint clean-venv docs
 
 setup: $(CORE_STAMP) $(BLENDER_STAMP)
 
@@ -53,9 +53,12 @@ test-fast: setup
 bench: setup
 	@for f in bench/*.py; do echo "== $$f"; $(VENV)/bin/python $$f || exit 1; done
 
+docs: setup
+	$(VENV)/bin/python tools/readme_docs.py
+
 lint: setup
 	@test -x $(VENV)/bin/ruff || $(PIP) install ruff==0.14.0
-	$(VENV)/bin/ruff check odahgen tests bench
+	$(VENV)/bin/ruff check odahgen tests bench tools
 
 clean-venv:
 	rm -rf $(VENV) $(BVENV)
