@@ -51,13 +51,38 @@ def _reset_scene():
 ENGINE_IDS = {"cycles": "CYCLES", "eevee": "BLENDER_EEVEE", "workbench": "BLENDER_WORKBENCH"}
 
 
+def engine_id(engine, version=None):
+    """Blender's id of ``engine`` for Blender ``version`` (default: this one's ``bpy.app.version``).
+
+    EEVEE is ``BLENDER_EEVEE_NEXT`` in Blender 4.2-4.x (EEVEE Next) and ``BLENDER_EEVEE`` in
+    5.x (and before 4.2). :func:`configure_engine` falls back to the other name if a build
+    disagrees.
+    """
+    if engine not in ENGINE_IDS:
+        raise ValueError(f"unknown render engine {engine!r}; known: {sorted(ENGINE_IDS)}")
+    version = tuple(bpy.app.version if version is None else version)[:2]
+    if engine == "eevee" and (4, 2) <= version < (5, 0):
+        return "BLENDER_EEVEE_NEXT"
+    return ENGINE_IDS[engine]
+
+
+def _set_engine(scene, engine):
+    ident = engine_id(engine)
+    try:
+        scene.render.engine = ident
+    except TypeError:  # an EEVEE build that uses the other name
+        if engine != "eevee":
+            raise
+        scene.render.engine = "BLENDER_EEVEE" if ident == "BLENDER_EEVEE_NEXT" else "BLENDER_EEVEE_NEXT"
+
+
 def configure_engine(scene, engine, samples=16, device="auto"):
     """Set the render engine; for Cycles pick the GPU when asked/available.
 
     Returns the device actually configured: ``"CPU"`` or the GPU backend (``"CUDA"``,
     ``"OPTIX"``, ...).
     """
-    scene.render.engine = ENGINE_IDS[engine]
+    _set_engine(scene, engine)
     used = "CPU"
     if engine == "cycles":
         scene.cycles.samples = int(samples)
@@ -372,28 +397,90 @@ def _check_cache(scene, person, root, bundle):
     return worst
 
 
-def _setup_mask_pass(scene, room, person):
-    """Workbench, flat white person on black, no anti-aliasing: a binary person mask."""
-    scene.render.engine = "BLENDER_WORKBENCH"
-    shading = scene.display.shading
-    shading.light = "FLAT"
-    shading.color_type = "SINGLE"
-    shading.single_color = (1.0, 1.0, 1.0)
-    shading.show_shadows = False
-    shading.show_cavity = False
-    shading.show_object_outline = False
-    shading.show_specular_highlight = False
-    if hasattr(shading, "show_backface_culling"):
-        shading.show_backface_culling = False
-    scene.display.render_aa = "OFF"
-    scene.world.color = (0.0, 0.0, 0.0)
-    scene.render.film_transparent = False
-    for obj in room:
-        obj.hide_render = True
-    scene.view_settings.view_transform = "Standard"
-    scene.view_settings.look = "None"
-    scene.view_settings.exposure = 0.0
-    scene.view_settings.gamma = 1.0
+def _compositor_tree(scene):
+    """A fresh compositor node tree for ``scene`` (Blender 5.x node group or 4.x scene tree) and
+    a function ``finish(image_socket)`` that routes the render's image to the final output."""
+    if hasattr(scene, "compositing_node_group"):  # Blender >= 5.0
+        tree = bpy.data.node_groups.new("odahgen_compositor", "CompositorNodeTree")
+        scene.compositing_node_group = tree
+        out = tree.nodes.new("NodeGroupOutput")
+        tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+
+        def finish(sock):
+            tree.links.new(sock, out.inputs[0])
+    else:  # Blender 4.2-4.x
+        scene.use_nodes = True
+        tree = scene.node_tree
+        tree.nodes.clear()
+        comp = tree.nodes.new("CompositorNodeComposite")
+
+        def finish(sock):
+            tree.links.new(sock, comp.inputs["Image"])
+    return tree, finish
+
+
+def _file_output(tree, directory, depth_bits):
+    node = tree.nodes.new("CompositorNodeOutputFile")
+    fmt = node.format
+    if hasattr(fmt, "media_type"):
+        fmt.media_type = "IMAGE"
+    fmt.file_format = "PNG"
+    fmt.color_mode = "BW"
+    fmt.color_depth = depth_bits
+    fmt.compression = 15
+    _set_output_dir(node, directory)
+    if hasattr(node, "file_name"):
+        node.file_name = ""
+    if hasattr(node, "save_as_render"):
+        node.save_as_render = False  # raw values: no view transform
+    return node
+
+
+def _add_file_input(node, name):
+    """An input socket of a File Output node writing ``name####.png``; returns the socket."""
+    if hasattr(node, "file_output_items"):  # Blender >= 5.0
+        node.file_output_items.new("FLOAT", name)
+        return node.inputs[name]
+    node.file_slots.new(name)
+    node.file_slots[name].use_node_format = True
+    return node.inputs[name]
+
+
+def setup_depth_output(scene, aux_dir=""):
+    """Write the Depth pass of the beauty render itself (no second render) per frame to
+    ``aux_dir/depthNNNN.png``: 16-bit grey, planar camera depth in mm at pixel centres, room
+    included (65535 = 65.5 m or further). The core derives the person mask from it (pixels in
+    front of the empty room) and keeps the person's depth. Returns the File Output node (its
+    folder is set per view with :func:`_set_output_dir`)."""
+    scene.view_layers[0].use_pass_z = True
+    tree, finish = _compositor_tree(scene)
+    rl = tree.nodes.new("CompositorNodeRLayers")
+    rl.scene = scene
+    finish(rl.outputs["Image"])
+    node = _file_output(tree, aux_dir, "16")
+    scale = _math_node(tree)
+    scale.operation = "MULTIPLY"
+    scale.inputs[1].default_value = 1000.0 / 65535.0  # metres -> mm / 65535 (PNG full scale)
+    tree.links.new(rl.outputs["Depth"], scale.inputs[0])
+    tree.links.new(scale.outputs[0], _add_file_input(node, "depth"))
+    return node
+
+
+def _set_output_dir(node, path):
+    if hasattr(node, "directory"):  # Blender >= 5.0
+        node.directory = path
+    else:
+        node.base_path = path
+
+
+def _math_node(tree):
+    """A Math node in a compositor tree (ShaderNodeMath in 5.x, CompositorNodeMath in 4.x)."""
+    for ident in ("ShaderNodeMath", "CompositorNodeMath"):
+        try:
+            return tree.nodes.new(ident)
+        except RuntimeError:
+            continue
+    raise RuntimeError("this Blender's compositor has no Math node")
 
 
 def _render_animation(scene, pattern, color_mode="RGB"):
@@ -406,11 +493,26 @@ def _render_animation(scene, pattern, color_mode="RGB"):
     bpy.ops.render.render(animation=True)
 
 
+FRAME_TAG = "ODAHGEN-FRAME"
+
+
+def _announce_frames(view):
+    """A render_write handler that prints ``ODAHGEN-FRAME view frame`` once Blender has written
+    frame ``frame``'s PNG (and its mask/depth files): the core streams them on as they come."""
+
+    def handler(scene, *_):
+        print(f"{FRAME_TAG} {view} {scene.frame_current}", flush=True)
+
+    return handler
+
+
 @task("render")
 def render_bundle(job):
     """Render every view of ``job["bundle"]`` into ``job["out_dir"]/frames/VIEW/NNNNN.png``
-    (and ``masks/VIEW/NNNNN.png`` when the bundle asks for a mask). ``job["views"]`` limits
-    the views; ``job["engine"]`` overrides the bundle's engine."""
+    (and, when the bundle asks for a mask or depth, ``aux/VIEW/depthNNNN.png`` from the Depth
+    pass of the same render). ``job["views"]`` limits the views; ``job["engine"]`` overrides
+    the bundle's engine; ``job["mask"]`` / ``job["depth"]`` = False switch those off; with
+    ``job["announce"]`` every written frame is printed as ``ODAHGEN-FRAME VIEW FRAME``."""
     root = os.path.abspath(job["bundle"])
     with open(os.path.join(root, "bundle.json"), encoding="utf-8") as fh:
         bundle = json.load(fh)
@@ -432,27 +534,30 @@ def render_bundle(job):
         if hasattr(scene.cycles, "use_adaptive_sampling"):
             scene.cycles.use_adaptive_sampling = False
     cache_err = _check_cache(scene, person, root, bundle) if job.get("check_cache", True) else None
-    build_s = time.time() - t0
+    want_aux = (bool(r.get("mask")) and job.get("mask", True)) or (bool(r.get("depth")) and job.get("depth", True))
     views = job.get("views") or [c["name"] for c in bundle["cameras"]]
+    depth_node = setup_depth_output(scene) if want_aux else None
+    build_s = time.time() - t0
     timings = {}
     for name in views:
         scene.camera = cams[name]
+        if depth_node is not None:
+            _set_output_dir(depth_node, os.path.join(out_dir, "aux", name) + os.sep)
+        handler = _announce_frames(name) if job.get("announce") else None
+        if handler:
+            bpy.app.handlers.render_write.append(handler)
         t1 = time.time()
-        _render_animation(scene, os.path.join(out_dir, "frames", name, "#####"))
+        try:
+            _render_animation(scene, os.path.join(out_dir, "frames", name, "#####"))
+        finally:
+            if handler:
+                bpy.app.handlers.render_write.remove(handler)
         timings[name] = round(time.time() - t1, 3)
         print(f"[odahgen-worker] view {name}: {timings[name]} s", flush=True)
-    mask_s = {}
-    if r.get("mask") and job.get("mask", True):
-        _setup_mask_pass(scene, room, person)
-        for name in views:
-            scene.camera = cams[name]
-            t1 = time.time()
-            _render_animation(scene, os.path.join(out_dir, "masks", name, "#####"), color_mode="BW")
-            mask_s[name] = round(time.time() - t1, 3)
     return {"views": views, "engine": engine, "device": device, "build_seconds": round(build_s, 3),
-            "render_seconds": timings, "mask_seconds": mask_s, "cache_max_error_m": cache_err,
+            "render_seconds": timings, "aux": ["depth"] if want_aux else [], "cache_max_error_m": cache_err,
+            "blender": bpy.app.version_string,
             "frame_start": scene.frame_start, "frame_end": scene.frame_end, "frame_step": scene.frame_step}
-
 
 
 def _job_path_from_argv(argv):

@@ -1,16 +1,21 @@
 """The render stage of one trial: run the Blender worker on a bundle, encode one H.264 MP4
-per view, pack the person masks, verify every video.
+per view while the frames render, pack the person masks and depth maps, verify every video.
 
-Encoding choice: the worker renders numbered PNG frames and the core encodes them with the
-ffmpeg of imageio-ffmpeg (libx264, yuv420p, the configured CRF). This gives exact frame
-counts and any CRF (Blender's own FFMPEG output only offers CRF presets), keeps the masks
-pixel-aligned with the frames, and works the same with every engine and Blender build.
+Streaming: the worker announces every frame it has written (``ODAHGEN-FRAME VIEW FRAME`` on
+its stdout); a consumer thread in the core hands the PNG straight to an ffmpeg (libx264,
+yuv420p, the configured CRF) reading from a pipe, and turns the frame's depth pass into the
+person mask (pixels in front of the empty room, :mod:`odahgen.render.depth`) and the person's
+depth map. Encoding thus overlaps rendering; the frames are exact in count and any CRF works
+(Blender's own FFMPEG output only offers CRF presets), with every engine and Blender build.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import queue
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +25,9 @@ from odahgen.errors import OdahgenError
 from odahgen.io.atomic import atomic_path, atomic_write_json
 from odahgen.render.bundle import load_bundle, output_frame_count
 from odahgen.render.launcher import run_worker
-from odahgen.render.video import encode_frames, video_info
+from odahgen.render.video import FrameEncoder, video_info
+
+FRAME_TAG = "ODAHGEN-FRAME"  # the worker's per-frame line (blender_worker.FRAME_TAG)
 
 
 def load_masks(path: str | os.PathLike) -> np.ndarray:
@@ -30,82 +37,178 @@ def load_masks(path: str | os.PathLike) -> np.ndarray:
         return np.unpackbits(z["bits"], count=int(np.prod(shape))).reshape(shape).astype(bool)
 
 
-def _pack_masks(mask_dir: Path, out_path: Path) -> tuple[int, int, int]:
-    from PIL import Image
+class _FrameSink:
+    """Consumes the frames of every view in the order the worker writes them (one thread)."""
 
-    files = sorted(mask_dir.glob("*.png"))
-    masks = np.stack([np.asarray(Image.open(f).convert("L")) > 127 for f in files])
+    def __init__(self, work: Path, out: Path, bundle: dict, scene: dict, fps: float, crf: int,
+                 want_mask: bool, want_depth: bool):
+        self.work, self.out, self.bundle, self.fps, self.crf = work, out, bundle, fps, crf
+        self.want_mask, self.want_depth = want_mask, want_depth
+        self.cameras = {c["name"]: c for c in scene["cameras"]}
+        self.step = int(bundle["render"]["frame_step"])
+        self.encoders: dict[str, FrameEncoder] = {}
+        self.fed: dict[str, int] = {}  # view -> last scene frame handled
+        self.masks: dict[str, list] = {}
+        self.room: dict[str, np.ndarray] = {}
+        self.current: str | None = None
+        self.seconds = 0.0
+
+    def frame(self, view: str, frame: int) -> None:
+        t0 = time.time()
+        if view != self.current:
+            if self.current is not None:
+                self.encoders[self.current].close_input()  # ffmpeg finishes in the background
+            if view in self.encoders:
+                raise OdahgenError(f"view {view}: frames arrived after another view's")
+            self.current = view
+            self.encoders[view] = FrameEncoder(self.out / f"{view}.mp4", fps=self.fps, crf=self.crf)
+            self.fed[view] = 0
+            self.masks[view] = []
+        if frame <= self.fed[view]:
+            return
+        png = self.work / "frames" / view / f"{frame:05d}.png"
+        self.encoders[view].add_png(png.read_bytes())
+        if self.want_mask or self.want_depth:
+            self._aux(view, frame)
+        self.fed[view] = frame
+        self.seconds += time.time() - t0
+
+    def _aux(self, view: str, frame: int) -> None:
+        from PIL import Image
+
+        from odahgen.render.depth import mask_from_depth, write_depth_png
+
+        if view not in self.room:
+            from odahgen.render.depth import room_depth
+
+            self.room[view] = room_depth(self.bundle, self.cameras[view])
+        src = self.work / "aux" / view / f"depth{frame:04d}.png"
+        depth = np.asarray(Image.open(src), dtype=np.float32) / 1000.0
+        mask = mask_from_depth(depth, self.room[view])
+        if self.want_mask:
+            self.masks[view].append(np.packbits(mask))
+        if self.want_depth:
+            k = (frame - 1) // self.step + 1
+            (self.work / "depth" / view).mkdir(parents=True, exist_ok=True)
+            write_depth_png(self.work / "depth" / view / f"{k:05d}.png", np.where(mask, depth, 0.0))
+        src.unlink()
+
+    def catch_up(self, views: list[str]) -> None:
+        """Handle frames on disk that were not announced (e.g. a worker without the frame
+        lines), view by view in render order."""
+        for view in views:
+            files = sorted((self.work / "frames" / view).glob("*.png"))
+            for f in files:
+                if view in self.fed and int(f.stem) <= self.fed[view]:
+                    continue
+                self.frame(view, int(f.stem))
+
+    def abort(self) -> None:
+        for enc in self.encoders.values():
+            enc.abort()
+
+
+def _pack_masks(masks: list[np.ndarray], shape: tuple[int, int], out_path: Path) -> None:
+    """Write packed per-frame masks (each ``np.packbits`` of an (H, W) bool) as ``masks_VIEW.npz``."""
+    bits = np.packbits(np.stack([np.unpackbits(m, count=shape[0] * shape[1]) for m in masks]).ravel())
     with atomic_path(out_path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, bits=np.packbits(masks.ravel()), shape=np.array(masks.shape))
-    return masks.shape
-
-
-def _renumber(folder: Path) -> None:
-    """Rename Blender's frame files (numbered by scene frame: 1, 1+step, ...) to 1, 2, 3, ...
-    so ffmpeg reads them as one consecutive sequence."""
-    files = sorted(folder.glob("*.png"))
-    for k, f in enumerate(files, start=1):
-        target = folder / f"{k:05d}.png"
-        if f != target:
-            f.rename(target)
+            np.savez_compressed(fh, bits=bits, shape=np.array((len(masks), *shape)))
 
 
 def render_trial(bundle_dir: str | os.PathLike, out_dir: str | os.PathLike, render_config,
                  keep_frames: bool = False, on_line=None, views: list[str] | None = None) -> dict:
-    """Render a bundle to ``out_dir/VIEW.mp4`` (+ ``masks_VIEW.npz``) and a ``render.json``.
+    """Render a bundle to ``out_dir/VIEW.mp4`` (+ ``masks_VIEW.npz``, ``depth_VIEW/``) and a
+    ``render.json``.
 
-    Returns ``{"videos": {view: path}, "masks": {view: path}, "frames": {view: n},
-    "video_info": {view: {...}}, "seconds": {...}, "worker": {...}}``; raises OdahgenError when
-    a video does not have the expected frame count, size, fps or codec.
+    Returns ``{"videos": {view: path}, "masks": {view: path}, "depth": {view: folder},
+    "frames": {view: n}, "video_info": {view: {...}}, "seconds": {...}, "worker": {...}}``;
+    raises OdahgenError when a video does not have the expected frame count, size, fps or codec.
     """
     t0 = time.time()
     bundle_dir, out = Path(bundle_dir), Path(out_dir)
     bundle = load_bundle(bundle_dir)
+    scene = json.loads((bundle_dir / "scene.json").read_text())
     rc = render_config
     out.mkdir(parents=True, exist_ok=True)
     work = out / "_render_tmp"
     if work.exists():
         shutil.rmtree(work)
     work.mkdir()
-    job = {"task": "render", "bundle": str(bundle_dir.resolve()), "out_dir": str(work.resolve()),
-           "engine": rc.engine, "views": views}
-    worker = run_worker(job, work, log_path=out / "render.blender.log", timeout_s=rc.timeout_s,
-                        configured=rc.blender or None, on_line=on_line)
-    t_worker = time.time() - t0
-    step = bundle["render"]["frame_step"]
+    r = bundle["render"]
+    step = int(r["frame_step"])
     expected = output_frame_count(bundle["frames"], step)
-    fps = bundle["render"]["fps"] / step
-    result = {"videos": {}, "masks": {}, "frames": {}, "video_info": {}, "worker": worker}
-    t1 = time.time()
-    for view in worker["views"]:
-        frames = work / "frames" / view
-        _renumber(frames)
-        n = len(list(frames.glob("*.png")))
-        if n != expected:
-            raise OdahgenError(f"view {view}: Blender wrote {n} frames, expected {expected}")
-        video = encode_frames(frames, out / f"{view}.mp4", fps=fps, crf=rc.crf)
-        info = video_info(video)
-        w2, h2 = rc.width + rc.width % 2, rc.height + rc.height % 2
-        if (info["frames"], info["width"], info["height"], info["codec"]) != (expected, w2, h2, "h264") \
-                or abs(info["fps"] - fps) > 1e-3 * fps:
-            raise OdahgenError(f"{video}: got {info}, expected {expected} frames of {w2}x{h2} h264 at {fps} fps")
-        result["videos"][view] = str(video)
-        result["frames"][view] = n
-        result["video_info"][view] = info
-        mdir = work / "masks" / view
-        if mdir.exists():
-            _renumber(mdir)
-            shape = _pack_masks(mdir, out / f"masks_{view}.npz")
-            if shape[0] != expected:
-                raise OdahgenError(f"view {view}: {shape[0]} mask frames, expected {expected}")
-            result["masks"][view] = str(out / f"masks_{view}.npz")
-    t_encode = time.time() - t1
+    fps = r["fps"] / step
+    want_mask, want_depth = bool(r.get("mask")), bool(r.get("depth"))
+    sink = _FrameSink(work, out, bundle, scene, fps, rc.crf, want_mask, want_depth)
+    events: queue.Queue = queue.Queue()
+    failure: list[BaseException] = []
+
+    def consume():
+        while (item := events.get()) is not None:
+            if failure:
+                continue
+            try:
+                sink.frame(*item)
+            except BaseException as err:  # reported by the main thread
+                failure.append(err)
+
+    def line(text: str) -> None:
+        if text.startswith(FRAME_TAG):
+            _, view, frame = text.split()
+            events.put((view, int(frame)))
+        elif on_line:
+            on_line(text)
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    job = {"task": "render", "bundle": str(bundle_dir.resolve()), "out_dir": str(work.resolve()),
+           "engine": rc.engine, "views": views, "announce": True}
+    try:
+        try:
+            worker = run_worker(job, work, log_path=out / "render.blender.log", timeout_s=rc.timeout_s,
+                                configured=rc.blender or None, on_line=line)
+        finally:
+            events.put(None)
+            consumer.join()
+        t_worker = time.time() - t0
+        if failure:
+            raise failure[0]
+        sink.catch_up(worker["views"])
+        result = {"videos": {}, "masks": {}, "depth": {}, "frames": {}, "video_info": {}, "worker": worker}
+        t1 = time.time()
+        for view in worker["views"]:
+            enc = sink.encoders.get(view)
+            n = enc.frames if enc else 0
+            if n != expected:
+                raise OdahgenError(f"view {view}: Blender wrote {n} frames, expected {expected}")
+            video = enc.finish()
+            info = video_info(video)
+            w2, h2 = rc.width + rc.width % 2, rc.height + rc.height % 2
+            if (info["frames"], info["width"], info["height"], info["codec"]) != (expected, w2, h2, "h264") \
+                    or abs(info["fps"] - fps) > 1e-3 * fps:
+                raise OdahgenError(f"{video}: got {info}, expected {expected} frames of {w2}x{h2} h264 at {fps} fps")
+            result["videos"][view] = str(video)
+            result["frames"][view] = n
+            result["video_info"][view] = info
+            if want_mask:
+                _pack_masks(sink.masks[view], (rc.height, rc.width), out / f"masks_{view}.npz")
+                result["masks"][view] = str(out / f"masks_{view}.npz")
+            if want_depth:
+                target = out / f"depth_{view}"
+                if target.exists():
+                    shutil.rmtree(target)
+                os.replace(work / "depth" / view, target)  # a folder rename: atomic
+                result["depth"][view] = str(target)
+    except BaseException:
+        sink.abort()
+        raise
+    t_finish = time.time() - t1
     if keep_frames:
         result["frames_dir"] = str(work)
     else:
         shutil.rmtree(work, ignore_errors=True)
-    result["seconds"] = {"worker": round(t_worker, 3), "encode": round(t_encode, 3),
-                         "total": round(time.time() - t0, 3)}
+    result["seconds"] = {"worker": round(t_worker, 3), "stream": round(sink.seconds, 3),
+                         "finish": round(t_finish, 3), "total": round(time.time() - t0, 3)}
     atomic_write_json(out / "render.json", result)
     return result

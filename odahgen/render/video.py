@@ -44,21 +44,90 @@ def encode_frames(frame_dir: str | os.PathLike, out_path: str | os.PathLike, fps
     return Path(out_path)
 
 
+class FrameEncoder:
+    """An H.264 MP4 encoder fed one PNG (bytes) at a time while the frames are being rendered:
+    ffmpeg reads them from a pipe (``image2pipe``) and writes a temporary file beside
+    ``out_path``; :meth:`finish` waits for it and renames it into place (atomic)."""
+
+    def __init__(self, out_path: str | os.PathLike, fps: float, crf: int = 23, preset: str = "medium"):
+        self.out_path = Path(out_path)
+        self.out_path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.out_path.with_name(f".{self.out_path.stem}.tmp{os.getpid()}.mp4")
+        rate = str(Fraction(fps).limit_denominator(1001))
+        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+               "-f", "image2pipe", "-c:v", "png", "-framerate", rate, "-i", "-",
+               "-c:v", "libx264", "-preset", preset, "-crf", str(int(crf)), "-pix_fmt", "yuv420p",
+               "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-r", rate, "-movflags", "+faststart",
+               str(self.tmp)]
+        self.frames = 0
+        self._err = open(self.tmp.with_suffix(".log"), "w+b")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err)
+
+    def add_png(self, data: bytes) -> None:
+        """Append one frame, given as the bytes of a PNG file."""
+        try:
+            self.proc.stdin.write(data)
+        except BrokenPipeError:
+            raise OdahgenError(f"ffmpeg stopped while encoding {self.out_path}: {self._stderr()}") from None
+        self.frames += 1
+
+    def _stderr(self) -> str:
+        self._err.seek(0)
+        return " ".join(self._err.read().decode(errors="replace").split())[-300:]
+
+    def close_input(self) -> None:
+        """No more frames: let ffmpeg finish in the background."""
+        if self.proc.stdin and not self.proc.stdin.closed:
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+
+    def finish(self) -> Path:
+        """Wait for ffmpeg; rename the MP4 into place; returns its path."""
+        self.close_input()
+        code = self.proc.wait()
+        msg = self._stderr()
+        self._err.close()
+        Path(self._err.name).unlink(missing_ok=True)
+        if code != 0 or self.frames == 0:
+            self.tmp.unlink(missing_ok=True)
+            raise OdahgenError(f"ffmpeg failed on {self.out_path} ({self.frames} frames): {msg or f'exit {code}'}")
+        os.replace(self.tmp, self.out_path)
+        return self.out_path
+
+    def abort(self) -> None:
+        """Stop ffmpeg and remove the temporary file."""
+        self.close_input()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._err.close()
+        Path(self._err.name).unlink(missing_ok=True)
+        self.tmp.unlink(missing_ok=True)
+
+
 _STREAM_RE = re.compile(r"Stream #\S+.*?Video: (\w+).*?, (\d+)x(\d+).*?, ([\d.]+) fps")
 
 
-def video_info(path: str | os.PathLike) -> dict:
-    """``{"codec", "width", "height", "fps", "frames", "seconds"}`` of a video file, from
-    ``ffmpeg -i`` (stream header) and a full decode count (imageio-ffmpeg)."""
-    import imageio_ffmpeg
+_PROGRESS_RE = re.compile(r"frame=\s*(\d+)")
 
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+
+def video_info(path: str | os.PathLike) -> dict:
+    """``{"codec", "width", "height", "fps", "frames", "seconds"}`` of a video file, from one
+    ``ffmpeg -i FILE -c copy -f null -`` run: the stream header, and the frame count and
+    of a stream copy (every packet counted, nothing decoded); ``seconds`` = frames / fps."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0",
+                           "-c", "copy", "-f", "null", "-"], capture_output=True, text=True)
     m = _STREAM_RE.search(proc.stderr)
-    if not m:
+    if proc.returncode != 0 or not m:
         raise OdahgenError(f"{path}: no video stream found")
-    frames, secs = imageio_ffmpeg.count_frames_and_secs(str(path))
+    prog = _PROGRESS_RE.findall(proc.stderr.replace("\r", "\n"))
+    if not prog:
+        raise OdahgenError(f"{path}: ffmpeg reported no frame count")
+    n, fps = int(prog[-1]), float(m.group(4))
     return {"codec": m.group(1), "width": int(m.group(2)), "height": int(m.group(3)),
-            "fps": float(m.group(4)), "frames": int(frames), "seconds": float(secs)}
+            "fps": fps, "frames": n, "seconds": round(n / fps, 6) if fps > 0 else 0.0}
 
 
 def read_frames(path: str | os.PathLike):
