@@ -146,36 +146,42 @@ def _root_coords(tree: KinematicTree) -> np.ndarray:
 
 
 def initial_guess(tree: KinematicTree, Y: np.ndarray, idx: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Per-frame start: default pose with the root (pelvis) fitted from several headings."""
+    """Per-frame start (T, n): default pose with the root (pelvis) fitted. Translation from the
+    marker centroids; heading from a weighted Procrustes fit of the default-pose markers to the
+    data about the vertical root axis (closed form, per frame); then the root coordinates alone
+    are solved. Y (T, m, 3) m."""
     T = Y.shape[0]
     q = np.tile(tree.coord_default, (T, 1))
     rc = _root_coords(tree)
     root = [b for b in range(len(tree.body_names)) if tree.body_parent[b] < 0][0]
-    # translation: match centroids
     R, p, _ = tree.forward(q[:1])
-    mk = tree.markers(R, p)[0, idx]
-    cen_data = np.nanmean(Y, axis=1)
-    cen_model = mk[np.isfinite(Y).all(axis=2).any(axis=0)].mean(axis=0) if np.isfinite(Y).any() else np.zeros(3)
-    trans = [c for c in rc if not tree.coord_rotational[c]]
-    for c in trans:
-        ax = [a for a in tree.axes[root] if a.coord == c][0]
-        d = cen_data - cen_model
-        q[:, c] = np.nan_to_num(d @ ax.axis) + tree.coord_default[c]
+    mk = tree.markers(R, p)[0, idx]  # (m, 3) default pose
+    ok = np.isfinite(Y).all(axis=2)
+    wf = np.where(ok, weights[None], 0.0)  # (T, m)
+    wsum = np.maximum(wf.sum(axis=1, keepdims=True), 1e-12)
+    Yz = np.where(ok[..., None], Y, 0.0)
+    cen_data = (wf[..., None] * Yz).sum(axis=1) / wsum  # (T, 3)
+    cen_model = (wf[..., None] * mk[None]).sum(axis=1) / wsum
     rots = [c for c in rc if tree.coord_rotational[c]]
     yaw = [c for c in rots if abs([a for a in tree.axes[root] if a.coord == c][0].axis[1]) > 0.9]
-    starts = [0.0, np.pi / 2, np.pi, -np.pi / 2] if yaw else [0.0]
-    best_q, best_c = None, None
-    for s in starts:
-        qs = q.copy()
-        if yaw:
-            qs[:, yaw[0]] = s
-        qs, c = solve_frames(tree, Y, idx, weights, qs, cols=rc, iters=12, tol=1e-4)
-        if best_q is None:
-            best_q, best_c = qs, c
-        else:
-            m = c < best_c
-            best_q[m], best_c[m] = qs[m], c[m]
-    return best_q
+    if yaw:  # heading about the root's vertical axis a: theta = atan2(sum w a.(m x y), sum w m_perp.y_perp)
+        a = tree.X_PF[root, :3, :3] @ [ax for ax in tree.axes[root] if ax.coord == yaw[0]][0].axis
+        m = mk[None] - cen_model[:, None]
+        y = Yz - cen_data[:, None]
+        m_perp = m - (m @ a)[..., None] * a
+        y_perp = y - (y @ a)[..., None] * a
+        sn = (wf * (np.cross(m, y) @ a)).sum(axis=1)
+        cs = (wf * (m_perp * y_perp).sum(axis=2)).sum(axis=1)
+        theta = np.arctan2(sn, cs)
+        q[:, yaw[0]] += theta
+        c, st = np.cos(theta)[:, None], np.sin(theta)[:, None]
+        rel = cen_model - (cen_model @ a)[:, None] * a  # rotate the model centroid the same way
+        cen_model = (cen_model @ a)[:, None] * a + c * rel + st * np.cross(a, rel)
+    for cc in [c for c in rc if not tree.coord_rotational[c]]:
+        ax = [a_ for a_ in tree.axes[root] if a_.coord == cc][0]
+        q[:, cc] = (cen_data - cen_model) @ (tree.X_PF[root, :3, :3] @ ax.axis) + tree.coord_default[cc]
+    q, _c = solve_frames(tree, Y, idx, weights, q, cols=rc, iters=12, tol=1e-4)
+    return q
 
 
 def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, candidates: str = "jumps"):
@@ -211,8 +217,11 @@ def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, cand
         for k in np.argsort(cn, kind="stable"):  # best candidate per frame wins
             f = bad[k]
             if cn[k] < cost[f] * (1 - 1e-4) - 1e-12:
+                # only a clearly better fit (not a slide along a flat direction such as an
+                # unobservable forearm rotation) makes the neighbours worth trying again
+                moved[f] = cn[k] < cost[f] * (1 - MOVED_REL)
                 q[f], cost[f] = qn[k], cn[k]
-                changed = moved[f] = True
+                changed = changed or moved[f]
         if not changed:
             break
     return q, cost
@@ -232,6 +241,8 @@ def _interior_start(tree, q, cols):
 
 #: relative weight of the pull toward the neighbour-interpolated start (see solve_frames)
 REG = 1e-5
+#: relative cost decrease that counts as a frame having moved in a continuity round
+MOVED_REL = 1e-3
 #: frames of the coarse pass (every COARSE-th frame) solved from scratch
 COARSE = 8
 
@@ -243,67 +254,106 @@ def _unwrap_cols(tree, q):
     return q
 
 
-def _solve_chunk(args):
-    """Coarse to fine in time: every COARSE-th frame from scratch (root fitted from several
-    headings, then all coordinates), a continuity pass over those, then every frame from the
-    interpolation of its coarse neighbours, pulled weakly toward it (REG), and a continuity pass."""
-    tree, Y, idx, weights, loc, q0 = args
+def coarse_frames(T: int) -> np.ndarray:
+    """Frames solved from scratch: every COARSE-th frame and the last (all frames if short)."""
+    if T > 2 * COARSE:
+        return np.unique(np.r_[np.arange(0, T, COARSE), T - 1])
+    return np.arange(T)
+
+
+def _solve_coarse(args):
+    """From scratch on independent frames Y (K, m, 3): root fitted from several headings, then
+    all coordinates from two starts (the root fit and an interior start); the better per frame.
+    Frames are independent, so any split into chunks gives the same result."""
+    tree, Y, idx, weights, loc = args
     cols = tree.free_coords()
-    T = len(Y)
     reg = REG * float(np.median(weights))
-    polish = False
-    if q0 is None:
-        if T > 2 * COARSE:
-            cf = np.unique(np.r_[np.arange(0, T, COARSE), T - 1])
-        else:
-            cf = np.arange(T)
-        qg = initial_guess(tree, Y[cf], idx, weights)
-        nc = len(cf)
-        qb, cb = solve_frames(tree, np.concatenate([Y[cf], Y[cf]]), idx, weights,
-                              np.concatenate([qg, _interior_start(tree, qg, cols)]), loc, cols, iters=60, reg=reg)
-        qc, cc = qb[:nc], cb[:nc]
-        m = cb[nc:] < cc
-        qc[m], cc[m] = qb[nc:][m], cb[nc:][m]
-        qc, cc = _continuity(tree, Y[cf], idx, weights, qc, cc, loc, cols, rounds=6, candidates="all")
-        if len(cf) == T:
-            q, cost, polish = qc, cc, True
-        else:
-            qc = _unwrap_cols(tree, qc)
-            t = np.arange(T)
-            q0 = np.stack([np.interp(t, cf, qc[:, c]) for c in range(tree.n_coords)], axis=1)
-            q0 = tree.apply_couplers(q0)
-            q, cost = solve_frames(tree, Y, idx, weights, q0, loc, cols, iters=30, prior=q0, reg=reg)
-    else:
-        q, cost = solve_frames(tree, Y, idx, weights, q0, loc, cols, iters=15, prior=q0, reg=reg)
-    q, cost = _continuity(tree, Y, idx, weights, q, cost, loc, cols)
-    # polish the frames that moved far from their prior (the pull's bias is proportional to
-    # that distance), pulled toward their own solution only, 100x more weakly
-    far = np.ones(T, bool) if polish else np.zeros(T, bool)
-    if far.any():
-        f = np.nonzero(far)[0]
-        q[f], cost[f] = solve_frames(tree, Y[f], idx, weights, q[f], loc, cols, iters=6, tol=1e-5, reg=0.01 * reg)
-    return q, cost
+    qg = initial_guess(tree, Y, idx, weights)
+    nc = len(Y)
+    qb, cb = solve_frames(tree, np.concatenate([Y, Y]), idx, weights,
+                          np.concatenate([qg, _interior_start(tree, qg, cols)]), loc, cols, iters=60, reg=reg)
+    qc, cc = qb[:nc], cb[:nc]
+    m = cb[nc:] < cc
+    qc[m], cc[m] = qb[nc:][m], cb[nc:][m]
+    return qc, cc
 
 
-def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk: int = 1500):
-    """Solve every frame; chunks of ``chunk`` frames in ``workers`` processes (0: one per core,
-    used only when there are several chunks). A continuity pass across chunk borders follows."""
-    T = Y.shape[0]
-    bounds = list(range(0, T, chunk)) + [T]
-    jobs = [(tree, Y[a:b], idx, weights, loc, None if q0 is None else q0[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-    nw = workers if workers > 0 else (os.cpu_count() or 1)
-    nw = min(nw, len(jobs))
+def _solve_fine(args):
+    """Every frame of Y (T, m, 3) from its start q0 (T, n), pulled weakly (REG) toward it; frames
+    are independent, so any split into chunks gives the same result."""
+    tree, Y, idx, weights, loc, q0, iters = args
+    reg = REG * float(np.median(weights))
+    return solve_frames(tree, Y, idx, weights, q0, loc, tree.free_coords(), iters=iters, prior=q0, reg=reg)
+
+
+def _map_chunks(fn, jobs, workers):
+    """fn over jobs, in ``workers`` processes when > 1 (fork where available)."""
+    nw = min(workers, len(jobs))
     if nw > 1:
         ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context("spawn")
         with ctx.Pool(nw) as pool:
-            res = pool.map(_solve_chunk, jobs)
-    else:
-        res = [_solve_chunk(j) for j in jobs]
-    q = np.concatenate([r[0] for r in res])
-    cost = np.concatenate([r[1] for r in res])
-    if len(jobs) > 1:
-        q, cost = _continuity(tree, Y, idx, weights, q, cost, loc, tree.free_coords())
-    return q, cost
+            return pool.map(fn, jobs)
+    return [fn(j) for j in jobs]
+
+
+def _split(n: int, chunk: int, workers: int) -> list[tuple[int, int]]:
+    """[a, b) ranges over n items: at most ``chunk`` long, at least one per worker."""
+    size = max(1, min(chunk, -(-n // max(1, workers))))
+    b = list(range(0, n, size)) + [n]
+    return list(zip(b[:-1], b[1:]))
+
+
+def _n_workers(workers: int) -> int:
+    return workers if workers > 0 else (os.cpu_count() or 1)
+
+
+def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk: int = 1500,
+              refine=None, min_parallel: int = 400):
+    """Solve every frame of Y (T, m, 3); returns (q (T, n), weighted cost (T,)).
+
+    Coarse to fine in time: the coarse frames (:func:`coarse_frames`) are solved from scratch
+    and made consistent by a continuity pass over them; ``refine(Yc, qc) -> (qc, loc)``
+    (optional, e.g. marker registration) may then update them and the marker locations; every
+    other frame starts from the interpolation of its coarse neighbours. Frame solves are split
+    into chunks of at most ``chunk`` frames run in ``workers`` processes (0: one per core; used
+    only for at least ``min_parallel`` frames); continuity passes run over the whole sequence, so
+    the result does not depend on the chunking. ``q0`` (T, n): start every frame from it instead.
+    """
+    T = Y.shape[0]
+    cols = tree.free_coords()
+    nw = _n_workers(workers) if T >= min_parallel else 1
+    loc = tree.marker_loc.copy() if loc is None else loc
+    if q0 is not None:
+        parts = _map_chunks(_solve_fine, [(tree, Y[a:b], idx, weights, loc, q0[a:b], 15)
+                                          for a, b in _split(T, chunk, nw)], nw)
+        q = np.concatenate([r[0] for r in parts])
+        cost = np.concatenate([r[1] for r in parts])
+        return _continuity(tree, Y, idx, weights, q, cost, loc, cols)
+    cf = coarse_frames(T)
+    Yc = Y[cf]
+    ncw = _n_workers(workers) if len(cf) >= min_parallel else 1
+    parts = _map_chunks(_solve_coarse, [(tree, Yc[a:b], idx, weights, loc) for a, b in _split(len(cf), chunk, ncw)], ncw)
+    qc = np.concatenate([r[0] for r in parts])
+    cc = np.concatenate([r[1] for r in parts])
+    qc, cc = _continuity(tree, Yc, idx, weights, qc, cc, loc, cols, rounds=6, candidates="all")
+    if refine is not None:
+        qc, loc = refine(Yc, qc)
+        cc = _cost(tree, qc, idx, loc, Yc, np.where(np.isfinite(Yc).all(axis=2), weights[None], 0.0))
+    if len(cf) == T:
+        # every frame was solved from scratch: polish, pulled toward its own solution only,
+        # 100x more weakly than the continuity pull (whose bias grows with the distance moved)
+        reg = REG * float(np.median(weights))
+        q, cost = _continuity(tree, Y, idx, weights, qc, cc, loc, cols)
+        return solve_frames(tree, Y, idx, weights, q, loc, cols, iters=6, tol=1e-5, reg=0.01 * reg)
+    qi = _unwrap_cols(tree, qc.copy())
+    t = np.arange(T)
+    qs = np.stack([np.interp(t, cf, qi[:, c]) for c in range(tree.n_coords)], axis=1)
+    qs = tree.apply_couplers(qs)
+    parts = _map_chunks(_solve_fine, [(tree, Y[a:b], idx, weights, loc, qs[a:b], 30)
+                                      for a, b in _split(T, chunk, nw)], nw)
+    q = np.concatenate([r[0] for r in parts])
+    cost = np.concatenate([r[1] for r in parts])
+    return _continuity(tree, Y, idx, weights, q, cost, loc, cols)
 
 
 def register_offsets(tree, Y, idx, q, classes, loc0, max_offset=None) -> np.ndarray:
@@ -393,8 +443,10 @@ def run_ik_tree(
 ) -> IKResult:
     """IK on an extracted tree (see :func:`run_ik`). ``weights``: marker name -> IK weight,
     overriding the class weights (e.g. an OpenSim IK setup's task weights; 0 = ignored).
-    Registration alternates offset fitting and IK on at most ``register_frames`` evenly spread
-    frames, then solves every frame once more from the unregistered solution."""
+    Registration runs between the coarse and the fine pass of :func:`solve_all`: it alternates
+    offset fitting and IK on at most ``register_frames`` of the coarse frames (at most
+    ``register_rounds`` rounds, fewer once the offsets move < 0.1 mm), so the fine pass solves
+    every frame once, with the registered offsets."""
     t0 = time.perf_counter()
     data, idx = match_markers(tree, markers, marker_map, source)
     w, cls = marker_weights(data.names, classes)
@@ -402,20 +454,37 @@ def run_ik_tree(
         w = np.array([float(weights.get(n, wi)) for n, wi in zip(data.names, w)])
     Y = data.positions
     loc = tree.marker_loc.copy()
-    q, cost = solve_all(tree, Y, idx, w, loc, workers=workers)
-    if progress:
-        progress("solved", 1)
-    if register and register_rounds > 0:
-        T = len(Y)
-        sub = np.unique(np.linspace(0, T - 1, min(T, register_frames)).round().astype(int))
-        qs = q[sub].copy()
-        for _ in range(register_rounds):
-            loc = register_offsets(tree, Y[sub], idx, qs, cls, tree.marker_loc)
-            qs, _c = solve_frames(tree, Y[sub], idx, w, qs, loc, iters=15,
-                                  reg=REG * float(np.median(w)))
+    reg = REG * float(np.median(w))
+    info: dict = {"register_rounds": 0}
+
+    def refine(Yc, qc):
+        """Marker registration on the coarse frames (at most ``register_frames`` of them):
+        alternate offset fitting and IK until the offsets move less than 0.1 mm."""
+        nonlocal loc
+        K = len(Yc)
+        sub = np.unique(np.linspace(0, K - 1, min(K, register_frames)).round().astype(int))
+        qs = qc[sub].copy()
+        for r in range(register_rounds):
+            new = register_offsets(tree, Yc[sub], idx, qs, cls, tree.marker_loc)
+            change = float(np.abs(new - loc).max())
+            loc = new
+            qs, _c = solve_frames(tree, Yc[sub], idx, w, qs, loc, iters=15, reg=reg)
+            info["register_rounds"] = r + 1
             if progress:
                 progress("registered", 1)
-        q, cost = solve_all(tree, Y, idx, w, loc, q0=q, workers=workers)
+            if change < 1e-4:
+                break
+        qc = qc.copy()
+        qc[sub] = qs
+        if len(sub) < K:  # the other coarse frames with the final offsets
+            rest = np.setdiff1d(np.arange(K), sub)
+            qc[rest], _c = solve_frames(tree, Yc[rest], idx, w, qc[rest], loc, iters=15, reg=reg)
+        return qc, loc
+
+    q, cost = solve_all(tree, Y, idx, w, loc, workers=workers,
+                        refine=refine if (register and register_rounds > 0) else None)
+    if progress:
+        progress("solved", 1)
     q = unwrap_free_rotations(tree, q)
     R, p, _ = tree.forward(q)
     mk = tree.markers(R, p, loc)[:, idx]
@@ -429,7 +498,7 @@ def run_ik_tree(
         angles=to_standard_angles(tree, q), coords=q, coord_names=list(tree.coord_names), times=data.times,
         marker_names=list(data.names), marker_errors=err, marker_rms=rms, marker_max=mx, flagged=flagged,
         marker_locations=loc[idx], seconds=time.perf_counter() - t0,
-        info={"classes": cls, "weights": w.tolist()},
+        info={"classes": cls, "weights": w.tolist(), **info},
     )
 
 

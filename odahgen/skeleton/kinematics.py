@@ -397,7 +397,7 @@ class KinematicTree:
             W[..., None], wx, (wx[..., :, None] * x[..., None, :]).reshape(*x.shape[:2], 9),
             W[..., None] * r, _cross(wx, r),
         ], axis=2)  # (T, m, 19)
-        sub = plan.subtree_sums(feats)  # subtree sums at each unit's body
+        sub = plan.subtree_sums(feats)  # subtree sums at each unit's body (T, U, 19)
         W0, s, M2 = sub[..., 0], sub[..., 1:4], sub[..., 4:13].reshape(*sub.shape[:2], 3, 3)
         fr, fx = sub[..., 13:16], sub[..., 16:19]
         # twists per unit
@@ -411,10 +411,11 @@ class KinematicTree:
         om = plan.r_sum(wr_f)
         vv = plan.r_sum(-_cross(wr_f, jc[:, cc.jr[0]])) + plan.t_sum(wt * ft_[..., None])
         trM2 = M2[..., 0, 0] + M2[..., 1, 1] + M2[..., 2, 2]
-        omT = np.swapaxes(om, 1, 2)
-        vT = np.swapaxes(vv, 1, 2)
-        F = (trM2[..., None] * (om @ omT) - (M2 @ om[..., None])[..., 0] @ omT
-             + _cross(om, s) @ vT - _cross(vv, s) @ omT + W0[..., None] * (vv @ vT))
+        # F_uv = trM2_u om_u.om_v - (M2_u om_u).om_v + (om_u x s_u).v_v - (v_u x s_u).om_v
+        #        + W0_u v_u.v_v  =  [a_u, b_u] . [om_v, v_v]: one product with inner size 6
+        a = trM2[..., None] * om - (M2 @ om[..., None])[..., 0] - _cross(vv, s)
+        b = _cross(om, s) + W0[..., None] * vv
+        F = np.concatenate([a, b], axis=2) @ np.concatenate([om, vv], axis=2).transpose(0, 2, 1)
         Au = np.where(plan.mask[None], F, 0.0) + np.where(plan.mask_strict.T[None], np.swapaxes(F, 1, 2), 0.0)
         gu = (om * fx).sum(axis=2) + (vv * fr).sum(axis=2)
         if plan.unit_col_identity is not None:
@@ -422,8 +423,8 @@ class KinematicTree:
             A = Au[:, perm][:, :, perm]
             g = gu[:, perm]
         else:
-            A = plan.C.T[None] @ Au @ plan.C[None]
-            g = gu @ plan.C
+            A = plan.col_sum(plan.col_sum(Au, 1), 2)
+            g = plan.col_sum(gu, 1)
         return cost, A, g, x
 
 
@@ -542,6 +543,20 @@ class _Plan:
     def t_sum(self, X):
         return self._reduce(self._t_red, X)
 
+    def col_sum(self, X, axis):
+        """Sum X over the units of each column along ``axis`` (1 or 2): C^T X. Most columns
+        have one unit (a gather); the few others (e.g. a knee angle moving tibia and patella)
+        add their extra units."""
+        if (self._col_first < 0).any():  # a column that moves nothing: plain product
+            return np.swapaxes(np.swapaxes(X, axis, -1) @ self.C, axis, -1)
+        out = np.take(X, self._col_first, axis=axis)
+        for u, c in self._col_extra:
+            if axis == 1:
+                out[:, c] += X[:, u]
+            else:
+                out[:, :, c] += X[:, :, u]
+        return out
+
     def subtree_sums(self, F):
         """F (T, m, f) per marker -> (T, U, f): sums over the markers in each unit body's subtree."""
         T = F.shape[0]
@@ -619,6 +634,14 @@ class _Plan:
         n = len(cols)
         self.C = np.zeros((U, n))
         self.C[np.arange(U), ucol] = 1.0
+        # C^T X as a gather of each column's first unit plus its extra units
+        self._col_first = np.full(n, -1, int)
+        self._col_extra = []
+        for u in range(U):
+            if self._col_first[ucol[u]] < 0:
+                self._col_first[ucol[u]] = u
+            else:
+                self._col_extra.append((u, int(ucol[u])))
         self.unit_col_identity = None
         if U == n and len(set(ucol.tolist())) == n:
             inv = np.empty(n, int)
