@@ -427,7 +427,7 @@ def _file_output(tree, directory, depth_bits):
     fmt.file_format = "PNG"
     fmt.color_mode = "BW"
     fmt.color_depth = depth_bits
-    fmt.compression = 15
+    fmt.compression = 0  # a temporary file: no zlib time
     _set_output_dir(node, directory)
     if hasattr(node, "file_name"):
         node.file_name = ""
@@ -483,11 +483,13 @@ def _math_node(tree):
     raise RuntimeError("this Blender's compositor has no Math node")
 
 
-def _render_animation(scene, pattern, color_mode="RGB"):
+def _render_animation(scene, pattern, color_mode="RGB", compression=15):
+    if hasattr(scene.render.image_settings, "media_type"):  # Blender >= 5.0
+        scene.render.image_settings.media_type = "IMAGE"
     scene.render.image_settings.file_format = "PNG"
     scene.render.image_settings.color_mode = color_mode
     scene.render.image_settings.color_depth = "8"
-    scene.render.image_settings.compression = 15
+    scene.render.image_settings.compression = int(compression)
     scene.render.filepath = pattern
     scene.render.use_file_extension = True
     bpy.ops.render.render(animation=True)
@@ -512,7 +514,8 @@ def render_bundle(job):
     (and, when the bundle asks for a mask or depth, ``aux/VIEW/depthNNNN.png`` from the Depth
     pass of the same render). ``job["views"]`` limits the views; ``job["engine"]`` overrides
     the bundle's engine; ``job["mask"]`` / ``job["depth"]`` = False switch those off; with
-    ``job["announce"]`` every written frame is printed as ``ODAHGEN-FRAME VIEW FRAME``."""
+    ``job["announce"]`` every written frame is printed as ``ODAHGEN-FRAME VIEW FRAME``;
+    ``job["png_compression"]`` (0-100, default Blender's 15) sets the frames' PNG compression."""
     root = os.path.abspath(job["bundle"])
     with open(os.path.join(root, "bundle.json"), encoding="utf-8") as fh:
         bundle = json.load(fh)
@@ -548,7 +551,8 @@ def render_bundle(job):
             bpy.app.handlers.render_write.append(handler)
         t1 = time.time()
         try:
-            _render_animation(scene, os.path.join(out_dir, "frames", name, "#####"))
+            _render_animation(scene, os.path.join(out_dir, "frames", name, "#####"),
+                              compression=job.get("png_compression", 15))
         finally:
             if handler:
                 bpy.app.handlers.render_write.remove(handler)

@@ -163,7 +163,8 @@ def render_trial(bundle_dir: str | os.PathLike, out_dir: str | os.PathLike, rend
     consumer = threading.Thread(target=consume, daemon=True)
     consumer.start()
     job = {"task": "render", "bundle": str(bundle_dir.resolve()), "out_dir": str(work.resolve()),
-           "engine": rc.engine, "views": views, "announce": True}
+           "engine": rc.engine, "views": views, "announce": True,
+           "png_compression": 0}  # temporary frames: no zlib in Blender, none to undo in ffmpeg
     try:
         try:
             worker = run_worker(job, work, log_path=out / "render.blender.log", timeout_s=rc.timeout_s,
