@@ -293,61 +293,109 @@ def _foot_yaw(pts: np.ndarray) -> np.ndarray:
 
 def _hold_foot_yaw(q: dict, contact: np.ndarray) -> None:
     """Keep each foot's heading constant while it is on the floor (hip rotation takes up the
-    pelvis and heading rotation, as the planted femur does); the heading is re-aligned with the
-    angle-driven one during the swing."""
+    pelvis and heading rotation, as the planted femur does). The heading is measured only on
+    contact frames, where the sole is near level and the heel -> ball direction well defined;
+    the hip-rotation correction found there is blended across the swing (a heading measured
+    on a steeply pitched swing foot is ill-conditioned and would make the hip rotation jump)."""
     Rp = K.pelvis_rotation(q)
     for si, s in enumerate("rl"):
-        if not contact[:, si].any():
+        on = contact[:, si]
+        if not on.any():
             continue
-        yaw = np.unwrap(_foot_yaw(K.foot_points(q, s, Rp)))
-        corr = np.zeros(len(yaw))
-        for a, e in _runs(contact[:, si]):
-            corr[a:e] = yaw[a] - yaw[a:e]
-        corr = _swing_fill(corr, contact[:, si])
-        target = yaw + corr
+        rows = np.flatnonzero(on)
+        sub = {n: v[rows].copy() for n, v in q.items()}
+        R = Rp[rows]
         name = f"hip_rotation_{s}"
+        yaw = np.unwrap(_foot_yaw(K.foot_points(sub, s, R)))
+        target = np.empty(len(rows))
+        k = 0
+        for a, e in _runs(on):
+            target[k:k + e - a] = yaw[k]
+            k += e - a
+        q0 = sub[name].copy()
         for _ in range(4):
-            cur = np.unwrap(_foot_yaw(K.foot_points(q, s, Rp)))
-            q[name] = q[name] + 1e-4
-            d = (np.unwrap(_foot_yaw(K.foot_points(q, s, Rp))) - cur) / 1e-4
-            q[name] = q[name] - 1e-4
-            d = np.where(np.abs(d) > 0.2, d, np.sign(d) * 0.2 + (d == 0) * 0.2)
-            q[name] = q[name] + (target - cur) / d
+            cur = np.unwrap(_foot_yaw(K.foot_points(sub, s, R)))
+            sub[name] = sub[name] + 1e-4
+            d = (np.unwrap(_foot_yaw(K.foot_points(sub, s, R))) - cur) / 1e-4
+            sub[name] = sub[name] - 1e-4
+            d = np.where(np.abs(d) > 0.2, d, np.where(d < 0, -0.2, 0.2))
+            sub[name] = sub[name] + np.clip((target - cur) / d, -0.2, 0.2)
+        dq = np.zeros(len(on))
+        dq[rows] = sub[name] - q0
+        q[name] = q[name] + _swing_fill(dq, on)
+
+
+def _leg_ik(q: dict, side: str, rows: np.ndarray, target: np.ndarray, R: np.ndarray, iters: int = 5) -> None:
+    """Damped Gauss-Newton on one leg's hip (3), knee and ankle angles, frame by frame, so that
+    its heel, ball and toe points (relative to the pelvis, ground axes) reach ``target``
+    (len(rows), 3, 3) m; ``R`` (len(rows), 3, 3) are the pelvis rotations of those frames."""
+    eps = 1e-5
+    names = [n.format(s=side) for n in _LEG]
+    sub = {n: v[rows].copy() for n, v in q.items()}
+    lo = np.array([K.COORDINATE_RANGES[n][0] for n in names])
+    hi = np.array([K.COORDINATE_RANGES[n][1] for n in names])
+    for _ in range(iters):
+        p0 = K.foot_points(sub, side, R)
+        r = (p0 - target).reshape(len(rows), 9)
+        J = np.empty((len(rows), 9, len(names)))
+        for j, n in enumerate(names):
+            sub[n] = sub[n] + eps
+            J[:, :, j] = (K.foot_points(sub, side, R) - p0).reshape(len(rows), 9) / eps
+            sub[n] = sub[n] - eps
+        A = np.einsum("tki,tkj->tij", J, J) + 1e-4 * np.eye(len(names))
+        g = np.einsum("tki,tk->ti", J, r)
+        dx = -np.linalg.solve(A, g[..., None])[..., 0]
+        for j, n in enumerate(names):
+            sub[n] = np.clip(sub[n] + dx[:, j], lo[j] + 1e-3, hi[j] - 1e-3)
+    for n in names:
+        q[n] = q[n].copy()
+        q[n][rows] = sub[n]
+    q[f"knee_angle_{side}_beta"] = q[f"knee_angle_{side}"]
 
 
 def _move_feet(q: dict, delta: np.ndarray, iters: int = 5) -> None:
     """Move each foot by ``delta`` (T, 2, 3) m (ground axes, relative to the pelvis) keeping its
-    orientation: damped Gauss-Newton on hip (3), knee and ankle angles of that leg, frame by frame."""
+    orientation (:func:`_leg_ik` on the frames that need it)."""
     Rp = K.pelvis_rotation(q)
-    eps = 1e-5
     for si, s in enumerate("rl"):
         d = delta[:, si]
         rows = np.flatnonzero(np.linalg.norm(d, axis=1) > 2e-5)
         if not rows.size:
             continue
-        names = [n.format(s=s) for n in _LEG]
-        sub = {n: v[rows].copy() for n, v in q.items()}
-        R = Rp[rows]
-        target = K.foot_points(sub, s, R) + d[rows, None, :]
-        lo = np.array([K.COORDINATE_RANGES[n][0] for n in names])
-        hi = np.array([K.COORDINATE_RANGES[n][1] for n in names])
-        for _ in range(iters):
-            p0 = K.foot_points(sub, s, R)
-            r = (p0 - target).reshape(len(rows), 9)
-            J = np.empty((len(rows), 9, len(names)))
-            for j, n in enumerate(names):
-                sub[n] = sub[n] + eps
-                J[:, :, j] = (K.foot_points(sub, s, R) - p0).reshape(len(rows), 9) / eps
-                sub[n] = sub[n] - eps
-            A = np.einsum("tki,tkj->tij", J, J) + 1e-4 * np.eye(len(names))
-            g = np.einsum("tki,tk->ti", J, r)
-            dx = -np.linalg.solve(A, g[..., None])[..., 0]
-            for j, n in enumerate(names):
-                sub[n] = np.clip(sub[n] + dx[:, j], lo[j] + 1e-3, hi[j] - 1e-3)
-        for n in names:
-            q[n] = q[n].copy()
-            q[n][rows] = sub[n]
-        q[f"knee_angle_{s}_beta"] = q[f"knee_angle_{s}"]
+        sub = {n: v[rows] for n, v in q.items()}
+        target = K.foot_points(sub, s, Rp[rows]) + d[rows, None, :]
+        _leg_ik(q, s, rows, target, Rp[rows], iters)
+
+
+def plant_feet(coords: np.ndarray, iterations: int = 3) -> np.ndarray:
+    """Both feet planted for the whole motion (standing, squatting, sitting down): fill
+    pelvis_tx/ty/tz of ``coords`` (T, 39) so that the pelvis follows the feet; returns a new array.
+
+    The feet are fixed where the first frame puts them, flat on the floor (heel, ball and toe
+    at y = 0). Each frame's pelvis translation is the one that best places both feet's sole
+    points (least squares over the six points); what the two legs' angle curves then still
+    disagree on (asymmetry, the knee's screw-home rotation turning the foot) is removed by
+    adjusting each leg's hip, knee and ankle angles so that its sole points reach their
+    fixed places (:func:`_leg_ik`). Starts at tx = tz = 0.
+    """
+    q = K.coordinates_dict(K.clip_to_ranges(coords))
+    q = {n: v.copy() for n, v in q.items()}
+    Rp = K.pelvis_rotation(q)
+    T = len(coords)
+    rel = np.stack([K.foot_points(q, "r", Rp), K.foot_points(q, "l", Rp)], axis=1)  # (T, 2, 3, 3)
+    anchor = rel[0].copy()  # (2, 3, 3) world sole points: pelvis at x = z = 0 in frame 0
+    anchor[..., 1] = 0.0
+    all_rows = np.arange(T)
+    for _ in range(iterations):
+        rel = np.stack([K.foot_points(q, "r", Rp), K.foot_points(q, "l", Rp)], axis=1)
+        pel = (anchor[None] - rel).mean(axis=(1, 2))  # (T, 3)
+        for si, s in enumerate("rl"):
+            _leg_ik(q, s, all_rows, anchor[None, si] - pel[:, None, :], Rp)
+    rel = np.stack([K.foot_points(q, "r", Rp), K.foot_points(q, "l", Rp)], axis=1)
+    pel = (anchor[None] - rel).mean(axis=(1, 2))
+    out = np.stack([q[n] for n in COORDINATE_NAMES], axis=1)
+    out[:, [K.CI["pelvis_tx"], K.CI["pelvis_ty"], K.CI["pelvis_tz"]]] = pel
+    return out
 
 
 def _auto_contact(rel: np.ndarray, tol: float = 0.01) -> np.ndarray:
@@ -417,7 +465,7 @@ def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=
 def _ease_landing(delta, rel, pelvis, contact, fps, seconds: float = 0.12) -> None:
     """Add to ``delta`` (T, 2, 3) the horizontal corrections that bring each landing foot to a
     stop at touch-down: over the last ``seconds`` before a contact its contact point follows a
-    cubic Hermite curve from its swing position and velocity to the landing spot at rest."""
+    quintic Hermite curve from its swing position and velocity to the landing spot at rest."""
     n = max(2, int(round(seconds * fps)))
     h = rel[:, :, :, 1]
     for si in range(2):
@@ -430,14 +478,120 @@ def _ease_landing(delta, rel, pelvis, contact, fps, seconds: float = 0.12) -> No
             p0, p1 = world[s0], world[a]
             v0 = world[s0] - world[s0 - 1]  # per frame
             u = (np.arange(s0, a + 1) - s0) / n
-            h00, h10, h01 = 2 * u**3 - 3 * u**2 + 1, u**3 - 2 * u**2 + u, -2 * u**3 + 3 * u**2
+            # quintic Hermite: start position and velocity kept, ends at rest with no acceleration
+            h00 = 1 - 10 * u**3 + 15 * u**4 - 6 * u**5
+            h10 = u - 6 * u**3 + 8 * u**4 - 3 * u**5
+            h01 = 1 - h00
             curve = h00[:, None] * p0 + h10[:, None] * (v0 * n) + h01[:, None] * p1
             delta[s0:a + 1, si, ::2] += curve - world[s0:a + 1]
 
 
+def _settle_contacts(q: dict, pelvis: np.ndarray, contact: np.ndarray, fps: float,
+                     low: float = 0.006, ramp_s: float = 0.1) -> None:
+    """Remove what is left of a planted foot's sliding once the pelvis (T, 3) is fixed: in
+    each contact of a foot, every sole point that is on the floor (below ``low`` m, including
+    the frames just before touch-down and after lift-off in which it is still that low) is
+    moved horizontally to the median of its positions over the contact (where it rests); the
+    foot moves by the mean of its low points' offsets (leg IK, :func:`_move_feet`), and the
+    offsets fade in over ``ramp_s`` before and out after."""
+    Rp = K.pelvis_rotation(q)
+    T = len(pelvis)
+    n = max(2, int(round(ramp_s * fps)))
+    delta = np.zeros((T, 2, 3))
+    for si, s in enumerate("rl"):
+        pts = K.foot_points(q, s, Rp) + pelvis[:, None, :]  # (T, 3, 3) world
+        h = pts[:, :, 1]
+        for a, e in _runs(contact[:, si]):
+            lo_a, hi_e = a, e
+            off = np.zeros((T, 3, 2))
+            cnt = np.zeros((T, 3))
+            for j in range(3):
+                on = h[a:e, j] < low
+                if on.sum() < 2:
+                    continue
+                rest = np.median(pts[a:e][on, j][:, [0, 2]], axis=0)
+                aj, ej = a + int(np.argmax(on)), e - int(np.argmax(on[::-1]))
+                while aj > 0 and not contact[aj - 1, si] and h[aj - 1, j] < low:
+                    aj -= 1
+                while ej < T and not contact[ej, si] and h[ej, j] < low:
+                    ej += 1
+                sel = np.zeros(T, bool)
+                sel[aj:ej] = h[aj:ej, j] < low
+                off[sel, j] = rest - pts[sel, j][:, [0, 2]]
+                cnt[sel, j] = 1.0
+                lo_a, hi_e = min(lo_a, aj), max(hi_e, ej)
+            d = off.sum(axis=1) / np.maximum(cnt.sum(axis=1), 1.0)[:, None]
+            delta[lo_a:hi_e, si, 0] = d[lo_a:hi_e, 0]
+            delta[lo_a:hi_e, si, 2] = d[lo_a:hi_e, 1]
+            if lo_a > 0:  # fade in before touch-down
+                k0 = max(0, lo_a - n)
+                w = _smoothstep((np.arange(k0, lo_a) - (lo_a - n) + 1.0) / (n + 1.0))
+                delta[k0:lo_a, si] += w[:, None] * delta[lo_a, si]
+            if hi_e < T:  # fade out after lift-off
+                k1 = min(T, hi_e + n)
+                w = _smoothstep((hi_e + n - np.arange(hi_e, k1)) / (n + 1.0))
+                delta[hi_e:k1, si] += w[:, None] * delta[hi_e - 1, si]
+    _move_feet(q, delta)
+
+
+def _world_clearance(q: dict, pelvis_y: np.ndarray, contact: np.ndarray, clearance: float = 0.015,
+                     land: float = 0.007, iters: int = 6) -> None:
+    """Lift each swing foot that passes closer than ``clearance`` m above the floor (world
+    heights, the pelvis height ``pelvis_y`` (T,) being known): the lowest sole point must stay
+    above ``clearance`` x a profile that rises over the first 30 % of the swing and falls over
+    the last 12 % (lift-off and touch-down), and in the second half of the swing never below
+    ``land`` m (a foot lands from above). The deficit is removed by the least change of
+    that leg's hip flexion, knee and ankle angles (minimum-norm step on the height Jacobian,
+    smoothed in time); only the foot's swing frames change, so the pelvis (carried by the
+    planted feet) is unaffected."""
+    from scipy.ndimage import gaussian_filter1d  # noqa: PLC0415
+
+    Rp = K.pelvis_rotation(q)
+    T = len(pelvis_y)
+    for si, s in enumerate("rl"):
+        swing = ~contact[:, si]
+        if not swing.any() or swing.all():
+            continue
+        prog = np.zeros(T)
+        for a, e in _runs(swing):
+            prog[a:e] = (np.arange(a, e) - a + 0.5) / (e - a)
+            if a == 0:  # a swing cut by the start: assume it ends as the clip's swings do
+                prog[a:e] = 1.0 - (e - np.arange(a, e) - 0.5) / max(e - a, 1) * 0.5
+            if e == T:
+                prog[a:e] = (np.arange(a, e) - a + 0.5) / max(e - a, 1) * 0.5
+        target = clearance * _smoothstep(prog / 0.3) * _smoothstep((1.0 - prog) / 0.12)
+        # the landing foot comes down from above (>= ``land`` m until its contact starts), not
+        # along the floor: with a straight knee it cannot reach the landing spot earlier
+        target = np.where(prog > 0.5, np.maximum(target, land), target) * swing
+        names = [f"hip_flexion_{s}", f"knee_angle_{s}", f"ankle_angle_{s}"]
+        w = np.array([0.5, 1.0, 1.0])
+        lo = np.array([K.COORDINATE_RANGES[n][0] for n in names]) + 1e-3
+        hi = np.array([K.COORDINATE_RANGES[n][1] for n in names]) - 1e-3
+        base = [q[n].copy() for n in names]
+        extra = np.zeros((T, 3))
+        for _ in range(iters):
+            for j, n in enumerate(names):
+                q[n] = np.clip(base[j] + extra[:, j], lo[j], hi[j])
+            low = K.foot_points(q, s, Rp)[:, :, 1].min(axis=1) + pelvis_y
+            deficit = np.maximum(0.0, target - low) * swing
+            if deficit.max() < 2e-4:
+                break
+            J = np.empty((T, 3))
+            for j, n in enumerate(names):
+                q[n] = q[n] + 1e-4
+                J[:, j] = (K.foot_points(q, s, Rp)[:, :, 1].min(axis=1) + pelvis_y - low) / 1e-4
+                q[n] = q[n] - 1e-4
+            Jw = J * w
+            step = Jw * (deficit / np.maximum((Jw * J).sum(axis=1), 1e-4))[:, None]
+            extra = gaussian_filter1d(extra + 1.3 * step, 1.5, axis=0) * swing[:, None]
+        for j, n in enumerate(names):
+            q[n] = np.clip(base[j] + extra[:, j], lo[j], hi[j])
+        q[f"knee_angle_{s}_beta"] = q[f"knee_angle_{s}"]
+
+
 def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = None,
                  stance: np.ndarray | None = None, flight_velocity: bool = True,
-                 contact_softness: float = 0.003, iterations: int = 3) -> np.ndarray:
+                 contact_softness: float = 0.003, iterations: int = 3, clearance: float = 0.015) -> np.ndarray:
     """Fill pelvis_tx/ty/tz of ``coords`` (T, 39) from the feet and plant the feet; returns a
     new array (the leg angles may be adjusted by a few degrees).
 
@@ -451,7 +605,9 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
     leg angles (hip, knee, ankle) so that both contacts stay fixed and at y = 0; during the
     swing these adjustments fade from one contact's to the next. In the air the pelvis keeps
     its take-off horizontal velocity (none if ``flight_velocity`` is False) and follows the
-    parabola under gravity that lands the next contact point on the floor. Starts at tx = tz = 0.
+    parabola under gravity that lands the next contact point on the floor. Finally each swing
+    foot is kept ``clearance`` m above the floor (:func:`_world_clearance`; 0 turns it off).
+    Starts at tx = tz = 0.
     """
     q = K.coordinates_dict(coords.copy())
     Rp = K.pelvis_rotation(q)
@@ -471,6 +627,9 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
             delta[:, si] = _swing_fill(delta[:, si], contact[:, si])
         _ease_landing(delta, rel, pelvis, contact, fps)
         _move_feet(q, delta)
+    if clearance:
+        _world_clearance(q, pelvis[:, 1], contact, clearance)
+        _settle_contacts(q, pelvis, contact, fps)
     out = np.stack([q[n] for n in COORDINATE_NAMES], axis=1)
     out = K.clip_to_ranges(out)
     out[:, K.CI["pelvis_tx"]] = pelvis[:, 0]
@@ -481,10 +640,18 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
 
 # ------------------------------------------------------------------------------------------
 # the motions
+#: walk ratio (step length / cadence, m per step/min) of the built-in walks: the value that
+#: gives the comfortable speed 1.3 m/s at 110 steps/min (0.71 m steps) with the model's legs.
+WALK_RATIO = 60.0 * 1.3 / 110.0 ** 2
+
+
 def walk_cadence(speed_ms: float) -> float:
-    """Normative walking cadence (steps/min) at ``speed_ms``: ~110 steps/min at 1.3 m/s, rising
-    by ~27 steps/min per m/s (Kirtley, Whittle & Jefferson 1985; Oberg et al. 1993)."""
-    return 110.0 + 27.0 * (speed_ms - 1.3)
+    """Walking cadence (steps/min) at ``speed_ms`` for a constant walk ratio: step length and
+    cadence grow together, ``v = WR c^2 / 60`` so ``c = sqrt(60 v / WR)`` (the walk ratio is
+    invariant over a wide range of speeds: Sekiya N, Nagasaki H, Gait Posture 7:225-227 (1998);
+    its constancy breaks below ~62 m/min: J Phys Ther Sci 29(4) (2017), PMC5430280). 0.9 m/s
+    -> 92, 1.3 -> 110, 1.75 -> 128 steps/min."""
+    return math.sqrt(60.0 * speed_ms / WALK_RATIO)
 
 
 def _realised_speed(coords: np.ndarray, fps: float) -> float:
@@ -500,14 +667,15 @@ def _calibrated_gait(b: _Builder, rng, v: Variation, target_ms: float, cadence_h
     import copy  # noqa: PLC0415
 
     fps = 1.0 / float(b.t[1] - b.t[0])
-    n_trial = int(round(min(2.0 / (cadence_hz * v.speed) + 0.5, b.t[-1] - b.t[0]) * fps)) + 1
+    n_trial = len(b.t)  # the whole clip: cycle-to-cycle noise changes the step lengths
     gains, speeds = [], []
     g = 1.0
     for _ in range(iters):
         tb = _Builder(b.t[:n_trial])
         ph = fill(tb, copy.deepcopy(rng), g)
         c = contact_of(ph, tb)
-        coords = place_pelvis(K.clip_to_ranges(tb.array()), fps, c.get("flight"), c["stance"], iterations=2)
+        coords = place_pelvis(K.clip_to_ranges(tb.array()), fps, c.get("flight"), c["stance"], iterations=2,
+                             clearance=0.0)
         sp = _realised_speed(coords[int(0.5 * fps):], fps)
         gains.append(g)
         speeds.append(sp)
@@ -570,30 +738,62 @@ def _turn_walk(b, rng, v):
     return {"stance": stance}, {"turn_deg": math.degrees(turn)}
 
 
+def _smootherstep(x):
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * x * (x * (6.0 * x - 15.0) + 10.0)
+
+
 def _side_step(b, rng, v):
+    """Side stepping to the right, planned in the world: the feet are placed first (flat,
+    heading kept; each swing a lateral arc with zero velocity at lift-off and touch-down),
+    the pelvis moves sideways between them and dips a little during each swing, and the leg
+    angles follow by inverse kinematics (:func:`_leg_ik`); the hand-designed angle curves
+    only seed the solver. Returns ``placed`` contact info: the pelvis translation is final."""
     period = 1.6 / v.speed  # one lateral step pair
-    u = np.mod(v.phase + b.t / period, 1.0)
+    tau = v.phase + b.t / period  # cycles
+    u = np.mod(tau, 1.0)
+    k = np.floor(tau)
     a = v.amplitude
-    lead = keyed([(0, 0), (0.12, 2), (0.3, 22), (0.45, 10), (0.55, 4), (0.8, 4), (1.0, 0)])  # abduction, deg
-    trail = keyed([(0, 0), (0.45, 4), (0.6, 14), (0.78, 6), (0.9, 2), (1.0, 0)])
-    knee_l = keyed([(0, 5), (0.2, 30), (0.35, 15), (0.5, 5), (1.0, 5)])
-    knee_t = keyed([(0, 5), (0.5, 5), (0.65, 28), (0.8, 10), (1.0, 5)])
-    b.set("hip_adduction_r", -lead(u) * a)          # right leg leads to the right (abduction)
+    width = 0.25 * a  # m per step pair (hand-designed: ~16 deg of lead-leg abduction)
+    lift = 0.05 * a  # m, swing foot height at mid-swing
+    # seed angles (hand-designed), refined by the leg IK below
+    lead = keyed([(0, 0), (0.12, 2), (0.3, 16), (0.45, 10), (0.55, 4), (0.8, 4), (1.0, 0)])
+    trail = keyed([(0, 0), (0.45, 4), (0.6, 12), (0.78, 6), (0.9, 2), (1.0, 0)])
+    b.set("hip_adduction_r", -lead(u) * a)
     b.set("hip_adduction_l", -trail(u) * a * (1 + v.asym))
-    b.set("knee_angle_r", knee_l(u) * a)
-    b.set("knee_angle_l", knee_t(u) * a)
-    b.set("hip_flexion_r", 0.5 * b.q["knee_angle_r"])
-    b.set("hip_flexion_l", 0.5 * b.q["knee_angle_l"])
-    b.set("pelvis_list", D(3) * np.sin(2 * np.pi * u))
-    for s in "rl":
-        b.set(f"arm_add_{s}", D(-10) + D(4) * np.sin(2 * np.pi * u))
-        b.set(f"elbow_flex_{s}", np.full_like(b.t, D(20)))
-        b.set(f"pro_sup_{s}", np.full_like(b.t, D(45)))
-    _flat_feet(b)  # keep the soles level: the ankle compensates thigh and shank pitch
-    # the leading (right) foot is in the air while it steps out, the trailing one while it follows
-    stance = np.stack([(u < 0.06) | (u > 0.45), (u < 0.5) | (u > 0.85)], axis=1)
-    _swing_clearance(b, stance, clearance=0.03)
-    return {"stance": stance}, {"period_s": period}
+    for side in "rl":
+        b.set(f"knee_angle_{side}", np.full_like(b.t, D(20)))
+        b.set(f"hip_flexion_{side}", np.full_like(b.t, D(10)))
+        b.set(f"ankle_angle_{side}", np.full_like(b.t, D(10)))
+    b.set("pelvis_list", D(2) * np.sin(2 * np.pi * u))
+    for side in "rl":
+        b.set(f"arm_add_{side}", D(-10) + D(4) * np.sin(2 * np.pi * u))
+        b.set(f"elbow_flex_{side}", np.full_like(b.t, D(20)))
+        b.set(f"pro_sup_{side}", np.full_like(b.t, D(45)))
+    # the plan: right foot swings over u in [0.06, 0.45], the left one over [0.5, 0.85]
+    q0 = {n: np.zeros(1) for n in COORDINATE_NAMES}
+    T = len(b.t)
+    stance = np.ones((T, 2), bool)
+    world = np.empty((T, 2, 3, 3))
+    for si, (side, u0, u1, lead_gain) in enumerate((("r", 0.06, 0.45, 1.0), ("l", 0.5, 0.85, 1.0 + v.asym))):
+        rest = K.foot_points(q0, side)[0] - [0.0, K.foot_points(q0, side)[0, :, 1].mean(), 0.0]  # (3, 3) y = 0
+        x = np.clip((u - u0) / (u1 - u0), 0.0, 1.0)
+        stance[:, si] = (u < u0) | (u >= u1)
+        dz = width * (k + _smootherstep((x - 0.12) / 0.76))  # sideways once clear of the floor
+        dy = lift * _smoothstep(x / 0.2) * _smoothstep((1.0 - x) / 0.2) * (~stance[:, si])
+        world[:, si] = rest[None] + np.stack([np.zeros(T), dy, dz], axis=1)[:, None, :]
+    pelvis = np.stack([np.zeros(T), 0.925 - 0.015 * (0.5 - 0.5 * np.cos(4 * np.pi * tau)),
+                       width * (tau - np.sin(2 * np.pi * tau) / (2 * np.pi))], axis=1)
+    world[..., 2] -= pelvis[0, 2]  # start at tx = tz = 0
+    pelvis[:, 2] -= pelvis[0, 2]
+    q = b.q
+    Rp = K.pelvis_rotation(q)
+    rows = np.arange(T)
+    for si, side in enumerate("rl"):
+        _leg_ik(q, side, rows, world[:, si] - pelvis[:, None, :], Rp, iters=10)
+    for i, n in enumerate(("pelvis_tx", "pelvis_ty", "pelvis_tz")):
+        b.set(n, pelvis[:, i])
+    return {"placed": True, "stance": stance}, {"period_s": period, "step_width_m": width}
 
 
 def _squat(b, rng, v):
@@ -767,9 +967,15 @@ def generate(motion_id: str, seed: int = 0, seconds: float = 10.0, fps: float = 
     pad = int(round(GAIT_PAD_S * fps)) if motion_id in GAITS else 0
     b = _Builder(uniform_times(n + 2 * pad, fps, -pad / fps))
     contact, info = gen(b, rng, v)
-    contact = contact or {}
     coords = K.clip_to_ranges(b.array())
-    coords = place_pelvis(coords, fps, contact.get("flight"), contact.get("stance"), contact.get("flight_velocity", True))
+    if contact is None:  # both feet planted throughout: the pelvis follows the feet
+        coords = plant_feet(coords)
+        contact = {}
+    elif contact.get("placed"):  # the generator planned feet and pelvis itself
+        pass
+    else:
+        coords = place_pelvis(coords, fps, contact.get("flight"), contact.get("stance"),
+                              contact.get("flight_velocity", True))
     flight = contact.get("flight")
     if pad:
         coords = coords[pad:pad + n].copy()
