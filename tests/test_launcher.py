@@ -3,7 +3,10 @@ Cycles smoke render through the subprocess path."""
 
 from __future__ import annotations
 
+import ast
+import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -184,3 +187,16 @@ def test_worker_imports_nothing_of_the_core():
             imports.add((node.module or "").split(".")[0])
     allowed = {"bpy", "numpy", "mathutils"} | set(sys.stdlib_module_names)
     assert "bpy" in imports and imports <= allowed, imports - allowed
+
+
+def test_eevee_engine_id_follows_the_blender_version(blender_python):
+    code = ("from odahgen.render.blender_worker import engine_id as e; import bpy; "
+            "print([e('eevee', (4, 2, 0)), e('eevee', (4, 4, 3)), e('eevee', (4, 5, 1)), e('eevee', (5, 0, 1)), "
+            "e('cycles', (4, 2, 0)), e('workbench', (5, 0, 0)), e('eevee'), bpy.app.version[:2]])")
+    proc = subprocess.run([str(blender_python), "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(launcher.REPO_ROOT)})
+    assert proc.returncode == 0, proc.stderr[-500:]
+    got = ast.literal_eval(proc.stdout.strip().splitlines()[-1])
+    assert got[:6] == ["BLENDER_EEVEE_NEXT", "BLENDER_EEVEE_NEXT", "BLENDER_EEVEE_NEXT", "BLENDER_EEVEE",
+                       "CYCLES", "BLENDER_WORKBENCH"]
+    assert got[6] == ("BLENDER_EEVEE" if tuple(got[7]) >= (5, 0) else "BLENDER_EEVEE_NEXT")

@@ -54,3 +54,37 @@ def test_blender_camera_projects_like_the_stored_pinhole():
     v = H / 2 - f * local[:, 1] / -local[:, 2]
     assert np.allclose(np.c_[u, v], px, atol=1e-6)
     assert (local[:, 2] < 0).all()  # in front of a Blender camera is its local -Z
+
+
+def test_room_depth_is_planar_depth_at_pixel_centres():
+    from odahgen.render.depth import ray_cast_depth
+
+    # camera at the origin looking along +X (OpenSim frame), a wall x = 4 m square to the axis
+    R, t = look_at(np.zeros(3), np.array([1.0, 0.0, 0.0]))
+    cam = {"K": intrinsics(33.0, 36.0, 40, 30).tolist(), "R": R.tolist(), "t": t.tolist(),
+           "width": 40, "height": 30}
+    wall = np.array([[[4, -9, -9], [4, 9, -9], [4, 9, 9]], [[4, -9, -9], [4, 9, 9], [4, -9, 9]]], float)
+    d = ray_cast_depth(cam, wall)
+    assert d.shape == (30, 40) and np.allclose(d, 4.0)  # planar, not radial, depth
+    # a floor 1 m below: depth at each pixel centre = 1 / (down slope of that pixel's ray)
+    floor = np.array([[[0, -1, -99], [99, -1, -99], [99, -1, 99]], [[0, -1, -99], [99, -1, 99], [0, -1, 99]]], float)
+    d = ray_cast_depth(cam, floor)
+    K = intrinsics(33.0, 36.0, 40, 30)
+    v = np.arange(30) + 0.5
+    slope = (v - K[1, 2]) / K[1, 1]
+    expect = np.where(slope > 0, 1.0 / np.where(slope > 0, slope, 1), np.inf)
+    assert np.allclose(d, expect[:, None].repeat(40, 1))
+
+
+def test_depth_png_round_trip(tmp_path):
+    from odahgen.render.depth import load_depth, mask_from_depth, write_depth_png
+
+    d = np.array([[1.2344, np.nan], [0.0, 70.0]])
+    write_depth_png(tmp_path / "00001.png", d)
+    back = load_depth(tmp_path)
+    assert back.shape == (1, 2, 2)
+    assert back[0, 0, 0] == pytest.approx(1.234) and np.isnan(back[0, 0, 1]) and np.isnan(back[0, 1, 0])
+    assert back[0, 1, 1] == pytest.approx(65.535)  # clipped to the 16-bit mm range
+    assert mask_from_depth(np.array([2.0, 2.995, 3.2]), np.array([3.0, 3.0, 3.0])).tolist() == [True, False, False]
+    with pytest.raises(OdahgenError):
+        load_depth(tmp_path / "none")

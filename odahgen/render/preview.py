@@ -1,14 +1,18 @@
 """``odahgen preview``: one trial at low resolution, both views side by side, every Nth
-frame, plus a contact-sheet PNG; ``--fast`` rasterises the posed mesh and its keypoints with
-pyrender (no Blender) in seconds.
+frame, plus a contact-sheet PNG; ``--fast`` rasterises the posed mesh, its markers and joint
+centres with pyrender (no Blender).
 
-The body sequence comes from :func:`preview_sequence`. Until the motion -> IK -> body-fit
-chain is wired into the preview, MOTION must be one of the built-in demo poses of
-:mod:`odahgen.scene.demo_body` (walk, squat, stand).
+MOTION is any motion the pipeline takes: ``SOURCE:MOTION`` (``procedural:jump``,
+``trc:walk`` with ``--set motion.path=...``), a motion id of the config's source, or a
+motion file (``.trc``, ``.mot``, ``.c3d``, ``.bvh``, AMASS ``.npz``). It runs the real
+pipeline's stages (:mod:`odahgen.jobs.stages`) on every Nth frame of the clip: motion ->
+skeleton (scale + IK of marker motions) -> body fit -> scene -> render, in a scratch trial
+folder ``OUT/trials/preview``.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -16,19 +20,83 @@ import numpy as np
 
 from odahgen.errors import OdahgenError
 
-DEMO_MOTIONS = ("walk", "squat", "stand")
+#: motion-file extensions -> the motion source that reads them
+FILE_SOURCES = {".trc": "trc", ".mot": "mot", ".c3d": "c3d", ".bvh": "bvh", ".npz": "amass"}
 
 
-def preview_sequence(motion: str, frames: int, fps: float) -> dict:
-    """The posed body for a preview: ``vertices (T, V, 3)``, ``faces``, ``uv``, ``weights``,
-    ``bone_names``, ``joints (T, K, 3)`` (OpenSim frame, m)."""
-    from odahgen.scene.demo_body import demo_sequence
+def resolve_motion(motion: str, config) -> tuple[str, str, str]:
+    """``(source, motion id, path)`` of a MOTION argument (see the module docstring)."""
+    from odahgen.motion import available_sources, get_source
 
-    name = motion.split(":")[-1]
-    if name not in DEMO_MOTIONS:
-        raise OdahgenError(f"preview: motion {motion!r} is not available yet; the preview renders the "
-                           f"built-in demo poses {list(DEMO_MOTIONS)}")
-    return demo_sequence(name, frames=frames, fps=fps)
+    path = Path(motion).expanduser()
+    if path.suffix.lower() in FILE_SOURCES and path.is_file():
+        source = FILE_SOURCES[path.suffix.lower()]
+        ids = get_source(source, path=str(path)).list_motions()
+        if not ids:
+            raise OdahgenError(f"{path}: no motion in it")
+        return source, ids[0], str(path)
+    if path.suffix.lower() in FILE_SOURCES and ":" not in motion:
+        raise OdahgenError(f"{motion}: no such motion file")
+    source, _, name = motion.rpartition(":")
+    source = source or config.motion.source
+    if source not in available_sources():
+        raise OdahgenError(f"preview: unknown motion source {source!r}; known: {available_sources()}")
+    options = {"path": config.motion.path} if config.motion.path else {}
+    known = get_source(source, **options).list_motions()
+    if name not in known:
+        raise OdahgenError(f"preview: no motion {name!r} in source {source!r} "
+                           f"(`odahgen motion list {source}` lists them)")
+    return source, name, config.motion.path
+
+
+def preview_trial(motion: str, config, out_dir: str | Path, step: int = 4, seconds: float = 1.0,
+                  render: bool = True, log=None) -> dict:
+    """Run the pipeline's stages for MOTION on every ``step``-th frame of its first
+    ``seconds`` in ``out_dir/trials/preview``; returns ``{"dir", "spec", "config", "seconds": {stage: s}}``."""
+    from odahgen.io import trial_seed
+    from odahgen.jobs import stages
+    from odahgen.jobs.graph import TrialContext
+    from odahgen.jobs.plan import TrialSpec, subject_ids, variant_name
+
+    source, motion_id, path = resolve_motion(motion, config)
+    fps = float(config.motion.fps)
+    cfg = config.model_copy(deep=True)
+    cfg.motion.source, cfg.motion.path, cfg.motion.motions = source, path, [motion_id]
+    cfg.motion.clip_seconds = float(seconds)
+    cfg.motion.min_frames = max(2, min(cfg.motion.min_frames, int(round(seconds * fps)) - 1))
+    cfg.render.frame_step, cfg.render.mask, cfg.render.depth = 1, False, False
+    subject = subject_ids(max(1, cfg.dataset.subjects))[0]
+    trial = "preview"
+    spec = TrialSpec(trial, subject, variant_name(0.0), 0.0, source, motion_id, 0,
+                     trial_seed(cfg.dataset.seed, trial), trial_seed(cfg.dataset.seed, subject, "subject"))
+    root = Path(out_dir)
+    ctx = TrialContext(dataset=root, spec=spec, config=cfg, log=log or logging.getLogger("odahgen.preview"))
+    ctx.dir.mkdir(parents=True, exist_ok=True)
+    timings = {}
+    t = time.time()
+    stages.motion_stage(ctx)
+    _subsample_motion(ctx.path("motion.npz"), step)
+    timings["motion"] = round(time.time() - t, 2)
+    names = ["skeleton", "fit"] + (["scene", "render"] if render else [])
+    for name in names:
+        t = time.time()
+        getattr(stages, f"{name}_stage")(ctx)
+        timings[name] = round(time.time() - t, 2)
+    return {"dir": ctx.dir, "spec": spec, "config": cfg, "seconds": timings}
+
+
+def _subsample_motion(path: Path, step: int) -> None:
+    """Keep every ``step``-th frame of a trial's ``motion.npz`` (the preview shows only those)."""
+    from odahgen.io.atomic import atomic_path
+
+    with np.load(path, allow_pickle=False) as z:
+        data = {k: z[k] for k in z.files}
+    for k in ("times", "coordinates", "markers"):
+        if k in data:
+            data[k] = data[k][::step]
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **data)
 
 
 def _side_by_side(images: list[np.ndarray]) -> np.ndarray:
@@ -48,67 +116,78 @@ def _contact_sheet(rows: list[np.ndarray], cols: int = 4) -> np.ndarray:
 
 
 def run_preview(motion: str, config, out_dir: str | Path, fast: bool = False, step: int = 4,
-                seconds: float = 1.0, trial_id: str = "preview") -> dict:
-    """Render a preview into ``out_dir``; returns ``{"video", "contact_sheet", "seconds"}``."""
-    import imageio.v3 as iio
+                seconds: float = 1.0, log=None) -> dict:
+    """Render a preview into ``out_dir``; returns ``{"video", "contact_sheet", "frames",
+    "seconds", "stage_seconds"}``."""
+    import json
 
-    from odahgen.render.cameras import project
-    from odahgen.render.video import read_frames
-    from odahgen.scene.garments import dress, garment_regions
-    from odahgen.scene.sample import sample_scene
+    import imageio.v3 as iio
 
     t0 = time.time()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fps = float(config.render.fps)
-    seq = preview_sequence(motion, frames=max(2, int(round(seconds * fps))), fps=fps)
-    regions = garment_regions(weights=seq["weights"], bone_names=seq["bone_names"])
-    scene = sample_scene(config, trial_id, seq["vertices"])
-    garments = dress(scene, seq["vertices"], seq["faces"], regions)
-    picked = list(range(0, seq["vertices"].shape[0], step))
+    res = preview_trial(motion, config, out, step=step, seconds=seconds, render=not fast, log=log)
+    trial = res["dir"]
     if fast:
-        from odahgen.render.visibility import Rasterizer
-
-        meshes = [(seq["vertices"], seq["faces"], tuple(scene["skin"]["color"]))]
-        meshes += [(g["vertices"], g["faces"], (0.3, 0.45, 0.7) if g["name"] == "upper" else (0.25, 0.25, 0.3))
-                   for g in garments]
-        views = {}
-        for cam in scene["cameras"]:
-            with Rasterizer(cam) as rast:
-                imgs = []
-                px, _ = project(cam, seq["joints"])
-                for f in picked:
-                    img = rast.color(meshes, f).copy()
-                    for x, y in px[f]:
-                        c, r = int(x), int(y)
-                        img[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = (255, 40, 40)
-                    imgs.append(img)
-                views[cam["name"]] = imgs
-        frames = [_side_by_side([views[v][k] for v in views]) for k in range(len(picked))]
+        frames = _fast_frames(trial, res["config"])
     else:
-        from odahgen.render.bundle import write_render_bundle
-        from odahgen.render.stage import render_trial
+        from odahgen.render.video import read_frames
 
-        rc = config.render.model_copy(update={"frame_step": step, "mask": False})
-        bundle = write_render_bundle(out / "bundle", seq["vertices"], seq["faces"], seq["uv"], garments, scene, rc)
-        res = render_trial(bundle, out / "render", rc)
-        per_view = [read_frames(p) for p in res["videos"].values()]
+        render = json.loads((trial / "render" / "render.json").read_text())
+        per_view = [read_frames(trial / "render" / Path(p).name) for p in render["videos"].values()]
         frames = [_side_by_side([v[k] for v in per_view]) for k in range(per_view[0].shape[0])]
+    fps = float(config.motion.fps)
     video = out / "preview.mp4"
-    iio.imwrite(video, np.stack(frames), fps=max(1.0, fps / step), codec="libx264", macro_block_size=1)
+    from odahgen.io.atomic import atomic_path
+
+    with atomic_path(video) as tmp:
+        iio.imwrite(tmp, np.stack(frames), fps=max(1.0, fps / step), codec="libx264", macro_block_size=1)
     sheet = out / "contact_sheet.png"
-    iio.imwrite(sheet, _contact_sheet(frames))
+    with atomic_path(sheet) as tmp:
+        iio.imwrite(tmp, _contact_sheet(frames), extension=".png")
     return {"video": str(video), "contact_sheet": str(sheet), "frames": len(frames),
-            "seconds": round(time.time() - t0, 2)}
+            "seconds": round(time.time() - t0, 2), "stage_seconds": res["seconds"]}
+
+
+def _fast_frames(trial: Path, config) -> list[np.ndarray]:
+    """pyrender frames (both views side by side) of a preview trial's fitted body, with the
+    skeleton's markers (green) and joint centres (red) drawn on top."""
+    from odahgen.render.cameras import project
+    from odahgen.render.visibility import Rasterizer
+    from odahgen.scene.sample import sample_scene
+
+    with np.load(trial / "body.npz") as z:
+        vertices, faces = z["vertices"], z["faces"]
+    with np.load(trial / "skeleton.npz") as z:
+        joints, markers = z["keypoints"][:, :22], z["markers"]
+    scene = sample_scene(config, "preview", vertices)
+    meshes = [(vertices, faces, tuple(scene["skin"]["color"]))]
+    views = []
+    for cam in scene["cameras"]:
+        imgs = []
+        with Rasterizer(cam) as rast:
+            mk, _ = project(cam, markers)
+            jc, _ = project(cam, joints)
+            for f in range(vertices.shape[0]):
+                img = rast.color(meshes, f).copy()
+                for pts, colour in ((mk[f], (40, 200, 40)), (jc[f], (255, 40, 40))):
+                    for x, y in pts:
+                        if np.isfinite(x) and np.isfinite(y):
+                            c, r = int(x), int(y)
+                            img[max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = colour
+                imgs.append(img)
+        views.append(imgs)
+    return [_side_by_side([v[k] for v in views]) for k in range(vertices.shape[0])]
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("preview", help="render one trial at low resolution to check a motion/scene",
                               description=__doc__.split("\n\n")[0])
-    p.add_argument("motion", metavar="MOTION", help=f"motion id (for now: {', '.join(DEMO_MOTIONS)})")
+    p.add_argument("motion", metavar="MOTION",
+                   help="SOURCE:MOTION, a motion id of the config's source, or a motion file")
     p.add_argument("--config", default="demo", help="config name or TOML path (default: demo)")
     p.add_argument("-o", "--out", default="preview", help="output folder (default: ./preview)")
-    p.add_argument("--fast", action="store_true", help="pyrender mesh + keypoints, no Blender")
+    p.add_argument("--fast", action="store_true", help="pyrender mesh + markers + joints, no Blender")
     p.add_argument("--step", type=int, default=4, help="render every Nth frame (default 4)")
     p.add_argument("--seconds", type=float, default=1.0, help="clip length (default 1 s)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
