@@ -344,3 +344,25 @@ def test_training_pairs_through_skeleton_ik(anny):
     assert np.isfinite(j).all() and np.nanmean(rms) < 0.03
     reg = load_regressor(__import__("odahgen.body.regressor", fromlist=["x"]).regressor_path("anny"))
     assert joint_errors_mm(reg, v, j).mean() < 25
+
+
+def test_anny_limits_reach_straight_elbow_and_knee(anny):
+    """anny's rest pose has bent elbows (~43 deg) and knees (~10 deg); its pose limits must
+    still allow the straight limbs of the skeleton's zero angles."""
+    names = [g.name for g in anny.pose_groups]
+    n = 12
+    pose = torch.zeros(n, anny.pose_dim)
+    for g in ("lowerarm01_r", "lowerleg01_r"):
+        k = 3 * names.index(g)
+        pose[:, k] = torch.linspace(float(anny.pose_lower[k]), 0.0, n)  # extension (-X) up to the limit
+    j = {k: v.numpy() for k, v in anny.joint_positions(anny.default_shape(), pose, torch.zeros(n, 3)).items()}
+
+    def flexion(a, b, c):
+        u, v = j[b] - j[a], j[c] - j[b]
+        return np.degrees(np.arccos((u * v).sum(1) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)))
+
+    assert flexion("acromial_r", "elbow_r", "radius_hand_r").min() < 5.0
+    assert flexion("hip_r", "walker_knee_r", "ankle_r").min() < 3.0
+    rest = {k: v[0].numpy() for k, v in anny.joint_positions(anny.default_shape()).items()}
+    u, v = rest["elbow_r"] - rest["acromial_r"], rest["radius_hand_r"] - rest["elbow_r"]
+    assert np.degrees(np.arccos(u @ v / np.linalg.norm(u) / np.linalg.norm(v))) > 30  # really bent at rest
