@@ -1,25 +1,29 @@
 """Benchmark: odahgen's fast IK versus stock OpenSim IK on Rajagopal2016 (with constraints).
 
-Makes a 600-frame full-body TRC from ../shared/data/mocap/rajagopal_walk.trc (the trial played
-forward, backward, forward), scales Rajagopal2016 with odahgen to the static trial, then on
-that same scaled model, in the same run:
+Two 600-frame full-body trials, each run through both solvers in the same process:
+  - real: ../shared/data/mocap/rajagopal_walk.trc (lab data, 41 markers) played forward,
+    backward, forward;
+  - synthetic: the scaled Rajagopal2016 markers of the real trial's marker names, moved by FK
+    along the stock solution of the real trial (a realistic gait), plus 1 mm Gaussian noise
+    (seeded). Here the markers sit exactly where the model puts them, so both solvers should
+    agree with each other and with the true angles.
+Rajagopal2016 is scaled with odahgen to the static trial; on that scaled model:
   - stock OpenSim InverseKinematicsTool (constraints on, accuracy 1e-5, the repository's
-    walking IK setup: its marker task weights),
-  - odahgen IK with the *same* marker weights, no registration: the like-for-like comparison
-    (frames/s, ratio, per-coordinate max / RMS angle difference, weighted marker cost of both),
-  - odahgen IK as `odahgen ik` runs it (class weights + marker-offset registration): frames/s.
+    walking IK setup: its marker task weights), timed; and once more at accuracy 1e-8,
+    untimed, to tell stock's early stopping from real disagreement;
+  - odahgen IK with the *same* marker weights, no registration (like-for-like angles);
+  - odahgen IK as `odahgen ik` runs it (class weights + marker-offset registration, workers
+    as given: 0 = one per core, as the CLI); frames/s and the angle difference to stock too.
 
-Angle agreement is reported per coordinate. A coordinate counts as *well determined* when,
-with every other coordinate re-optimised, turning it by 10 deg raises the weighted marker
-RMS of the frame by at least 2 mm on every frame (conditional stiffness from the Gauss-Newton
-normal equations at odahgen's solution). Forearm pronation with a single radius marker close
-to the pronation axis, for example, is not: stock and odahgen then pick different angles at the
-same cost, and no solver can be "right" about it. The headline max angle difference is over
-well-determined coordinates; the others are listed with their stiffness. Stock IK is also run
-a second time (untimed) at accuracy 1e-8: differences to the timed 1e-5 run up to ~1-2 deg are
-the stock solver stopping early (odahgen's solution has the lower cost on every frame).
+A coordinate counts as *well determined* when, with every other coordinate re-optimised,
+turning it by 10 deg raises the weighted marker RMS of the frame by at least 2 mm on every
+frame (conditional stiffness from the Gauss-Newton normal equations at odahgen's solution).
+Forearm pronation with a single radius marker close to the pronation axis, for example, is
+not: stock and odahgen then pick different angles at the same cost. Headline angle figures are
+over well-determined rotational coordinates; all are listed. Timings are wall clock on a
+shared machine: noisy, compare the ratios within one run.
 
-    .venv/bin/python bench/ik.py [--frames N] [--workers N]
+    .venv/bin/python bench/ik.py [--frames N] [--workers N] [--no-tight] [--no-synthetic]
 """
 
 from __future__ import annotations
@@ -49,16 +53,134 @@ def setup_weights(setup: Path) -> dict[str, float]:
     return out
 
 
+def _stock_coords(tree, names, stock):
+    """Stock .mot columns (deg / m) -> (T, n) model coordinates (rad / m)."""
+    q = np.tile(tree.coord_default, (len(stock), 1))
+    for i, n in enumerate(tree.coord_names):
+        if n in names:
+            v = stock[:, names.index(n)]
+            q[:, i] = np.radians(v) if tree.coord_rotational[i] else v
+    return tree.apply_couplers(q)
+
+
+def _angdiff(a, b):
+    """|a - b| in degrees, wrapped to [0, 180]."""
+    return np.abs((np.degrees(a - b) + 180) % 360 - 180)
+
+
+def compare(label, tree, data, trc, scaled, setup, sw, tmp, workers, stiff_mm, tight_run, truth=None):
+    """Run both solvers on one trial; print and return the figures."""
+    from odahgen.skeleton.ik import _n_workers, match_markers, opensim_ik, run_ik_tree
+    from odahgen.io.mocap import read_mot
+
+    t_stock = opensim_ik(scaled, trc, tmp / f"{label}_stock.mot", setup_xml=setup)
+    names, _, stock = read_mot(tmp / f"{label}_stock.mot")
+    q_st = _stock_coords(tree, names, stock)
+    q_tight = None
+    if tight_run:
+        opensim_ik(scaled, trc, tmp / f"{label}_tight.mot", setup_xml=setup, accuracy=1e-8)
+        names_t, _, tight = read_mot(tmp / f"{label}_tight.mot")
+        q_tight = _stock_coords(tree, names_t, tight)
+
+    run_ik_tree(tree, data.frames(slice(0, 20)), register=False, workers=1)  # warm caches
+    t0 = time.perf_counter()
+    same = run_ik_tree(tree, data, register=False, workers=workers, weights=sw)
+    t_same = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    full = run_ik_tree(tree, data, register=True, workers=workers)
+    t_full = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    run_ik_tree(tree, data, register=True, workers=1)
+    t_full1 = time.perf_counter() - t0
+    T = min(len(q_st), len(same.coords))
+    nw = _n_workers(workers) if T >= 400 else 1
+
+    # weighted marker cost of both solutions, and per-coordinate stiffness at odahgen's
+    sub, idx = match_markers(tree, data)
+    w = np.array([sw.get(n, 0.0) for n in sub.names])
+    Y = sub.positions
+    W = np.where(np.isfinite(Y).all(axis=2), w[None], 0.0)
+    cols = tree.free_coords()
+    c_st, *_ = tree.normal_equations(q_st[:T], np.nan_to_num(Y[:T]), W[:T], idx, cols)
+    c_od, A, _, _ = tree.normal_equations(same.coords[:T], np.nan_to_num(Y[:T]), W[:T], idx, cols)
+    Ainv = np.linalg.inv(A + 1e-12 * np.eye(len(cols))[None])
+    kappa = 1.0 / np.einsum("tii->ti", Ainv)  # conditional stiffness, cost per rad^2
+    mm10 = 1000 * np.sqrt(kappa * np.radians(10.0) ** 2 / W[:T].sum(axis=1, keepdims=True))
+    stiff = {tree.coord_names[c]: float(mm10[:, k].min()) for k, c in enumerate(cols)}
+
+    print(f"\n== {label} trial: {T} frames, {len(same.marker_names)} markers ==")
+    print(f"stock OpenSim IK (constraints, setup weights, accuracy 1e-5): {T / t_stock:8.1f} frames/s  "
+          f"marker RMS {_rms(tree, q_st[:T], sub, idx) * 100:.2f} cm")
+    print(f"odahgen IK, same weights, no registration ({nw} worker(s)): {T / t_same:8.1f} frames/s  "
+          f"({t_stock / t_same:.1f}x)  marker RMS {np.nanmean(same.marker_rms) * 100:.2f} cm")
+    print(f"odahgen IK as `odahgen ik` (class weights + registration, {nw} worker(s)): {T / t_full:8.1f} frames/s  "
+          f"({t_stock / t_full:.1f}x)  marker RMS {np.nanmean(full.marker_rms) * 100:.2f} cm")
+    print(f"odahgen IK as `odahgen ik`, 1 worker: {T / t_full1:8.1f} frames/s  ({t_stock / t_full1:.1f}x)")
+    print(f"weighted marker cost, mean over frames: stock {c_st.mean():.5f}  odahgen {c_od.mean():.5f}  "
+          f"(odahgen lower on {(c_od < c_st - 1e-9).mean() * 100:.0f}% of frames)")
+    cmp = {"same weights": same.coords[:T], "odahgen ik": full.coords[:T]}
+    hdr = f"{'coordinate':18s} {'mm/10deg':>8s} | max deg vs stock 1e-5: {'same w.':>7s} {'ik':>6s}"
+    hdr += f" | vs stock 1e-8: {'same w.':>7s}" if q_tight is not None else ""
+    hdr += f" | vs truth: {'stock':>6s} {'same w.':>7s} {'ik':>6s}" if truth is not None else ""
+    print(hdr)
+    worst: dict[str, tuple[float, str]] = {}
+
+    def note(key, val, name):
+        if val > worst.get(key, (-1.0, ""))[0]:
+            worst[key] = (float(val), name)
+
+    for n in tree.coord_names:
+        i = tree.coord_names.index(n)
+        if not tree.coord_rotational[i] or i not in cols or n not in names:
+            continue
+        st = stiff.get(n, float("nan"))
+        det = st >= stiff_mm
+        row = f"{n:18s} {st:8.1f} |                        "
+        for k, qq in cmp.items():
+            d = _angdiff(qq[:, i], q_st[:T, i]).max()
+            row += f"{d:7.2f} " if k == "same weights" else f"{d:6.2f}"
+            if det:
+                note(f"{k} vs stock", d, n)
+        if q_tight is not None:
+            d = _angdiff(cmp["same weights"][:, i], q_tight[:T, i]).max()
+            row += f" |                {d:7.2f}"
+            if det:
+                note("same weights vs stock 1e-8", d, n)
+        if truth is not None:
+            ds = _angdiff(q_st[:T, i], truth[:T, i]).max()
+            d1 = _angdiff(cmp["same weights"][:, i], truth[:T, i]).max()
+            d2 = _angdiff(cmp["odahgen ik"][:, i], truth[:T, i]).max()
+            row += f" |           {ds:6.2f} {d1:7.2f} {d2:6.2f}"
+            if det:
+                note("stock vs truth", ds, n)
+                note("same weights vs truth", d1, n)
+                note("odahgen ik vs truth", d2, n)
+        print(row + ("" if det else "  (not well determined)"))
+    print("max angle difference over well-determined coordinates:")
+    for k, (v, n) in worst.items():
+        print(f"  {k:28s} {v:6.2f} deg ({n})")
+    return {"fps_stock": T / t_stock, "fps_same": T / t_same, "fps_ik": T / t_full, "workers": nw,
+            "ratio_ik": t_stock / t_full, "worst": worst}
+
+
+def _rms(tree, q, sub, idx):
+    R, p, _ = tree.forward(q)
+    mk = tree.markers(R, p)[:, idx]
+    e = np.linalg.norm(mk - sub.positions[: len(q)], axis=2)
+    return float(np.nanmean(np.sqrt(np.nanmean(e**2, axis=1))))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=0, help="odahgen IK processes (0 = one per core, as the CLI)")
     ap.add_argument("--frames", type=int, default=600)
     ap.add_argument("--stiff-mm", type=float, default=2.0, help="well-determined threshold (mm per 10 deg)")
     ap.add_argument("--no-tight", action="store_true",
-                    help="skip the second (untimed) stock run at accuracy 1e-8 used for the agreement check")
+                    help="skip the second (untimed) stock runs at accuracy 1e-8 used for the agreement check")
+    ap.add_argument("--no-synthetic", action="store_true", help="real trial only")
+    ap.add_argument("--noise-mm", type=float, default=1.0, help="marker noise of the synthetic trial")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    from odahgen.skeleton.ik import match_markers, opensim_ik, run_ik_tree
     from odahgen.skeleton.kinematics import extract_tree
     from odahgen.skeleton.model import load_model
     from odahgen.skeleton.scale import scale_subject, write_scaled_model
@@ -81,71 +203,26 @@ def main() -> None:
     scaled = write_scaled_model(raj, tmp / "scaled.osim", tree, sres, mset)
     t_scale = time.perf_counter() - t0
     sw = setup_weights(setup)
-
-    t_stock = opensim_ik(scaled, trc, tmp / "stock.mot", setup_xml=setup)
-    names, _, stock = read_mot(tmp / "stock.mot")
-    tight = None
-    if not args.no_tight:  # the same stock IK converged further: is a difference odahgen's or stock's?
-        opensim_ik(scaled, trc, tmp / "stock_tight.mot", setup_xml=setup, accuracy=1e-8)
-        names_t, _, tight = read_mot(tmp / "stock_tight.mot")
-        assert names_t == names
-
-    run_ik_tree(tree, data.frames(slice(0, 20)), register=False, workers=1)  # warm caches
-    t0 = time.perf_counter()
-    same = run_ik_tree(tree, data, register=False, workers=args.workers, weights=sw)
-    t_same = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    full = run_ik_tree(tree, data, register=True, workers=args.workers)
-    t_full = time.perf_counter() - t0
-
-    # weighted marker cost of both solutions, and per-coordinate stiffness at odahgen's
-    sub, idx = match_markers(tree, data)
-    w = np.array([sw.get(n, 0.0) for n in sub.names])
-    Y = sub.positions
-    W = np.where(np.isfinite(Y).all(axis=2), w[None], 0.0)
-    cols = tree.free_coords()
-    q_st = np.tile(tree.coord_default, (len(stock), 1))
-    for i, n in enumerate(tree.coord_names):
-        if n in names:
-            v = stock[:, names.index(n)]
-            q_st[:, i] = np.radians(v) if tree.coord_rotational[i] else v
-    T = min(len(q_st), len(same.coords))
-    c_st, *_ = tree.normal_equations(q_st[:T], np.nan_to_num(Y[:T]), W[:T], idx, cols)
-    c_od, A, _, _ = tree.normal_equations(same.coords[:T], np.nan_to_num(Y[:T]), W[:T], idx, cols)
-    Ainv = np.linalg.inv(A + 1e-12 * np.eye(len(cols))[None])
-    kappa = 1.0 / np.einsum("tii->ti", Ainv)  # conditional stiffness, cost per rad^2
-    mm10 = 1000 * np.sqrt(kappa * np.radians(10.0) ** 2 / W[:T].sum(axis=1, keepdims=True))
-    stiff = {tree.coord_names[c]: float(mm10[:, k].min()) for k, c in enumerate(cols)}
-
-    print(f"frames: {T}, markers: {len(same.marker_names)}, scaling {t_scale:.2f} s, machine load noisy (shared cores)")
-    print(f"stock OpenSim IK (constraints, setup weights):  {T / t_stock:8.1f} frames/s")
-    print(f"odahgen IK, same weights, no registration:      {T / t_same:8.1f} frames/s  ({t_stock / t_same:.1f}x)  "
-          f"marker RMS {np.nanmean(same.marker_rms) * 100:.2f} cm")
-    print(f"odahgen IK as `odahgen ik` (class weights + registration): {T / t_full:8.1f} frames/s  "
-          f"({t_stock / t_full:.1f}x)  marker RMS {np.nanmean(full.marker_rms) * 100:.2f} cm")
-    print(f"weighted marker cost, mean over frames: stock {c_st.mean():.5f}  odahgen {c_od.mean():.5f}  "
-          f"(odahgen lower on {(c_od < c_st - 1e-9).mean() * 100:.0f}% of frames)")
-    print(f"{'coordinate':20s} {'max deg':>8s} {'RMS deg':>8s} {'max vs 1e-8':>11s} {'mm/10deg':>9s}")
-    worst_det, worst_name, worst_tight, worst_tname = 0.0, "", 0.0, ""
-    for n in names:
-        if n not in tree.coord_names:
-            continue
-        i = tree.coord_names.index(n)
-        if not tree.coord_rotational[i] or i not in cols:
-            continue
-        a = np.degrees(same.coords[:T, i])
-        d = np.abs((a - stock[:T, names.index(n)] + 180) % 360 - 180)
-        st = stiff.get(n, float("nan"))
-        det = st >= args.stiff_mm
-        dt = np.abs((a - tight[:T, names.index(n)] + 180) % 360 - 180).max() if tight is not None else float("nan")
-        if det and d.max() > worst_det:
-            worst_det, worst_name = float(d.max()), n
-        if det and dt > worst_tight:
-            worst_tight, worst_tname = float(dt), n
-        print(f"{n:20s} {d.max():8.2f} {np.sqrt((d**2).mean()):8.2f} {dt:11.2f} {st:9.1f}"
-              f"{'' if det else '  (not well determined)'}")
-    print(f"max angle difference over well-determined coordinates: {worst_det:.2f} deg ({worst_name}) "
-          f"vs stock at accuracy 1e-5; {worst_tight:.2f} deg ({worst_tname}) vs stock converged to 1e-8")
+    print(f"scaling {t_scale:.2f} s; timings are wall clock on a shared machine (noisy)")
+    real = compare("real", tree, data, trc, scaled, setup, sw, tmp, args.workers, args.stiff_mm, not args.no_tight)
+    if args.no_synthetic:
+        return
+    # synthetic trial: FK of the model's markers along the stock (1e-8, else 1e-5) real solution
+    src = tmp / ("real_tight.mot" if (tmp / "real_tight.mot").exists() else "real_stock.mot")
+    names, _, ang = read_mot(src)
+    truth = _stock_coords(tree, names, ang)
+    R, p, _ = tree.forward(truth)
+    keep = [n for n in walk.names if n in tree.marker_names]
+    mk = tree.markers(R, p)[:, [tree.marker_names.index(n) for n in keep]]
+    mk = mk + np.random.default_rng(0).normal(0.0, args.noise_mm / 1000.0, mk.shape)
+    syn = MarkerData(keep, mk, walk.fps)
+    strc = write_trc(tmp / "synthetic600.trc", syn)
+    print(f"\nsynthetic trial: FK of {len(keep)} model markers along the stock solution of the real trial "
+          f"({src.name}), + {args.noise_mm:g} mm noise")
+    compare("synthetic", tree, syn, strc, scaled, setup, sw, tmp, args.workers, args.stiff_mm, not args.no_tight,
+            truth=truth)
+    print(f"\nheadline: `odahgen ik` {real['fps_ik']:.0f} frames/s = {real['ratio_ik']:.1f}x stock "
+          f"({real['fps_stock']:.1f} frames/s) on the real trial, {real['workers']} worker(s)")
 
 
 if __name__ == "__main__":

@@ -71,7 +71,8 @@ def solve_frames(
     tol: float = 1e-4,
     prior: np.ndarray | None = None,
     reg: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray]:
+    hessian: bool = False,
+):
     """Batched Levenberg-Marquardt over all frames at once: markers Y (T, m, 3) (NaN = missing)
     of tree markers ``idx``, weights (m,), start q0 (T, n); returns (q (T, n), weighted marker
     cost (T,)). Clamped coordinates stay in range (projected steps with an active set: a
@@ -80,13 +81,13 @@ def solve_frames(
     where the prior (a neighbouring frame's solution) put them instead of drifting or flipping.
     The normal equations J^T W J come from :meth:`KinematicTree.normal_equations` (no Jacobian
     is formed); the Jacobian is evaluated at each trial point, so one model evaluation per
-    iteration."""
+    iteration. ``hessian``: also return A = J^T W J (T, n, n) at the solution."""
     cols = tree.free_coords() if cols is None else np.asarray(cols)
     q = tree.apply_couplers(q0)
     T = q.shape[0]
     n = len(cols)
     if T == 0:
-        return q, np.zeros(0)
+        return (q, np.zeros(0), np.zeros((0, n, n))) if hessian else (q, np.zeros(0))
     ok = np.isfinite(Y).all(axis=2)
     W = np.where(ok, weights[None, :], 0.0)
     Yc = np.where(ok[..., None], Y, 0.0)
@@ -137,7 +138,7 @@ def solve_frames(
         done = (better & ((stepn < tol) | (rel < 1e-6))) | (lam[a] > 1e8) | flat
         active[a[done]] = False
     solve_frames.last_iters = it + 1
-    return q, cost
+    return (q, cost, A) if hessian else (q, cost)
 
 
 def _root_coords(tree: KinematicTree) -> np.ndarray:
@@ -184,16 +185,39 @@ def initial_guess(tree: KinematicTree, Y: np.ndarray, idx: np.ndarray, weights: 
     return q
 
 
-def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, candidates: str = "jumps"):
+def _determined(A: np.ndarray, W: np.ndarray, mm: float = 2.0) -> np.ndarray:
+    """(T, n) bool: coordinates whose 10 deg turn, the others re-optimised, moves the weighted
+    marker RMS by at least ``mm`` mm (conditional stiffness 1 / (A^-1)_ii); A (T, n, n) = J^T W J,
+    W (T, m) marker weights. Jumps in the other (flat) directions are not a continuity problem."""
+    n = A.shape[1]
+    Ainv = np.linalg.inv(A + 1e-12 * np.eye(n)[None])
+    kappa = 1.0 / np.maximum(np.einsum("tii->ti", Ainv), 1e-300)
+    wsum = np.maximum(W.sum(axis=1, keepdims=True), 1e-12)
+    return np.sqrt(kappa * np.radians(10.0) ** 2 / wsum) >= mm / 1000.0
+
+
+def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, candidates: str = "jumps", A=None):
     """Re-solve frames from a neighbour's solution and keep whichever fits better.
 
     ``candidates="all"``: every frame is tried from both neighbours (used on the coarse pass,
     where neighbours are far apart in time); ``"jumps"``: only frames whose cost is much worse
-    than a neighbour's or whose angles jump by more than 5 deg from it."""
+    than a neighbour's (by more than half the median frame cost and 1.5x) or whose
+    well-determined angles (:func:`_determined`, from ``A`` (T, n, n) at q when given) jump by
+    more than 5 deg from it. After the first round only neighbours of frames whose fit
+    improved clearly (:data:`MOVED_REL`, and by a tenth of the median frame cost) are tried."""
     T = len(q)
     if T < 2:
         return q, cost
+    ok_m = np.isfinite(Y).all(axis=2)
+    W = np.where(ok_m, weights[None], 0.0)
+    if candidates != "all" and A is None:
+        _c, A, _g, _x = tree.normal_equations(q, np.where(ok_m[..., None], Y, 0.0), W, idx, cols, loc)
+    det = _determined(A, W) if candidates != "all" else None
     moved = np.ones(T, bool)  # frames whose solution changed in the last round
+    # cost differences below half the typical frame cost are noise, not a worse minimum
+    med = float(np.median(cost))
+    floor = 0.5 * med + 1e-9
+    reg = REG * float(np.median(weights))
     for _ in range(rounds):
         frames, starts = [], []
         for direction in (1, -1):
@@ -202,16 +226,18 @@ def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, cand
             nbc = np.clip(nb, 0, T - 1)
             if candidates == "all":
                 bad = np.nonzero(ok & moved[nbc])[0]
-            else:
-                jump = np.abs(q[:, cols] - q[nbc][:, cols]).max(axis=1) > np.radians(5.0)
-                bad = np.nonzero(ok & ((cost > 1.5 * cost[nbc] + 1e-6) | jump))[0]
+            else:  # next to a frame that changed (all, at first): much worse fit, or a jump
+                big = np.abs(q[:, cols] - q[nbc][:, cols]) > np.radians(5.0)
+                jump = (big & (det | det[nbc])).any(axis=1)
+                worse = cost > 1.5 * cost[nbc] + floor
+                bad = np.nonzero(ok & moved[nbc] & (worse | jump))[0]
             frames.append(bad)
             starts.append(bad - direction)
         bad = np.concatenate(frames)
         if len(bad) == 0:
             break
-        qn, cn = solve_frames(tree, Y[bad], idx, weights, q[np.concatenate(starts)], loc, cols, iters=25,
-                              reg=REG * float(np.median(weights)))
+        qn, cn, An = solve_frames(tree, Y[bad], idx, weights, q[np.concatenate(starts)], loc, cols, iters=25,
+                                  reg=reg, hessian=True)
         changed = False
         moved[:] = False
         for k in np.argsort(cn, kind="stable"):  # best candidate per frame wins
@@ -219,8 +245,10 @@ def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, cand
             if cn[k] < cost[f] * (1 - 1e-4) - 1e-12:
                 # only a clearly better fit (not a slide along a flat direction such as an
                 # unobservable forearm rotation) makes the neighbours worth trying again
-                moved[f] = cn[k] < cost[f] * (1 - MOVED_REL)
+                moved[f] = cn[k] < cost[f] * (1 - MOVED_REL) - 0.1 * med
                 q[f], cost[f] = qn[k], cn[k]
+                if det is not None:
+                    det[f] = _determined(An[k:k + 1], W[f:f + 1])[0]
                 changed = changed or moved[f]
         if not changed:
             break
@@ -289,7 +317,8 @@ def _solve_fine(args):
     are independent, so any split into chunks gives the same result."""
     tree, Y, idx, weights, loc, q0, iters = args
     reg = REG * float(np.median(weights))
-    return solve_frames(tree, Y, idx, weights, q0, loc, tree.free_coords(), iters=iters, prior=q0, reg=reg)
+    return solve_frames(tree, Y, idx, weights, q0, loc, tree.free_coords(), iters=iters, prior=q0, reg=reg,
+                        hessian=True)
 
 
 def _map_chunks(fn, jobs, workers):
@@ -334,7 +363,7 @@ def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk:
                                           for a, b in _split(T, chunk, nw)], nw)
         q = np.concatenate([r[0] for r in parts])
         cost = np.concatenate([r[1] for r in parts])
-        return _continuity(tree, Y, idx, weights, q, cost, loc, cols)
+        return _continuity(tree, Y, idx, weights, q, cost, loc, cols, A=np.concatenate([r[2] for r in parts]))
     cf = coarse_frames(T)
     Yc = Y[cf]
     ncw = _n_workers(workers) if len(cf) >= min_parallel else 1
@@ -359,7 +388,7 @@ def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk:
                                       for a, b in _split(T, chunk, nw)], nw)
     q = np.concatenate([r[0] for r in parts])
     cost = np.concatenate([r[1] for r in parts])
-    return _continuity(tree, Y, idx, weights, q, cost, loc, cols)
+    return _continuity(tree, Y, idx, weights, q, cost, loc, cols, A=np.concatenate([r[2] for r in parts]))
 
 
 def register_offsets(tree, Y, idx, q, classes, loc0, max_offset=None) -> np.ndarray:
