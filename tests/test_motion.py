@@ -174,7 +174,7 @@ def test_amass_retarget_preserves_angles(tmp_path, n_joints, layout):
     sub = tmp_path / "BMLMovi" / "Subject_1"
     sub.mkdir(parents=True)
     write_amass(sub / "wave.npz", poses, trans, fps=120.0, gender="female", layout=layout)
-    src = get_source("amass", path=tmp_path / "BMLMovi", face_forward=False)
+    src = get_source("amass", path=tmp_path / "BMLMovi", face_forward=False, output="coordinates")
     assert src.list_motions() == ["Subject_1.wave"]
     m = src.load("Subject_1.wave")
     assert m.sex == "female" and m.subject == "Subject_1" and m.fps == 120.0 and m.meta["layout"] == layout

@@ -3,9 +3,19 @@
 Fields read: ``poses``, ``trans`` (T, 3) m, ``betas``, ``gender``, ``mocap_framerate`` or
 ``mocap_frame_rate``, ``surface_model_type`` (optional). Files are opened with
 ``allow_pickle=False``; one that needs pickle is rejected with a one-line error.
-Without the user's SMPL files the joint rotations are retargeted onto the Rajagopal
-coordinates (:mod:`odahgen.motion.retarget`); ``output="body_params"`` instead returns the
-parameters (Z-up converted to the OpenSim frame) for a body stage that has the model files.
+
+Three outputs (option ``output``):
+
+- ``"markers"`` (default; the paper's route): the sequence poses a body mesh and the motion
+  is that mesh's virtual markers, which then go through OpenSim scaling + IK like any marker
+  source (:mod:`odahgen.motion.body_markers`). With the user's SMPL-X files (``model_dir``)
+  the body is SMPL-X itself; without them, the joint rotations are retargeted onto the
+  default body model's (anny's) rig and anny's virtual markers are used.
+- ``"coordinates"``: the joint rotations decomposed directly onto the Rajagopal coordinates
+  (:mod:`odahgen.motion.retarget`; exact round trip, no mesh, ~10x faster). It skips the
+  soft-tissue/marker step, so it is an option, not the default.
+- ``"body_params"``: the parameters themselves (Z-up converted to the OpenSim frame).
+
 A folder (e.g. BMLMovi) gives one motion per file, the subject being the file's folder.
 """
 
@@ -70,18 +80,22 @@ def read_amass(path: Path) -> dict:
 
 
 class AmassSource(FileMotionSource):
-    """AMASS npz files. Options: ``path`` (file or folder), ``output`` ("coordinates" or
-    "body_params"), ``face_forward`` (rotate so the subject faces +X at t=0; default True)."""
+    """AMASS npz files. Options: ``path`` (file or folder), ``output`` ("markers" (default),
+    "coordinates" or "body_params"), ``model_dir`` (folder with the user's SMPLX_*.npz: the
+    markers come from SMPL-X; without it from anny), ``face_forward`` (rotate so the subject
+    faces +X at t=0; default True)."""
 
     name = "amass"
-    description = "AMASS .npz (SMPL-H / SMPL-X), retargeted onto the Rajagopal coordinates"
+    description = "AMASS .npz (SMPL-H / SMPL-X) -> body mesh -> virtual markers (or coordinates)"
     extensions = (".npz",)
 
-    def __init__(self, path=None, output: str = "coordinates", face_forward: bool = True, **options):
+    def __init__(self, path=None, output: str = "markers", face_forward: bool = True,
+                 model_dir: str | None = None, **options):
         super().__init__(path=path, **options)
-        if output not in ("coordinates", "body_params"):
-            raise OdahgenError(f"amass: output must be 'coordinates' or 'body_params', got {output!r}")
+        if output not in ("markers", "coordinates", "body_params"):
+            raise OdahgenError(f"amass: output must be 'markers', 'coordinates' or 'body_params', got {output!r}")
         self.output, self.face_forward = output, bool(face_forward)
+        self.model_dir = str(model_dir) if model_dir else None
 
     def _files(self):
         idx = super()._files()
@@ -97,6 +111,17 @@ class AmassSource(FileMotionSource):
                       "world_rotation": W, "layout": d["layout"]}
             return Motion(id=motion_id, source=self.name, fps=d["fps"], times=uniform_times(T, d["fps"]),
                           body_params=params, sex=d["gender"], path=str(path), meta=meta)
+        if self.output == "markers":
+            from odahgen.motion.body_markers import amass_markers  # noqa: PLC0415
+
+            body = "smplx" if self.model_dir else "anny"
+            try:
+                names, mk, info = amass_markers(d, body, self.model_dir, face_forward=self.face_forward)
+            except OdahgenError as err:
+                raise OdahgenError(f"{path}: {err}") from None
+            return Motion(id=motion_id, source=self.name, fps=d["fps"], times=uniform_times(T, d["fps"]),
+                          markers=mk, marker_names=tuple(names), sex=d["gender"], path=str(path),
+                          meta={**meta, **info})
         coords = RT.smpl_to_coordinates(d["poses"], d["trans"], world="zup")
         if self.face_forward:
             coords = RT.face_forward(coords)

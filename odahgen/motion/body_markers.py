@@ -1,0 +1,254 @@
+"""AMASS -> body mesh -> virtual markers (the paper's route from AMASS to OpenSim IK).
+
+Two body models, chosen by whether the user has the SMPL-X model files:
+
+- ``smplx`` (``model_dir`` given): the AMASS parameters pose SMPL-X itself (root orientation,
+  the 21 body joints, the first 10 betas; hands and face stay at rest), and the markers are
+  the SMPL-X layout's virtual markers (:func:`odahgen.body.markers.load_layout`, built for the
+  user's mesh by segment-similarity transfer). SMPL-H files are posed on SMPL-X's body: the 22
+  body joints have the same meaning and order in both.
+- ``anny`` (default, no licensed files): the SMPL joint rotations are retargeted onto anny's
+  rig and the markers are anny's shipped virtual markers. Retargeting works on *world* bone
+  rotations: each SMPL body joint's rotation relative to the SMPL rest pose (a T-pose) is
+  given to the anny bones of the same body part, after a fixed per-bone offset that turns
+  anny's rest pose (arms down, elbows and knees a little flexed) into SMPL's T-pose (the
+  smallest rotation taking each anny bone's rest direction onto SMPL's canonical one). The
+  body is lowered or raised once so that its feet rest on the floor.
+
+Everything returned is in the OpenSim world frame (Y up), metres.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from odahgen.errors import OdahgenError
+from odahgen.motion import kinematics as K
+from odahgen.motion import retarget as RT
+
+SMPL_PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
+
+# anny bone (side-less, ".S" added) -> SMPL joint whose world rotation it takes
+_ANNY_MID = {"root": "pelvis", "spine05": "pelvis", "spine04": "spine1", "spine03": "spine2",
+             "spine02": "spine3", "spine01": "spine3", "neck01": "neck", "neck02": "neck",
+             "neck03": "neck", "head": "head"}
+_ANNY_SIDE = {"clavicle": "collar", "shoulder01": "collar", "upperarm01": "shoulder",
+              "upperarm02": "shoulder", "lowerarm01": "elbow", "lowerarm02": "elbow",
+              "wrist": "wrist", "upperleg01": "hip", "upperleg02": "hip", "lowerleg01": "knee",
+              "lowerleg02": "knee", "foot": "ankle", "toes": "foot"}
+def smpl_world_rotations(poses: np.ndarray, world: str = "zup") -> np.ndarray:
+    """(T, 22, 3, 3) rotation of every SMPL body joint relative to the SMPL rest pose, in the
+    OpenSim world frame (root included): ``W_j = W_parent @ C R_j C^T``, ``W_0 = Wm R_0 C^T``
+    with C the SMPL -> OpenSim axes change and Wm the data world -> OpenSim ground."""
+    poses = np.asarray(poses, dtype=np.float64)
+    T = poses.shape[0]
+    R = K.rotvec_to_matrix(poses[:, :66].reshape(T, 22, 3))
+    C = RT.SMPL_FROM_OPENSIM.T  # SMPL axes -> OpenSim axes
+    Wm = RT.ZUP_TO_OPENSIM if world == "zup" else RT.YUP_TO_OPENSIM
+    out = np.empty_like(R)
+    out[:, 0] = Wm @ R[:, 0] @ C.T
+    for j in range(1, 22):
+        out[:, j] = out[:, SMPL_PARENTS[j]] @ (C @ R[:, j] @ C.T)
+    return out
+
+
+def rest_offsets(body, shape: torch.Tensor, rounds: int = 3) -> dict[int, np.ndarray]:
+    """bone -> (3, 3) world rotation taking that bone from the body model's rest pose to
+    SMPL's rest pose, measured with the skeleton: the body's rest-pose virtual markers scale
+    the built-in skeleton and IK gives the skeleton pose ``q_rest`` of the body's rest pose;
+    SMPL's rest pose is the skeleton pose ``q_T`` that :func:`~odahgen.motion.retarget.
+    smpl_to_coordinates` gives all-zero rotations (zero angles, arms abducted 90 deg). A
+    bone of OpenSim body ``k`` (``body.segment_bones``) gets ``R_k(q_T) R_k(q_rest)^T``. Skinning
+    blends bones near the joints, so the body so posed is not exactly at ``q_T``: ``rounds``
+    - 1 more IK passes on it correct the offsets by what is left."""
+    from odahgen.body.markers import load_layout, markers_from_vertices
+    from odahgen.io.mocap import MarkerData
+    from odahgen.skeleton.fk import load_tree
+    from odahgen.skeleton.ik import run_ik_tree
+    from odahgen.skeleton.names import COORDINATE_NAMES
+    from odahgen.skeleton.scale import scale_subject
+
+    layout = load_layout(body)
+    names = list(layout["markers"])
+    with torch.no_grad():
+        rest = body.forward(shape, torch.zeros(1, body.pose_dim), torch.zeros(1, 3))[0].numpy()
+    mk = np.repeat(markers_from_vertices(rest[None], layout, names), 10, axis=0).astype(np.float64)
+    static = MarkerData(names=names, positions=mk, fps=60.0, times=np.arange(10) / 60.0)
+    tree, _ = scale_subject(load_tree("builtin"), static, source=f"{body.name} rest pose", measurements=False)
+    q_rest = run_ik_tree(tree, static.frames(slice(0, 1)), register=False, workers=1, source="rest").coords[:1]
+    q_T = RT.smpl_to_coordinates(np.zeros((1, 66)), np.zeros((1, 3)), world="yup")
+    qt = np.array([q_T[0, COORDINATE_NAMES.index(n)] if n in COORDINATE_NAMES else 0.0 for n in tree.coord_names])
+    R_T = tree.forward(qt[None])[0][0]
+    bidx = {n: i for i, n in enumerate(body.bone_names)}
+    seg_of = {}
+    for seg, bones in body.segment_bones.items():
+        if seg in tree.body_names:
+            for bn in bones:
+                seg_of.setdefault(bidx[bn], tree.body_names.index(seg))
+    R_rest = tree.forward(q_rest)[0][0]
+    out = {b: R_T[k] @ R_rest[k].T for b, k in seg_of.items()}
+    # further rounds in the skeleton's default pose (arms down, where IK is well posed): pose
+    # the body there with these offsets, and correct each bone by its segment's IK error
+    q_ref = np.zeros((1, 39))
+    q_ref[0, COORDINATE_NAMES.index("pelvis_ty")] = K.DEFAULT_PELVIS_HEIGHT
+    ref_poses, _ = RT.coordinates_to_smpl(q_ref, 22, world="yup")
+    Wj = smpl_world_rotations(ref_poses, "yup")[0]
+    joint_of = bone_joints(body)
+    qr = np.array([q_ref[0, COORDINATE_NAMES.index(n)] if n in COORDINATE_NAMES else 0.0 for n in tree.coord_names])
+    R_ref = tree.forward(qr[None])[0][0]
+    for _ in range(rounds - 1):
+        pose, _t = anny_pose_from_smpl(body, shape, ref_poses, np.zeros((1, 3)), world="yup", offsets=out)
+        with torch.no_grad():
+            v = body.forward(shape, torch.as_tensor(pose, dtype=torch.float32), torch.zeros(1, 3)).numpy()
+        mk = markers_from_vertices(v, layout, names).astype(np.float64)
+        q_meas = run_ik_tree(tree, MarkerData(names=names, positions=mk, fps=60.0, times=np.zeros(1)),
+                             register=False, workers=1, source="reference pose").coords[:1]
+        R_meas = tree.forward(q_meas)[0][0]
+        for b, k in seg_of.items():
+            W = Wj[joint_of[b]] if b in joint_of else np.eye(3)
+            out[b] = W.T @ R_ref[k] @ R_meas[k].T @ W @ out[b]
+    return out
+
+
+def bone_joints(body) -> dict[int, int]:
+    """Posed anny bone -> index of the SMPL body joint whose world rotation it takes."""
+    smpl = {n: i for i, n in enumerate(RT.SMPL_JOINTS)}
+    out = {}
+    for g in body.pose_groups:
+        for b in g.bones:
+            n = body.bone_names[b]
+            base, side = (n.split(".") + [""])[:2]
+            key = "toes" if base.startswith("toe") else base
+            if key in _ANNY_MID:
+                out[b] = smpl[_ANNY_MID[key]]
+            elif key in _ANNY_SIDE:
+                out[b] = smpl[f"{'right' if side == 'R' else 'left'}_{_ANNY_SIDE[key]}"]
+            else:
+                raise OdahgenError(f"anny bone {n!r} has no SMPL counterpart")
+    return out
+
+
+def _active_bones(body) -> list[int]:
+    """The posed (active) bones of a body model in the order of its prepared rest frames."""
+    root = int(np.flatnonzero(np.asarray(body.bone_parents) < 0)[0])
+    return sorted({b for g in body.pose_groups for b in g.bones} | {root})
+
+
+def anny_pose_from_smpl(body, shape: torch.Tensor, poses: np.ndarray, trans: np.ndarray,
+                        world: str = "zup", offsets: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """anny pose parameters (T, P) rad and root translation (T, 3) m for SMPL-family
+    ``poses`` (T, >=66) and ``trans`` (T, 3) (see the module docstring)."""
+    Wj = smpl_world_rotations(poses, world)
+    active = _active_bones(body)
+    with torch.no_grad():
+        frames = body.prepare(shape, vertex_ids=[0])["frames"][0].double().numpy()  # (Ja, 4, 4)
+    G = {b: frames[k] for k, b in enumerate(active)}
+    offsets = rest_offsets(body, shape) if offsets is None else offsets
+    T = len(Wj)
+    world_of: dict[int, np.ndarray] = {}  # bone -> (T, 3, 3) target world rotation delta
+    for b, j in bone_joints(body).items():
+        world_of[b] = Wj[:, j] @ offsets.get(b, np.eye(3))
+    parents = np.asarray(body.bone_parents)
+    pose = np.zeros((T, body.pose_dim))
+    for gi, g in enumerate(body.pose_groups):
+        b = g.bones[0]
+        Wb = world_of[b]
+        if parents[b] < 0:
+            local = Wb  # the root group is a world-frame rotation
+        else:
+            p = int(parents[b])
+            while p not in world_of:  # the nearest posed ancestor drives it
+                p = int(parents[p])
+            Rg = G[b][:3, :3]
+            local = Rg.T @ np.swapaxes(world_of[p], 1, 2) @ Wb @ Rg
+        pose[:, 3 * gi:3 * gi + 3] = K.matrix_to_rotvec(local)
+    Wm = RT.ZUP_TO_OPENSIM if world == "zup" else RT.YUP_TO_OPENSIM
+    return pose, np.asarray(trans, np.float64) @ Wm.T
+
+
+def smplx_pose_from_smpl(body, shape: torch.Tensor, poses: np.ndarray, trans: np.ndarray,
+                         world: str = "zup") -> tuple[np.ndarray, np.ndarray]:
+    """SMPL-X body-model pose (T, 66) rad and translation (T, 3) m for AMASS ``poses``/``trans``:
+    the 21 body joints are SMPL-X's own local rotations; the root becomes a world-frame
+    rotation in OpenSim axes about the pelvis joint, and the translation keeps SMPL's
+    convention (``trans`` moves the rest pelvis joint J0: pelvis = Wm (J0 + trans))."""
+    poses = np.asarray(poses, dtype=np.float64)
+    T = poses.shape[0]
+    C = RT.SMPL_FROM_OPENSIM.T
+    Wm = RT.ZUP_TO_OPENSIM if world == "zup" else RT.YUP_TO_OPENSIM
+    out = np.zeros((T, body.pose_dim))
+    out[:, 3:66] = poses[:, 3:66]
+    R0 = K.rotvec_to_matrix(poses[:, :3])
+    out[:, :3] = K.matrix_to_rotvec(Wm @ R0 @ C.T)
+    with torch.no_grad():
+        h = body.prepare(shape, vertex_ids=[0])["frames"][0, 0, :3, 3].double().numpy()
+    J0 = C.T @ h
+    return out, np.asarray(trans, np.float64) @ Wm.T + (Wm @ J0 - h)
+
+
+def _sole_vertices(body, shape, k: int = 30) -> np.ndarray:
+    """Vertex ids of the ``k`` lowest rest vertices under each foot (for grounding)."""
+    rest = body.rest_vertices(shape).numpy()
+    out = []
+    for sgn in (1.0, -1.0):
+        side = np.flatnonzero(np.sign(rest[:, 2]) == sgn)
+        out.append(side[np.argsort(rest[side, 1])[:k]])
+    return np.concatenate(out)
+
+
+def amass_markers(data: dict, body_name: str = "anny", model_dir: str | None = None,
+                  face_forward: bool = True, ground: bool | None = None) -> tuple[list[str], np.ndarray, dict]:
+    """Virtual markers of an AMASS sequence (``data`` from :func:`odahgen.motion.amass.read_amass`).
+
+    Returns (marker names, markers (T, M, 3) m in the OpenSim frame, info). ``body_name``
+    "anny" (default) or "smplx" (needs ``model_dir``). ``ground`` (default: anny only) shifts
+    the whole sequence vertically so the lowest foot-sole vertices rest on y = 0.
+    """
+    from odahgen.body.base import load_body_model
+    from odahgen.body.markers import load_layout, marker_points
+
+    gender = data.get("gender") or "neutral"
+    if body_name == "smplx":
+        if not model_dir:
+            raise OdahgenError("amass: body 'smplx' needs model_dir (the folder with your SMPLX_*.npz)")
+        body = load_body_model("smplx", model_dir=model_dir, gender=gender)
+        betas = np.zeros(body.n_shape)
+        b = np.asarray(data.get("betas", np.zeros(0)), np.float64).reshape(-1)[: body.n_shape]
+        betas[: len(b)] = b
+        shape = torch.as_tensor(betas, dtype=torch.float32)[None]
+        pose, trans = smplx_pose_from_smpl(body, shape, data["poses"], data["trans"])
+        ground = False if ground is None else ground
+    elif body_name == "anny":
+        body = load_body_model("anny")
+        s = body.default_shape().clone()
+        s[0] = {"male": 1.0, "female": 0.0}.get(gender, 0.5)  # anny's gender phenotype
+        shape = s[None]
+        pose, trans = anny_pose_from_smpl(body, shape, data["poses"], data["trans"])
+        ground = True if ground is None else ground
+    else:
+        raise OdahgenError(f"amass: unknown body model {body_name!r}; choose anny or smplx")
+    layout = load_layout(body)
+    names, idx, w = marker_points(layout)
+    soles = _sole_vertices(body, shape[0])
+    pidx = np.concatenate([idx, np.pad(soles[:, None], ((0, 0), (0, idx.shape[1] - 1)))])
+    pw = np.concatenate([w, np.pad(np.ones((len(soles), 1), np.float32), ((0, 0), (0, w.shape[1] - 1)))])
+    prep = body.prepare_points(shape, pidx, pw)
+    out = []
+    with torch.no_grad():
+        for a in range(0, len(pose), 2000):  # chunks bound the memory of long recordings
+            out.append(body.pose_points(prep, torch.as_tensor(pose[a:a + 2000], dtype=torch.float32),
+                                        torch.as_tensor(trans[a:a + 2000], dtype=torch.float32)).double().numpy())
+    pts = np.concatenate(out)
+    mk, sole = pts[:, : len(names)], pts[:, len(names):]
+    if ground:
+        dy = float(np.quantile(sole[:, :, 1].min(axis=1), 0.02))
+        mk = mk - [0.0, dy, 0.0]
+    if face_forward:
+        fwd = smpl_world_rotations(data["poses"][:1])[0, 0] @ np.array([1.0, 0.0, 0.0])
+        yaw = np.arctan2(-fwd[2], fwd[0])
+        Ry = K.axis_rot((0, 1, 0), -yaw)[0]
+        mk = mk @ Ry.T
+        centre = mk[0].mean(axis=0)
+        mk = mk - [centre[0], 0.0, centre[2]]
+    return names, mk, {"body_model": body.name, "ground_shift_m": float(dy) if ground else 0.0}
