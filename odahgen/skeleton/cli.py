@@ -116,7 +116,11 @@ def run_ik_command(
     vals = res.coords.copy()
     vals[:, tree.coord_rotational] = np.degrees(vals[:, tree.coord_rotational])
     write_mot(out / "ik.mot", tree.coord_names, res.times, vals, in_degrees=True, title="Coordinates")
-    has_rajagopal = all(b in tree.body_names for b in BODY_NAMES)
+    missing_bodies = [b for b in BODY_NAMES if b not in tree.body_names]
+    has_rajagopal = not missing_bodies
+    if missing_bodies:
+        log(f"{mpath.name}: no keypoints or segment scales in kinematics.h5: the 44 keypoints need the Rajagopal "
+            f"bodies, and the model lacks {', '.join(missing_bodies[:8])}" + (" ..." if len(missing_bodies) > 8 else ""))
     with atomic_path(out / "kinematics.h5") as tmp:
         with h5py.File(tmp, "w") as h:
             h.attrs["units"] = "angles rad (pelvis_tx/ty/tz m), positions m, times s"
@@ -144,6 +148,7 @@ def run_ik_command(
         "seconds": round(seconds, 3),
         "ik_seconds": round(res.seconds, 3),
         "markers_used": list(res.marker_names),
+        "keypoints_missing_bodies": missing_bodies,
         "model": str(mpath),
         "trc": str(trc),
         "static": str(static) if static else None,
