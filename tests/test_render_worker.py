@@ -26,7 +26,8 @@ FRAMES = 10
 
 def _config(engine):
     return load_config("demo", [f"render.engine={engine}", "render.width=160", "render.height=120",
-                                "render.samples=2", "render.device=cpu", "render.timeout_s=600"])
+                                "render.samples=2", "render.device=cpu", "render.timeout_s=600",
+                                "render.depth=true"])
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +95,30 @@ def test_projected_visible_joints_land_in_the_mask(rendered, walk):
             assert vis.mean() < 0.95
 
 
+def test_depth_is_the_person_distance_and_background_is_invalid(rendered, walk):
+    from odahgen.render.depth import load_depth
+    from odahgen.render.visibility import keypoint_visibility
+
+    meshes = [(walk["vertices"], walk["faces"])] + [(g["vertices"], g["faces"]) for g in rendered["garments"]]
+    for cam in rendered["scene"]["cameras"]:
+        depth = load_depth(rendered["result"]["depth"][cam["name"]])
+        mask = load_masks(rendered["result"]["masks"][cam["name"]])
+        assert depth.shape == (FRAMES, 120, 160)
+        assert np.array_equal(np.isfinite(depth), mask)  # depth on the person only, NaN elsewhere
+        px, z = project(cam, walk["joints"])
+        vis = keypoint_visibility(meshes, walk["joints"], cam)
+        col, row = np.floor(px[..., 0]).astype(int), np.floor(px[..., 1]).astype(int)
+        t = np.arange(FRAMES)[:, None].repeat(px.shape[1], 1)
+        d = depth[t[vis], row[vis], col[vis]]
+        behind = z[vis] - d  # a visible joint centre lies inside the body, behind its surface
+        ok = np.isfinite(behind)
+        assert ok.mean() > 0.9
+        assert np.median(behind[ok]) == pytest.approx(0.06, abs=0.04), cam["name"]
+        assert (np.abs(behind[ok] - 0.06) < 0.1).mean() > 0.9, cam["name"]
+        # the person is metres from the camera, as far as the scene's camera distance says
+        assert abs(np.nanmedian(depth) - cam["distance_m"]) < 0.5
+
+
 def test_the_room_and_textures_are_rendered(rendered):
     frames = read_frames(rendered["result"]["videos"]["front"]).astype(float)
     m = load_masks(rendered["result"]["masks"]["front"])
@@ -131,11 +156,3 @@ def test_frame_step_gives_every_nth_frame(walk, tmp_path, blender_python):
     res = render_trial(bundle, tmp_path / "out", rc, views=["front"])
     assert res["video_info"]["front"]["frames"] == 4  # frames 1, 4, 7, 10
     assert res["video_info"]["front"]["fps"] == pytest.approx(20.0)
-
-
-def test_preview_fast_cli(tmp_path):
-    from odahgen.cli import main
-
-    assert main(["preview", "squat", "--fast", "-o", str(tmp_path), "--seconds", "0.2", "--step", "3"]) == 0
-    assert (tmp_path / "preview.mp4").stat().st_size > 0 and (tmp_path / "contact_sheet.png").exists()
-    assert main(["preview", "no_such_motion", "--fast", "-o", str(tmp_path)]) != 0

@@ -9,7 +9,9 @@ Layout of a bundle folder (all geometry already in Blender's frame, Z up, metres
     meshes/NAME.uv.npy      (F, 3, 2) float32 per-corner UVs (optional)
     textures/NAME.png    garment and floor textures (sRGB)
 
-Meshes with ``"person": true`` (body, garments) make up the person mask.
+Meshes with ``"person": true`` (body, garments) make up the person mask. The body mesh leaves
+out the faces wholly under a garment (:func:`odahgen.scene.garments.covered_faces`; their
+count is the mesh's ``hidden_faces``); its point cache keeps every vertex.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from odahgen.errors import OdahgenError
 from odahgen.io.atomic import atomic_path, atomic_write_json
 from odahgen.render.frames import camera_to_blender_matrix, opensim_to_blender
 from odahgen.render.pc2 import write_pc2
+from odahgen.scene.garments import covered_faces
 from odahgen.scene.textures import write_texture
 
 BUNDLE_VERSION = 1
@@ -132,7 +135,11 @@ def write_render_bundle(out_dir: str | os.PathLike, body_vertices: np.ndarray, f
             rec["uv"] = f"meshes/{name}.uv.npy"
         meshes.append(rec)
 
-    add_mesh("body", body_vertices, faces, uv, "skin")
+    # body faces wholly under a garment are left out: they cannot poke through the shell
+    hidden = covered_faces(faces, garments) if garments else np.zeros(len(faces), dtype=bool)
+    add_mesh("body", body_vertices, np.asarray(faces)[~hidden], None if uv is None else np.asarray(uv)[~hidden],
+             "skin")
+    meshes[-1]["hidden_faces"] = int(hidden.sum())
     for g in garments:
         spec = scene["clothing"][g["name"]]
         mat = f"cloth_{g['name']}"

@@ -74,19 +74,26 @@ class GarmentRegions:
     """Per-vertex segment labels of one body model.
 
     ``segment (V,)`` int index into ``segment_names`` (-1: no garment segment, e.g. head,
-    hands, feet); ``weight (V,)`` the skinning weight of the vertex's winning segment.
+    hands, feet); ``weight (V,)`` the skinning weight of the vertex's winning segment;
+    ``shares (V, S)`` each segment's share of the vertex's skinning weight (optional).
     """
 
     segment_names: tuple[str, ...]
     segment: np.ndarray
     weight: np.ndarray
+    shares: np.ndarray | None = None
 
     def mask(self, garment_type: str) -> np.ndarray:
-        """(V,) bool: the body vertices the garment type covers."""
+        """(V,) bool: the body vertices the garment type covers: those labelled with one of its
+        segments, and those whose covered segments together hold >= 0.5 of their weight (the
+        seams between two covered segments, e.g. waist and thigh, where neither wins alone)."""
         if garment_type not in REGION_SEGMENTS:
             raise OdahgenError(f"unknown garment type {garment_type!r}; known: {sorted(REGION_SEGMENTS)}")
         ids = [i for i, n in enumerate(self.segment_names) if n in REGION_SEGMENTS[garment_type]]
-        return np.isin(self.segment, ids)
+        out = np.isin(self.segment, ids)
+        if self.shares is not None:
+            out |= self.shares[:, ids].sum(1) >= 0.5
+        return out
 
 
 def garment_regions(body=None, *, weights: np.ndarray | None = None,
@@ -122,7 +129,7 @@ def garment_regions(body=None, *, weights: np.ndarray | None = None,
     best = S.argmax(1)
     share = S[np.arange(len(best)), best] / total
     seg = np.where(share >= 0.5, best, -1)
-    return GarmentRegions(seg_names, seg.astype(np.int64), share)
+    return GarmentRegions(seg_names, seg.astype(np.int64), share, S / total[:, None])
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -220,6 +227,27 @@ def cylindrical_uv(rest: np.ndarray, faces: np.ndarray, segments: np.ndarray,
         uv[maj == s, :, 0] = u
         uv[maj == s, :, 1] = -(d @ a) / tile_m
     return uv.astype(np.float32)
+
+
+def covered_faces(faces: np.ndarray, garments: list[dict], rings: int = 1) -> np.ndarray:
+    """``(F,) bool`` body faces that lie wholly under the garments, more than ``rings`` faces in
+    from a hem: the render leaves them out, so no skin can poke through a shell there whatever
+    the pose, while the skin just under a hem (``rings`` + 1 faces) stays for views into the gap.
+
+    ``faces (F, 3)`` body triangles; ``garments`` from :func:`dress` (their ``body_index``). The
+    garments count together: where the shirt overlaps the trousers there is no hem.
+    """
+    f = np.asarray(faces, dtype=np.int64)
+    nv = int(f.max()) + 1
+    inner = np.zeros(nv, dtype=bool)
+    for g in garments:
+        inner[np.asarray(g["body_index"], dtype=np.int64)] = True
+    for _ in range(rings + 1):  # peel the hem: drop the vertices of faces not wholly inside
+        outside = ~inner[f].all(1)
+        drop = np.zeros(nv, dtype=bool)
+        drop[f[outside].ravel()] = True
+        inner &= ~drop
+    return inner[f].all(1)
 
 
 def dress(scene: dict, vertices: np.ndarray, faces: np.ndarray, regions: GarmentRegions) -> list[dict]:
