@@ -315,9 +315,13 @@ class KinematicTree:
         # world rotation axes of the slots used by the Jacobian
         u = cc.jr  # rotation slots: (b, k) arrays
         if len(u[0]):
-            pre_stack = np.stack(pre, axis=2)  # (T,B,NR,3,3)
-            v = (pre_stack[:, u[0], u[1]] @ cc.r_axis[u[0], u[1]][None, :, :, None])[..., 0]  # (T,S,3)
-            wr = (RFw[:, u[0]] @ v[..., None])[..., 0]
+            # world axis of slot k: RFw @ (rotations before k) @ axis_k, as vectors per k
+            wk = np.empty((T, B, NR, 3))
+            for k in range(NR):
+                ak = cc.r_axis[None, :, k, :, None]  # (1,B,3,1)
+                vk = ak if k == 0 else pre[k] @ ak
+                wk[:, :, k] = (RFw @ vk)[..., 0]
+            wr = wk[:, u[0], u[1]]  # (T,S,3)
             dr = np.broadcast_to(cc.r_a[u[0], u[1]], (T, len(u[0]))).copy()
             for i, (b, k, f, c) in cc.jr_tab:
                 dr[:, i] = f.deriv(q[:, c])
