@@ -3,10 +3,14 @@
 Every motion is generated from joint-angle key points (degrees, anatomical sign) taken from
 normative biomechanics data where such data exist, with seeded natural variation (speed,
 amplitude, timing, left/right asymmetry, cycle-to-cycle noise). The pelvis translation is
-then computed from the feet (:func:`place_pelvis`): the lowest foot sole point rests on the
-ground (y = 0) and does not slide, so there is no foot skating; flight phases (running,
-jumping) follow a ballistic arc. Coordinates the Rajagopal model locks (subtalar, mtp,
-wrist) stay 0, and all values are kept inside the model's coordinate ranges.
+then computed from the feet, never the other way round: standing motions (squat,
+sit_stand, arm raises, waving, clapping, reaching) keep both feet fixed on the floor and
+the pelvis follows them (:func:`plant_feet`); gaits and jumps plant each stance foot with a
+rolling heel/ball/toe contact (:func:`place_pelvis`), with a ballistic arc in flight;
+side_step places its feet in the world first and solves the legs by IK. So there is no
+foot skating (tests/test_motion.py::test_procedural_feet_planted). Coordinates the
+Rajagopal model locks (subtalar, mtp, wrist) stay 0, and all values are kept inside the
+model's coordinate ranges.
 
 Sources of the numbers (see docs/motion.md):
 
@@ -14,15 +18,18 @@ Sources of the numbers (see docs/motion.md):
   Analysis: Normal and Pathological Function*, 2nd ed., SLACK 2010; Winter DA, *Biomechanics
   and Motor Control of Human Movement*, 4th ed., Wiley 2009; Kadaba MP et al., J Orthop Res
   8:383-392 (1990). Comfortable speed ~1.3 m/s: Bohannon RW, Williams Andrews A,
-  Physiotherapy 97:182-189 (2011). Arm swing: Collins SH, Adamczyk PG, Kuo AD, Proc R Soc B
-  276:3679-3688 (2009).
+  Physiotherapy 97:182-189 (2011). Cadence and step length at a constant walk ratio
+  (step length / cadence): Sekiya N, Nagasaki H, Gait Posture 7:225-227 (1998); constant
+  above ~62 m/min (1.03 m/s), rising below: https://pmc.ncbi.nlm.nih.gov/articles/PMC5430280.
+  Arm swing: Collins SH, Adamczyk PG, Kuo AD, Proc R Soc B 276:3679-3688 (2009).
 - Running/jogging: Novacheck TF, Gait Posture 7:77-95 (1998).
-- Squat: Escamilla RF, Med Sci Sports Exerc 33:127-139 (2001).
+- Squat: Escamilla RF, Med Sci Sports Exerc 33(1):127-141 (2001) (parallel squat ~100 deg
+  knee flexion; the library's ~110 deg is a slightly deeper bodyweight squat).
 - Countermovement jump: Linthorne NP, Am J Phys 69:1198-1204 (2001).
 - Sit-to-stand: Schenkman M et al., Phys Ther 70:638-648 (1990).
 - Turning: Hase K, Stein RB, J Neurophysiol 81:2914-2922 (1999).
-- Arm raises, waving, clapping, reaching and side steps are hand-designed within the
-  model's ranges (no single normative source); they are documented as such.
+- Arm raises, waving, clapping, reaching and side steps (step width, swing height) are
+  hand-designed within the model's ranges (no single normative source).
 """
 
 from __future__ import annotations
@@ -649,8 +656,9 @@ def walk_cadence(speed_ms: float) -> float:
     """Walking cadence (steps/min) at ``speed_ms`` for a constant walk ratio: step length and
     cadence grow together, ``v = WR c^2 / 60`` so ``c = sqrt(60 v / WR)`` (the walk ratio is
     invariant over a wide range of speeds: Sekiya N, Nagasaki H, Gait Posture 7:225-227 (1998);
-    its constancy breaks below ~62 m/min: J Phys Ther Sci 29(4) (2017), PMC5430280). 0.9 m/s
-    -> 92, 1.3 -> 110, 1.75 -> 128 steps/min."""
+    its constancy breaks below ~62 m/min, https://pmc.ncbi.nlm.nih.gov/articles/PMC5430280, so
+    walk_slow at 0.9 m/s is just outside its range). 0.9 m/s -> 92, 1.3 -> 110, 1.75 -> 128
+    steps/min."""
     return math.sqrt(60.0 * speed_ms / WALK_RATIO)
 
 
@@ -931,7 +939,7 @@ MOTIONS: dict[str, tuple[Callable, str]] = {
     "walk_fast": (_walk(1.75), "fast walking, 1.75 m/s nominal"),
     "jog": (_run(2.5, 0.42), "jogging, ~2.5 m/s, flight phases"),
     "run": (_run(3.5, 0.35), "running, ~3.5 m/s, flight phases"),
-    "squat": (_squat, "repeated bodyweight squats, knee ~110 deg"),
+    "squat": (_squat, "repeated bodyweight squats, knee ~110 deg (just below parallel)"),
     "jump_vertical": (_jump, "countermovement vertical jumps, ~0.45 s flight"),
     "sit_stand": (_sit_stand, "stand up from sitting and sit down again"),
     "arm_raise": (_arm_raise, "alternating frontal and lateral arm raises"),
