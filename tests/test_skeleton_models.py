@@ -240,3 +240,39 @@ def test_fk_of_a_model_without_the_keypoint_bodies_is_a_clear_error(tmp_path):
     mpath, _ = lite(tmp_path)
     with pytest.raises(OdahgenError, match=r"lite\.osim: model lacks the Rajagopal bodies .*femur_r"):
         forward_kinematics(mpath, np.zeros((2, 39)))
+
+
+#: built-in marker -> the name OpenCap's LaiUhlrich2022 marker set uses for that landmark (right side)
+_OPENCAP = {"RASI": "r.ASIS_study", "RPSI": "r.PSIS_study", "RLFC": "r_knee_study", "RMFC": "r_mknee_study",
+            "RLMAL": "r_ankle_study", "RMMAL": "r_mankle_study", "RCAL": "r_calc_study", "RTOE": "r_toe_study",
+            "RMT5": "r_5meta_study", "RACR": "r_shoulder_study", "RLEL": "r_lelbow_study", "RMEL": "r_melbow_study",
+            "RRSP": "r_lwrist_study", "RUSP": "r_mwrist_study", "RHJC": "RHJC_study", "RTH1": "r_thigh1_study"}
+
+
+def test_opencap_study_marker_names_are_measured():
+    """OpenCap-style ``_study`` names: landmark roles found, so segments are measured, not fitted."""
+    import copy
+
+    from odahgen.io.mocap import MarkerData
+    from odahgen.skeleton.kinematics import extract_tree
+    from odahgen.skeleton.model import load_model
+    from odahgen.skeleton.scale import scale_subject, scaled_tree
+
+    tree = extract_tree(load_model("builtin"))
+    ren = dict(_OPENCAP)
+    ren.update({"L" + k[1:]: "L" + v[1:] for k, v in _OPENCAP.items()})  # L.ASIS_study, L_knee_study, LHJC_study
+    ren["C7"] = "C7_study"
+    tree = copy.copy(tree)
+    tree.marker_names = [ren.get(n, n) for n in tree.marker_names]
+    true = {"femur": 1.1, "patella": 1.1, "tibia": 0.93, "talus": 0.93}
+    s = np.array([[true.get(b[:-2], 1.0)] * 3 for b in tree.body_names])
+    q = np.tile(tree.coord_default, (20, 1))
+    q[:, tree.coord_names.index("pelvis_ty")] = 1.0
+    R, p, _ = scaled_tree(tree, s).forward(tree.apply_couplers(q))
+    static = MarkerData(list(tree.marker_names), scaled_tree(tree, s).markers(R, p), 100.0).subset(list(ren.values()))
+    _t, res = scale_subject(tree, static)
+    for seg, f in (("thigh_r", 1.1), ("thigh_l", 1.1), ("shank_r", 0.93), ("pelvis", 1.0), ("foot_l", 1.0)):
+        assert res.segments[seg]["method"] == "measurement", seg
+        assert abs(res.segments[seg]["factor"] - f) < 0.02, (seg, res.segments[seg]["factor"])
+    used = {m for pr in res.segments["shank_r"]["pairs"] for m in pr[:2]}
+    assert used == {"r_knee_study", "r_ankle_study"}

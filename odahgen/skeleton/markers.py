@@ -132,9 +132,22 @@ COMMON_MARKER_CLASS: dict[str, MarkerClass] = {
 }
 
 
+#: suffixes some marker sets append to every anatomical name (OpenCap / LaiUhlrich2022: ``_study``)
+MARKER_NAME_SUFFIXES = ("_study",)
+
+
+def strip_marker_suffix(name: str) -> str:
+    """``name`` without a marker-set suffix such as OpenCap's ``_study`` (``r_knee_study`` -> ``r_knee``)."""
+    for suf in MARKER_NAME_SUFFIXES:
+        if name.lower().endswith(suf) and len(name) > len(suf):
+            return name[: -len(suf)]
+    return name
+
+
 def _normalise_marker_name(name: str) -> list[str]:
-    """Upper-case name without separators, plus the same without an R/L side prefix/suffix."""
-    n = "".join(ch for ch in name.upper() if ch.isalnum())
+    """Upper-case name without separators (and suffixes like ``_study``), plus the same without
+    an R/L side prefix/suffix."""
+    n = "".join(ch for ch in strip_marker_suffix(name).upper() if ch.isalnum())
     out = [n]
     for pre in ("RIGHT", "LEFT", "R", "L"):
         if n.startswith(pre) and len(n) > len(pre):

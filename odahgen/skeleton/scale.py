@@ -29,6 +29,7 @@ from odahgen.errors import OdahgenError
 from odahgen.io import atomic_path
 from odahgen.skeleton.ik import initial_guess, marker_weights, match_markers, register_offsets, solve_frames
 from odahgen.skeleton.kinematics import KinematicTree
+from odahgen.skeleton.markers import strip_marker_suffix
 from odahgen.io.mocap import MarkerData
 
 PLAUSIBLE_SCALE = (0.5, 2.0)
@@ -66,7 +67,7 @@ ROLES: dict[str, tuple[str, ...]] = {
     "TOE": ("TOE", "TOETIP", "HLX", "HALLUX", "MT2", "MT1", "MTH1", "FM1"),
     "ACR": ("ACR", "SHO", "SHOULDER", "ACROMION"),
     "LEL": ("LEL", "ELB", "ELBOW", "LELBOW", "LE"),
-    "STY": ("RSP", "WRA", "WRIST", "RS", "USP", "WRB", "US"),
+    "STY": ("RSP", "WRA", "WRIST", "RS", "USP", "WRB", "US", "LWRIST", "MWRIST"),
     "SJC": ("SJC",),
     "EJC": ("EJC",),
     "WJC": ("WJC",),
@@ -198,8 +199,9 @@ def _check_plausible(tree: KinematicTree, s: np.ndarray, segments: dict, source:
 
 
 def landmark_role(name: str) -> tuple[str, str] | None:
-    """(role, side) of a marker name by :data:`ROLES` ("r"/"l", "" for midline), or None."""
-    n = "".join(ch for ch in name.upper() if ch.isalnum())
+    """(role, side) of a marker name by :data:`ROLES` ("r"/"l", "" for midline), or None.
+    Suffixes like OpenCap's ``_study`` are ignored (``r_knee_study`` -> lateral epicondyle, right)."""
+    n = "".join(ch for ch in strip_marker_suffix(name).upper() if ch.isalnum())
     cands = [(n, "")]
     for word, side in (("RIGHT", "r"), ("LEFT", "l"), ("R", "r"), ("L", "l")):
         if n.startswith(word) and len(n) > len(word):
