@@ -334,6 +334,27 @@ def test_measurement_scaling_recovers_segment_factors(builtin_tree):
     assert res.rms_m < 0.005
 
 
+def test_measurement_scaling_per_axis_pelvis(builtin_tree):
+    """Pelvis deeper (x 1.10) and narrower (z 0.92) than the model: ASIS-ASIS measures the width,
+    ASIS-PSIS mostly the depth, so both axes are recovered; a thigh measured along its length
+    stays uniform."""
+    from odahgen.io.mocap import MarkerData
+    from odahgen.skeleton.scale import scale_subject, scaled_tree
+
+    tree, _ = builtin_tree
+    s_true = np.ones((len(tree.body_names), 3))
+    s_true[tree.body_names.index("pelvis")] = (1.10, 1.0, 0.92)
+    q = np.tile(tree.coord_default, (30, 1))
+    q[:, tree.coord_names.index("pelvis_ty")] = 0.95
+    t = scaled_tree(tree, s_true)
+    R, p, _ = t.forward(tree.apply_couplers(q))
+    _t, res = scale_subject(tree, MarkerData(list(tree.marker_names), t.markers(R, p), 100.0))
+    pel = res.scales[tree.body_names.index("pelvis")]
+    assert abs(pel[0] - 1.10) < 0.02 and abs(pel[2] - 0.92) < 0.02, pel
+    fem = res.scales[tree.body_names.index("femur_r")]
+    assert np.ptp(fem) < 1e-9 and abs(fem[0] - 1.0) < 0.02
+
+
 def test_measurement_scaling_lab_names():
     from odahgen.skeleton.scale import landmark_role
 

@@ -7,7 +7,9 @@ greater trochanter / hip centre to lateral femoral epicondyle, shank epicondyle 
 foot heel to toe, upper arm acromion to lateral epicondyle, forearm epicondyle to styloid,
 torso C7 / clavicle to pelvis). A segment's factor is the mean over its available pairs of
 (distance in the static trial) / (distance on the model in the static pose), iterated with IK
-on the static frames so cross-joint pairs are measured in the subject's pose. Markers are
+on the static frames so cross-joint pairs are measured in the subject's pose. Where pairs on
+one body point along different body axes, the factors are per axis (pelvis: ASIS-ASIS gives
+the width z, ASIS-PSIS mostly the depth x; an axis no pair measures keeps the mean factor). Markers are
 found by landmark role, whatever the marker set calls them (``RASI``, ``R.ASIS``, ``RASIS``
 ...). Segments with no usable pair get a least-squares fit of all their markers instead
 (left and right tied; bodies without markers share a neighbour's group). Factors outside
@@ -188,7 +190,7 @@ def fit_scales(
 
 def _check_plausible(tree: KinematicTree, s: np.ndarray, segments: dict, source: str) -> None:
     for b, n in enumerate(tree.body_names):
-        f = float(s[b, 0])
+        f = float(s[b, np.argmax(np.abs(s[b] - 1.0))])  # the axis farthest from 1
         if not (PLAUSIBLE_SCALE[0] <= f <= PLAUSIBLE_SCALE[1]):
             seg = next((k for k, v in segments.items() if n in v["bodies"]), n)
             how = segments.get(seg, {}).get("method", "least_squares")
@@ -255,9 +257,34 @@ def measurement_scales(tree: KinematicTree, names: list[str], idx: np.ndarray, Y
             use = pure or cross[:1]
             if use:
                 name = f"{seg}_{side}" if side else seg
-                out[name] = {"factor": float(np.mean([a / b for _, _, a, b in use])), "method": "measurement",
+                f = float(np.mean([a / b for _, _, a, b in use]))
+                out[name] = {"factor": f, "factors": _axis_factors(tree, names, idx, use, f), "method": "measurement",
                              "pairs": use, "bodies": bodies}
     return out
+
+
+def _axis_factors(tree: KinematicTree, names: list[str], idx: np.ndarray, pairs: list, f: float) -> list[float]:
+    """Per-axis factors (x, y, z) of a segment from its measured pairs, where the pairs tell the
+    axes apart (e.g. pelvis: ASIS-ASIS along z = width, ASIS-PSIS mostly along x = depth).
+
+    A pair of markers on one body, vector v between them in that body's frame, measures
+    d^2 = sum_i (s_i v_i)^2: linear in u_i = s_i^2. The u solve this in least squares with a
+    weak pull to the segment's uniform factor ``f``, so an axis no pair measures keeps ``f``
+    (a thigh measured along its length stays uniform). Pairs across bodies count for ``f`` only."""
+    rows, rhs = [], []
+    for a, b, d_data, _d_model in pairs:
+        ma, mb = idx[names.index(a)], idx[names.index(b)]
+        if tree.marker_body[ma] != tree.marker_body[mb]:
+            continue
+        v = tree.marker_loc[ma] - tree.marker_loc[mb]
+        rows.append(v * v)
+        rhs.append(d_data * d_data)
+    if not rows:
+        return [f, f, f]
+    A, y = np.array(rows), np.array(rhs)
+    lam = 0.02 * float(np.trace(A.T @ A)) / 3.0
+    u = np.linalg.solve(A.T @ A + lam * np.eye(3), A.T @ y + lam * f * f)
+    return [float(np.sqrt(max(ui, 1e-4))) for ui in u]
 
 
 def scale_subject(
@@ -286,7 +313,7 @@ def scale_subject(
         segments = measurement_scales(tree, data.names, idx, Y, q)
         for seg in segments.values():
             for b in seg["bodies"]:
-                s[tree.body_names.index(b)] = seg["factor"]
+                s[tree.body_names.index(b)] = seg["factors"]
         q, _c = solve_frames(scaled_tree(tree, s), Y, idx, w, q)
     for b, n in enumerate(tree.body_names):
         if not any(n in v["bodies"] for v in segments.values()):
