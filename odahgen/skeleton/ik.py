@@ -322,8 +322,9 @@ def _solve_fine(args):
 
 
 def _map_chunks(fn, jobs, workers):
-    """fn over jobs, in ``workers`` processes when > 1 (fork where available)."""
-    nw = min(workers, len(jobs))
+    """fn over jobs, in ``workers`` processes when > 1 (fork where available); serially inside a
+    daemonic process (e.g. a multiprocessing.Pool worker), which may not have children."""
+    nw = min(workers, len(jobs)) if not mp.current_process().daemon else 1
     if nw > 1:
         ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context("spawn")
         with ctx.Pool(nw) as pool:
