@@ -28,6 +28,7 @@ def main(argv=None) -> int:
     ap.add_argument("--motions", default="walk_normal,squat,arm_raise,jog")
     ap.add_argument("--frames", type=int, default=600)
     ap.add_argument("--iterations", type=int, default=None, help="fit iterations (default: fit_sequence's)")
+    ap.add_argument("--stride", type=int, default=None, help="fit_sequence key-frame stride")
     ap.add_argument("--marker-weight", type=float, default=None, help="fit_sequence marker_weight")
     ap.add_argument("--fit-shape", action="store_true", help="also fit the shape (once per subject)")
     ap.add_argument("--seed", type=int, default=1)
@@ -86,6 +87,8 @@ def main(argv=None) -> int:
             angles[:, COORDINATE_NAMES.index(c)] *= leg
         fk = fk_tree(tree, angles)
         kw = {} if args.iterations is None else {"iterations": args.iterations}
+        if args.stride is not None:
+            kw["stride"] = args.stride
         if args.marker_weight is not None:
             kw["marker_weight"] = args.marker_weight
         t0 = time.perf_counter()

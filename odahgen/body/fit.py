@@ -148,7 +148,7 @@ def fit_sequence(
     coarse_iterations: int = 150,
     shape_iterations: int = 100,
     key_frames: int = 8,
-    stride: int = 8,
+    stride: int | None = None,
     lr: float = 0.04,
     smooth_weight: float = 0.002,
     marker_weight: float = 3.0,
@@ -167,6 +167,8 @@ def fit_sequence(
         shape: (S,) fixed shape (with ``fit_shape=False``) or the shape initialisation.
         iterations: L-BFGS steps of the all-frames pose stage (``body.fit_iterations``).
         coarse_iterations: Adam steps (+ half as many L-BFGS steps) on the key frames.
+        stride: key-frame spacing in frames; None: 4 for clips of <= 300 frames (cheap there,
+            and it halves the interpolation gap the all-frames stage must close), else 8.
         threads: torch intra-op threads while optimising (1 is fastest for these small
             tensors, and robust on a busy machine); None leaves torch's setting.
     Returns:
@@ -229,7 +231,9 @@ def _fit(body, joint_centres, markers, marker_names, regressor, layout, shape, f
     jt = torch.as_tensor(jc, dtype=f32)
     prob = _Problem(body, pidx, pw, 22, jt, torch.as_tensor(mk, dtype=f32), torch.as_tensor(valid, dtype=f32),
                     {"limits": 10.0, "prior": 1e-4})
-    info: dict = {"frames": T, "markers_used": len(names)}
+    if stride is None:
+        stride = 4 if T <= 300 else 8
+    info: dict = {"frames": T, "markers_used": len(names), "stride": stride}
     lo, hi = body.shape_bounds()
     s0 = body.default_shape() if shape is None else torch.as_tensor(shape, dtype=f32).reshape(-1)
     if s0.shape[0] != body.n_shape:
