@@ -120,7 +120,7 @@ def compare(label, tree, data, trc, scaled, setup, sw, tmp, workers, stiff_mm, t
           f"(odahgen lower on {(c_od < c_st - 1e-9).mean() * 100:.0f}% of frames)")
     cmp = {"same weights": same.coords[:T], "odahgen ik": full.coords[:T]}
     hdr = f"{'coordinate':18s} {'mm/10deg':>8s} | max deg vs stock 1e-5: {'same w.':>7s} {'ik':>6s}"
-    hdr += f" | vs stock 1e-8: {'same w.':>7s}" if q_tight is not None else ""
+    hdr += f" | vs stock 1e-8: {'same w.':>7s} {'stock 1e-5':>10s}" if q_tight is not None else ""
     hdr += f" | vs truth: {'stock':>6s} {'same w.':>7s} {'ik':>6s}" if truth is not None else ""
     print(hdr)
     worst: dict[str, tuple[float, str]] = {}
@@ -143,9 +143,11 @@ def compare(label, tree, data, trc, scaled, setup, sw, tmp, workers, stiff_mm, t
                 note(f"{k} vs stock", d, n)
         if q_tight is not None:
             d = _angdiff(cmp["same weights"][:, i], q_tight[:T, i]).max()
-            row += f" |                {d:7.2f}"
+            d0 = _angdiff(q_st[:T, i], q_tight[:T, i]).max()
+            row += f" |                {d:7.2f} {d0:10.2f}"
             if det:
                 note("same weights vs stock 1e-8", d, n)
+                note("stock 1e-5 vs stock 1e-8", d0, n)
         if truth is not None:
             ds = _angdiff(q_st[:T, i], truth[:T, i]).max()
             d1 = _angdiff(cmp["same weights"][:, i], truth[:T, i]).max()
