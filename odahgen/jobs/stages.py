@@ -60,6 +60,10 @@ def motion_stage(ctx: TrialContext) -> None:
                            f"at {mc.fps:g} fps")
     clip = clips[0]
     arrays = {"times": clip.times, "fps": np.float64(clip.fps), "kind": np.str_(clip.kind)}
+    if clip.contact is not None:  # the feet's contact schedule, to plant them on the subject
+        arrays["contact"] = clip.contact
+        arrays["contact_mode"] = np.str_(clip.meta.get("contact_mode", "stance"))
+        arrays["flight_velocity"] = np.bool_(clip.meta.get("flight_velocity", True))
     if clip.kind == "coordinates":
         names = list(clip.coordinate_names)
         values = np.full((clip.n_frames, len(COORDINATE_NAMES)), np.nan)
@@ -125,12 +129,19 @@ def skeleton_stage(ctx: TrialContext) -> None:
     T = len(motion["times"])
     if "coordinates" in motion:
         angles = motion["coordinates"].copy()
-        # the procedural motions are defined on the generic model: scale the pelvis path by
-        # the subject's leg scale so the feet keep their ground contact without skating
-        leg = float(np.mean(scales[[BODY_NAMES.index(b) for b in
-                                    ("femur_r", "tibia_r", "femur_l", "tibia_l")], 1]))
-        for c in ("pelvis_tx", "pelvis_ty", "pelvis_tz"):
-            angles[:, COORDINATE_NAMES.index(c)] *= leg
+        if "contact" in motion and len(motion["contact"]) == T and np.isfinite(angles).all():
+            # a motion made on the generic model with a contact schedule (procedural): solve
+            # its pelvis translation again from the subject's own feet (scaled segments) so
+            # the planted feet stay fixed on this skeleton
+            from odahgen.motion.procedural import replant
+
+            angles = replant(angles, float(motion["fps"]), motion["contact"], str(motion["contact_mode"]),
+                             bool(motion["flight_velocity"]), scales)
+        else:  # no (matching) schedule: scale the pelvis path by the subject's mean leg scale
+            leg = float(np.mean(scales[[BODY_NAMES.index(b) for b in
+                                        ("femur_r", "tibia_r", "femur_l", "tibia_l")], 1]))
+            for c in ("pelvis_tx", "pelvis_ty", "pelvis_tz"):
+                angles[:, COORDINATE_NAMES.index(c)] *= leg
         fk = fk_tree(tree, angles)
         ik_rms = np.zeros(T)
         ik_max = np.zeros(T)

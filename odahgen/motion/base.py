@@ -46,6 +46,12 @@ class Motion:
         subject: subject id where known (e.g. the AMASS folder), else None.
         path: the file the motion came from (None for generated motions).
         meta: free-form extra information (JSON-serialisable values).
+        contact: (T, 2) bool, right / left foot planted on the floor as the motion was made
+            (the procedural motions carry it, so that the pelvis can be placed again from the
+            feet of a subject-scaled skeleton), or None. ``meta["contact_mode"]`` says how:
+            "planted" (both feet fixed throughout), "stance" (this schedule; frames with
+            no foot down are flight) or "placed" (the same, the feet planned in the world), ``meta["flight_velocity"]`` whether a flight keeps the
+            take-off horizontal velocity.
     """
 
     id: str
@@ -63,6 +69,7 @@ class Motion:
     subject: str | None = None
     path: str | None = None
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    contact: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -117,6 +124,8 @@ class Motion:
             out["gap_fraction"] = float(np.isnan(self.markers).any(axis=2).mean()) if self.n_frames else 0.0
         if self.body_params is not None:
             out["body_params"] = {k: list(np.shape(v)) for k, v in self.body_params.items()}
+        if self.contact is not None:
+            out["contact_fraction"] = [round(float(x), 4) for x in self.contact.mean(axis=0)]
         out.update({f"meta.{k}": v for k, v in self.meta.items() if isinstance(v, (str, int, float, bool))})
         return out
 
@@ -170,6 +179,11 @@ class Motion:
                 arr = np.asarray(val)
                 if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
                     raise OdahgenError(f"{where}: body parameter {key!r} contains NaN or infinite values")
+        if self.contact is not None:
+            ct = np.asarray(self.contact)
+            if ct.shape != (T, 2) or ct.dtype.kind not in "bui":
+                raise OdahgenError(f"{where}: contact must be (T, 2) bool for {T} frames, got {ct.shape} {ct.dtype}")
+            self.contact = ct.astype(bool)
         if self.sex is not None and self.sex not in SEXES:
             raise OdahgenError(f"{where}: unknown sex/gender {self.sex!r} (expected one of {SEXES})")
         for attr, lo, hi in (("height_m", 0.3, 3.0), ("mass_kg", 5.0, 500.0)):

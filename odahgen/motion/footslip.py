@@ -17,17 +17,24 @@ import numpy as np
 from odahgen.motion import kinematics as K
 
 
-def sole_points(coords: np.ndarray) -> np.ndarray:
-    """(T, 6, 3) world positions of the heel, ball, toe points (right then left)."""
+def sole_points(coords: np.ndarray, geom: K.LegGeometry | None = None) -> np.ndarray:
+    """(T, 6, 3) world positions of the heel, ball, toe points (right then left) for
+    (T, 39) coordinates; ``geom`` the subject's leg dimensions (default generic)."""
     q = K.coordinates_dict(coords)
     Rp = K.pelvis_rotation(q)
-    p = np.concatenate([K.foot_points(q, "r", Rp), K.foot_points(q, "l", Rp)], axis=1)
+    p = np.concatenate([K.foot_points(q, "r", Rp, geom), K.foot_points(q, "l", Rp, geom)], axis=1)
     return p + coords[:, None, 3:6]
 
 
-def foot_slip(coords: np.ndarray, fps: float, near: float = 0.02, contact: float = 0.005) -> dict:
+def foot_slip(coords: np.ndarray, fps: float, near: float = 0.02, contact: float = 0.005,
+              geom: K.LegGeometry | None = None) -> dict:
     """Foot-skating figures of (T, 39) coordinates at ``fps`` (see the module docstring)."""
-    pts = sole_points(coords)
+    return point_slip(sole_points(coords, geom), fps, near, contact)
+
+
+def point_slip(pts: np.ndarray, fps: float, near: float = 0.02, contact: float = 0.005) -> dict:
+    """Foot-skating figures of any world points (T, P, 3) m (Y up, floor at y = 0) at ``fps``,
+    e.g. sole points or foot markers from the FK of a scaled model."""
     h = pts[:, :, 1]
     v = np.linalg.norm(np.diff(pts[:, :, [0, 2]], axis=0), axis=2) * fps  # (T-1, 6)
     low = (h[:-1] < near) & (h[1:] < near)

@@ -12,10 +12,11 @@ Everything is vectorised over frames: rotations are (T, 3, 3), points (T, 3).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from odahgen.skeleton.names import COORDINATE_NAMES
+from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES
 
 CI = {name: i for i, name in enumerate(COORDINATE_NAMES)}
 
@@ -62,6 +63,10 @@ SUBTALAR = {"r": ((-0.04877, -0.04195, 0.00792), (-1.76819, 0.906223, 1.8196)),
 MTP = {"r": ((0.1788, -0.002, 0.00108), (-3.14159, 0.619901, 0.0)),
        "l": ((0.1788, -0.002, -0.00108), (-3.14159, -0.619901, 0.0))}
 ELBOW = {"r": (-0.0228627, 0.228018, 0.0051689), "l": (0.0228627, -0.228018, 0.0051689)}
+#: walker knee's parent offset frame in the femur (location, orientation): OpenSim scales the
+#: knee's translation functions along this frame's axes by the femur's factors of the same index
+KNEE_OFFSET = {"r": ((-0.00809, -0.40796, -0.00275), (-1.64157, 1.44618, 1.5708)),
+               "l": ((-0.00809, -0.40796, 0.00275), (1.64157, -1.44618, 1.5708))}
 RADIOULNAR = {"r": (-1.56884, 0.056428, 1.53614), "l": (1.56884, -0.056428, 1.53614)}
 
 # femur_r -> tibia_r transform of the walker knee sampled every 10 deg of knee_angle_r:
@@ -208,31 +213,83 @@ def pelvis_rotation(q: dict[str, np.ndarray]) -> np.ndarray:
     return joint_rotation("ground_pelvis", q)
 
 
-def foot_points(q: dict[str, np.ndarray], side: str, R_pelvis: np.ndarray | None = None) -> np.ndarray:
+@dataclass(frozen=True)
+class LegGeometry:
+    """The leg dimensions :func:`foot_points` uses, for one subject: per side the hip centre
+    in the pelvis, the scale (3,) of the knee's femur->tibia translation (the femur's: OpenSim
+    scales a joint's translation functions with its parent body, see
+    :func:`_scaled_knee_offset`), the ankle, subtalar and
+    mtp joint locations in their parent bodies and the sole points in the calcaneus/toes
+    (all (3,) m). :func:`leg_geometry` builds it from segment scales."""
+
+    hip: dict
+    knee_scale: dict
+    ankle: dict
+    subtalar: dict
+    mtp: dict
+    contacts: dict
+
+
+def leg_geometry(scales: np.ndarray | None = None) -> LegGeometry:
+    """:class:`LegGeometry` of the generic model scaled per body by ``scales`` (22, 3) in
+    ``odahgen.skeleton.names.BODY_NAMES`` order (as
+    ``odahgen.skeleton.fk.segment_scales`` returns them); None = the generic model. As
+    OpenSim scales a body, each joint location and point fixed in a body is multiplied by
+    that body's factors."""
+    S = np.ones((len(BODY_NAMES), 3)) if scales is None else np.asarray(scales, dtype=np.float64)
+    if S.shape != (len(BODY_NAMES), 3):
+        raise ValueError(f"segment scales must be ({len(BODY_NAMES)}, 3), got {S.shape}")
+    sc = {b: S[i] for i, b in enumerate(BODY_NAMES)}
+    g: dict[str, dict] = {k: {} for k in ("hip", "knee_scale", "ankle", "subtalar", "mtp", "contacts")}
+    for s in "rl":
+        g["hip"][s] = np.array(HIP_OFFSET[s]) * sc["pelvis"]
+        g["knee_scale"][s] = sc[f"femur_{s}"].copy()
+        g["ankle"][s] = np.array(ANKLE[s][0]) * sc[f"tibia_{s}"]
+        g["subtalar"][s] = np.array(SUBTALAR[s][0]) * sc[f"talus_{s}"]
+        g["mtp"][s] = np.array(MTP[s][0]) * sc[f"calcn_{s}"]
+        g["contacts"][s] = tuple((b, np.array(off) * sc[f"{b}_{s}"]) for b, off in CONTACT_POINTS[s])
+    return LegGeometry(**g)
+
+
+GENERIC = leg_geometry()
+
+
+def foot_points(q: dict[str, np.ndarray], side: str, R_pelvis: np.ndarray | None = None,
+                geom: LegGeometry | None = None) -> np.ndarray:
     """Foot contact points relative to the pelvis origin, in ground axes: (T, 3, 3) m
-    (heel, ball, toe). ``q`` maps coordinate names to (T,) values (missing = 0)."""
+    (heel, ball, toe). ``q`` maps coordinate names to (T,) values (missing = 0); ``geom``
+    the subject's leg dimensions (default: the generic model)."""
+    geom = GENERIC if geom is None else geom
     T = len(next(iter(q.values())))
     z = np.zeros(T)
     g = lambda n: np.asarray(q.get(n, z), dtype=np.float64)  # noqa: E731
     Rp = pelvis_rotation({n: g(n) for n in ("pelvis_tilt", "pelvis_list", "pelvis_rotation")}) if R_pelvis is None else R_pelvis
     Rh = joint_rotation(f"hip_{side}", {n: g(n) for n, _ in JOINT_AXES[f"hip_{side}"]})
     R_fem = Rp @ Rh
-    p_fem = np.einsum("tij,j->ti", Rp, np.array(HIP_OFFSET[side]))
+    p_fem = np.einsum("tij,j->ti", Rp, geom.hip[side])
     Rk, pk = knee_transform(side, g(f"knee_angle_{side}"))
     R_tib = R_fem @ Rk
-    p_tib = p_fem + np.einsum("tij,tj->ti", R_fem, pk)
-    loc, ori = ANKLE[side]
-    R_tal = R_tib @ _pin(ori, g(f"ankle_angle_{side}"))
-    p_tal = p_tib + np.einsum("tij,j->ti", R_tib, np.array(loc))
-    loc, ori = SUBTALAR[side]
-    R_cal = R_tal @ _pin(ori, g(f"subtalar_angle_{side}"))
-    p_cal = p_tal + np.einsum("tij,j->ti", R_tal, np.array(loc))
-    loc, ori = MTP[side]
-    R_toe = R_cal @ _pin(ori, g(f"mtp_angle_{side}"))
-    p_toe = p_cal + np.einsum("tij,j->ti", R_cal, np.array(loc))
+    p_tib = p_fem + np.einsum("tij,tj->ti", R_fem, _scaled_knee_offset(side, pk, geom.knee_scale[side]))
+    R_tal = R_tib @ _pin(ANKLE[side][1], g(f"ankle_angle_{side}"))
+    p_tal = p_tib + np.einsum("tij,j->ti", R_tib, geom.ankle[side])
+    R_cal = R_tal @ _pin(SUBTALAR[side][1], g(f"subtalar_angle_{side}"))
+    p_cal = p_tal + np.einsum("tij,j->ti", R_tal, geom.subtalar[side])
+    R_toe = R_cal @ _pin(MTP[side][1], g(f"mtp_angle_{side}"))
+    p_toe = p_cal + np.einsum("tij,j->ti", R_cal, geom.mtp[side])
     frames = {"calcn": (R_cal, p_cal), "toes": (R_toe, p_toe)}
-    pts = [frames[b][1] + np.einsum("tij,j->ti", frames[b][0], np.array(off)) for b, off in CONTACT_POINTS[side]]
+    pts = [frames[b][1] + np.einsum("tij,j->ti", frames[b][0], off) for b, off in geom.contacts[side]]
     return np.stack(pts, axis=1)
+
+
+def _scaled_knee_offset(side: str, pk: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Tibia origin in the femur (T, 3) m of a femur scaled by ``s`` (3,), from the generic
+    one ``pk`` (T, 3): as OpenSim scales a CustomJoint, the offset frame location is
+    multiplied by ``s`` and the translation along the frame's k-th axis by ``s[k]``."""
+    if np.all(s == 1.0):
+        return pk
+    t0 = np.array(KNEE_OFFSET[side][0])
+    F = xyz_body_fixed(*KNEE_OFFSET[side][1])
+    return t0 * s + ((pk - t0) @ F * s) @ F.T
 
 
 def _pin(orientation, angle) -> np.ndarray:

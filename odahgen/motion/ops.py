@@ -59,6 +59,8 @@ def resample(motion: Motion, fps: float, method: str = "cubic") -> Motion:
             else:
                 params[key] = val
         changes["body_params"] = params
+    if motion.contact is not None:  # nearest frame
+        changes["contact"] = _lerp(old_t, motion.contact.astype(np.float64), new_t) >= 0.5
     return motion.replace(**changes)
 
 
@@ -142,6 +144,8 @@ def take_frames(motion: Motion, idx: np.ndarray, **extra: Any) -> Motion:
     """A motion made of frames ``idx`` (an index array)."""
     T = motion.n_frames
     changes: dict[str, Any] = {"times": motion.times[idx], **extra}
+    if motion.contact is not None:
+        changes["contact"] = motion.contact[idx]
     if motion.coordinates is not None:
         changes["coordinates"] = motion.coordinates[idx]
     elif motion.markers is not None:

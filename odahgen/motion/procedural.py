@@ -298,7 +298,7 @@ def _foot_yaw(pts: np.ndarray) -> np.ndarray:
     return np.arctan2(-d[:, 2], d[:, 0])
 
 
-def _hold_foot_yaw(q: dict, contact: np.ndarray) -> None:
+def _hold_foot_yaw(q: dict, contact: np.ndarray, geom: K.LegGeometry | None = None) -> None:
     """Keep each foot's heading constant while it is on the floor (hip rotation takes up the
     pelvis and heading rotation, as the planted femur does). The heading is measured only on
     contact frames, where the sole is near level and the heel -> ball direction well defined;
@@ -313,7 +313,7 @@ def _hold_foot_yaw(q: dict, contact: np.ndarray) -> None:
         sub = {n: v[rows].copy() for n, v in q.items()}
         R = Rp[rows]
         name = f"hip_rotation_{s}"
-        yaw = np.unwrap(_foot_yaw(K.foot_points(sub, s, R)))
+        yaw = np.unwrap(_foot_yaw(K.foot_points(sub, s, R, geom)))
         target = np.empty(len(rows))
         k = 0
         for a, e in _runs(on):
@@ -321,9 +321,9 @@ def _hold_foot_yaw(q: dict, contact: np.ndarray) -> None:
             k += e - a
         q0 = sub[name].copy()
         for _ in range(4):
-            cur = np.unwrap(_foot_yaw(K.foot_points(sub, s, R)))
+            cur = np.unwrap(_foot_yaw(K.foot_points(sub, s, R, geom)))
             sub[name] = sub[name] + 1e-4
-            d = (np.unwrap(_foot_yaw(K.foot_points(sub, s, R))) - cur) / 1e-4
+            d = (np.unwrap(_foot_yaw(K.foot_points(sub, s, R, geom))) - cur) / 1e-4
             sub[name] = sub[name] - 1e-4
             d = np.where(np.abs(d) > 0.2, d, np.where(d < 0, -0.2, 0.2))
             sub[name] = sub[name] + np.clip((target - cur) / d, -0.2, 0.2)
@@ -332,7 +332,8 @@ def _hold_foot_yaw(q: dict, contact: np.ndarray) -> None:
         q[name] = q[name] + _swing_fill(dq, on)
 
 
-def _leg_ik(q: dict, side: str, rows: np.ndarray, target: np.ndarray, R: np.ndarray, iters: int = 5) -> None:
+def _leg_ik(q: dict, side: str, rows: np.ndarray, target: np.ndarray, R: np.ndarray, iters: int = 5,
+            geom: K.LegGeometry | None = None) -> None:
     """Damped Gauss-Newton on one leg's hip (3), knee and ankle angles, frame by frame, so that
     its heel, ball and toe points (relative to the pelvis, ground axes) reach ``target``
     (len(rows), 3, 3) m; ``R`` (len(rows), 3, 3) are the pelvis rotations of those frames."""
@@ -342,12 +343,12 @@ def _leg_ik(q: dict, side: str, rows: np.ndarray, target: np.ndarray, R: np.ndar
     lo = np.array([K.COORDINATE_RANGES[n][0] for n in names])
     hi = np.array([K.COORDINATE_RANGES[n][1] for n in names])
     for _ in range(iters):
-        p0 = K.foot_points(sub, side, R)
+        p0 = K.foot_points(sub, side, R, geom)
         r = (p0 - target).reshape(len(rows), 9)
         J = np.empty((len(rows), 9, len(names)))
         for j, n in enumerate(names):
             sub[n] = sub[n] + eps
-            J[:, :, j] = (K.foot_points(sub, side, R) - p0).reshape(len(rows), 9) / eps
+            J[:, :, j] = (K.foot_points(sub, side, R, geom) - p0).reshape(len(rows), 9) / eps
             sub[n] = sub[n] - eps
         A = np.einsum("tki,tkj->tij", J, J) + 1e-4 * np.eye(len(names))
         g = np.einsum("tki,tk->ti", J, r)
@@ -360,7 +361,7 @@ def _leg_ik(q: dict, side: str, rows: np.ndarray, target: np.ndarray, R: np.ndar
     q[f"knee_angle_{side}_beta"] = q[f"knee_angle_{side}"]
 
 
-def _move_feet(q: dict, delta: np.ndarray, iters: int = 5) -> None:
+def _move_feet(q: dict, delta: np.ndarray, iters: int = 5, geom: K.LegGeometry | None = None) -> None:
     """Move each foot by ``delta`` (T, 2, 3) m (ground axes, relative to the pelvis) keeping its
     orientation (:func:`_leg_ik` on the frames that need it)."""
     Rp = K.pelvis_rotation(q)
@@ -370,11 +371,11 @@ def _move_feet(q: dict, delta: np.ndarray, iters: int = 5) -> None:
         if not rows.size:
             continue
         sub = {n: v[rows] for n, v in q.items()}
-        target = K.foot_points(sub, s, Rp[rows]) + d[rows, None, :]
-        _leg_ik(q, s, rows, target, Rp[rows], iters)
+        target = K.foot_points(sub, s, Rp[rows], geom) + d[rows, None, :]
+        _leg_ik(q, s, rows, target, Rp[rows], iters, geom)
 
 
-def plant_feet(coords: np.ndarray, iterations: int = 3) -> np.ndarray:
+def plant_feet(coords: np.ndarray, iterations: int = 3, geom: K.LegGeometry | None = None) -> np.ndarray:
     """Both feet planted for the whole motion (standing, squatting, sitting down): fill
     pelvis_tx/ty/tz of ``coords`` (T, 39) so that the pelvis follows the feet; returns a new array.
 
@@ -383,22 +384,23 @@ def plant_feet(coords: np.ndarray, iterations: int = 3) -> np.ndarray:
     points (least squares over the six points); what the two legs' angle curves then still
     disagree on (asymmetry, the knee's screw-home rotation turning the foot) is removed by
     adjusting each leg's hip, knee and ankle angles so that its sole points reach their
-    fixed places (:func:`_leg_ik`). Starts at tx = tz = 0.
+    fixed places (:func:`_leg_ik`). Starts at tx = tz = 0. ``geom``: the subject's leg
+    dimensions (:func:`odahgen.motion.kinematics.leg_geometry`; default the generic model).
     """
     q = K.coordinates_dict(K.clip_to_ranges(coords))
     q = {n: v.copy() for n, v in q.items()}
     Rp = K.pelvis_rotation(q)
     T = len(coords)
-    rel = np.stack([K.foot_points(q, "r", Rp), K.foot_points(q, "l", Rp)], axis=1)  # (T, 2, 3, 3)
+    rel = np.stack([K.foot_points(q, "r", Rp, geom), K.foot_points(q, "l", Rp, geom)], axis=1)  # (T, 2, 3, 3)
     anchor = rel[0].copy()  # (2, 3, 3) world sole points: pelvis at x = z = 0 in frame 0
     anchor[..., 1] = 0.0
     all_rows = np.arange(T)
     for _ in range(iterations):
-        rel = np.stack([K.foot_points(q, "r", Rp), K.foot_points(q, "l", Rp)], axis=1)
+        rel = np.stack([K.foot_points(q, "r", Rp, geom), K.foot_points(q, "l", Rp, geom)], axis=1)
         pel = (anchor[None] - rel).mean(axis=(1, 2))  # (T, 3)
         for si, s in enumerate("rl"):
-            _leg_ik(q, s, all_rows, anchor[None, si] - pel[:, None, :], Rp)
-    rel = np.stack([K.foot_points(q, "r", Rp), K.foot_points(q, "l", Rp)], axis=1)
+            _leg_ik(q, s, all_rows, anchor[None, si] - pel[:, None, :], Rp, geom=geom)
+    rel = np.stack([K.foot_points(q, "r", Rp, geom), K.foot_points(q, "l", Rp, geom)], axis=1)
     pel = (anchor[None] - rel).mean(axis=(1, 2))
     out = np.stack([q[n] for n in COORDINATE_NAMES], axis=1)
     out[:, [K.CI["pelvis_tx"], K.CI["pelvis_ty"], K.CI["pelvis_tz"]]] = pel
@@ -411,7 +413,7 @@ def _auto_contact(rel: np.ndarray, tol: float = 0.01) -> np.ndarray:
     return low <= low.min(axis=1, keepdims=True) + tol
 
 
-def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=None):
+def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=None, envelope_s=0.12):
     """Pelvis translation (T, 3) carried by the planted feet and the foot corrections (T, 2, 3)
     that keep every planted foot's contact point fixed in the world (see :func:`place_pelvis`)."""
     T = len(rel)
@@ -440,17 +442,26 @@ def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=
             drift[s] = drift[s] + (step - u[s]) if both[s] else 0.0
             if both[s]:
                 delta[i, s, ::2] = -drift[s]
+    on = contact.any(axis=1)
+    runs_on = _runs(on)
+    if flight_velocity and runs_on and runs_on[0][0] > 0 and runs_on[0][1] - runs_on[0][0] > 2:
+        # a clip that starts in the air: arrive with the first contact's mean velocity
+        a1, e1 = runs_on[0]
+        v0 = (xz[e1 - 1] - xz[a1]) / (e1 - 1 - a1)
+        xz[:a1] = xz[a1] - v0 * (a1 - np.arange(a1))[:, None]
     # height: a smooth lower envelope of the heights that put each planted foot on the floor,
     # so that every planted foot is reached by shortening its leg a little (never stretching it)
     from scipy.ndimage import gaussian_filter1d, minimum_filter1d  # noqa: PLC0415
 
     y = np.full(T, np.nan)
-    on = contact.any(axis=1)
     m = np.where(contact, ys, np.inf).min(axis=1)
-    k = max(3, int(round(0.12 * fps)) | 1)
+    k = max(3, int(round(envelope_s * fps)) | 1)
     for a, e in _runs(on):
         if (contact[a:e] == contact[a]).all():  # no hand-over between feet: no envelope needed
             y[a:e] = m[a:e]
+            continue
+        if envelope_s <= 0:  # feet nearly agree already (a replanted motion): the lower one, smoothed
+            y[a:e] = np.minimum(gaussian_filter1d(m[a:e], 1.5, mode="nearest"), m[a:e])
             continue
         env = minimum_filter1d(m[a:e], 2 * k + 1, mode="nearest")
         y[a:e] = gaussian_filter1d(env, k / 3.0, mode="nearest") if e - a > 2 else env
@@ -458,9 +469,15 @@ def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=
         y[on] = y_fixed[on]
     delta[:, :, 1] = np.where(contact, ys - np.nan_to_num(y)[:, None], 0.0)
     ground = -h.min(axis=(1, 2))
+    inner = [e - a + 1 for a, e in _runs(~on) if a > 0 and e < T]
     for a, e in _runs(~on):  # ballistic arcs between take-off and touch-down
-        if a == 0 or e == T:
+        if (a == 0 or e == T) and (not inner or a == 0 and e == T):
             y[a:e] = ground[a:e]
+            continue
+        if a == 0 or e == T:  # cut by the clip: part of an arc as long as the clip's others,
+            n = max(float(np.median(inner)), e - a + 1.0)  # taking off and landing at one height
+            k = np.arange(a, e) - (e - n if a == 0 else a - 1.0)
+            y[a:e] = (y[e] if a == 0 else y[a - 1]) + 0.5 * G * k * (n - k) * dt * dt
             continue
         ta, tb = (a - 1) * dt, e * dt
         u = np.arange(a, e) * dt - ta
@@ -494,7 +511,7 @@ def _ease_landing(delta, rel, pelvis, contact, fps, seconds: float = 0.12) -> No
 
 
 def _settle_contacts(q: dict, pelvis: np.ndarray, contact: np.ndarray, fps: float,
-                     low: float = 0.006, ramp_s: float = 0.1) -> None:
+                     low: float = 0.006, ramp_s: float = 0.1, geom: K.LegGeometry | None = None) -> None:
     """Remove what is left of a planted foot's sliding once the pelvis (T, 3) is fixed: in
     each contact of a foot, every sole point that is on the floor (below ``low`` m, including
     the frames just before touch-down and after lift-off in which it is still that low) is
@@ -506,7 +523,7 @@ def _settle_contacts(q: dict, pelvis: np.ndarray, contact: np.ndarray, fps: floa
     n = max(2, int(round(ramp_s * fps)))
     delta = np.zeros((T, 2, 3))
     for si, s in enumerate("rl"):
-        pts = K.foot_points(q, s, Rp) + pelvis[:, None, :]  # (T, 3, 3) world
+        pts = K.foot_points(q, s, Rp, geom) + pelvis[:, None, :]  # (T, 3, 3) world
         h = pts[:, :, 1]
         for a, e in _runs(contact[:, si]):
             lo_a, hi_e = a, e
@@ -538,11 +555,11 @@ def _settle_contacts(q: dict, pelvis: np.ndarray, contact: np.ndarray, fps: floa
                 k1 = min(T, hi_e + n)
                 w = _smoothstep((hi_e + n - np.arange(hi_e, k1)) / (n + 1.0))
                 delta[hi_e:k1, si] += w[:, None] * delta[hi_e - 1, si]
-    _move_feet(q, delta)
+    _move_feet(q, delta, geom=geom)
 
 
 def _world_clearance(q: dict, pelvis_y: np.ndarray, contact: np.ndarray, clearance: float = 0.015,
-                     land: float = 0.007, iters: int = 6) -> None:
+                     land: float = 0.007, iters: int = 6, geom: K.LegGeometry | None = None) -> None:
     """Lift each swing foot that passes closer than ``clearance`` m above the floor (world
     heights, the pelvis height ``pelvis_y`` (T,) being known): the lowest sole point must stay
     above ``clearance`` x a profile that rises over the first 30 % of the swing and falls over
@@ -579,14 +596,14 @@ def _world_clearance(q: dict, pelvis_y: np.ndarray, contact: np.ndarray, clearan
         for _ in range(iters):
             for j, n in enumerate(names):
                 q[n] = np.clip(base[j] + extra[:, j], lo[j], hi[j])
-            low = K.foot_points(q, s, Rp)[:, :, 1].min(axis=1) + pelvis_y
+            low = K.foot_points(q, s, Rp, geom)[:, :, 1].min(axis=1) + pelvis_y
             deficit = np.maximum(0.0, target - low) * swing
             if deficit.max() < 2e-4:
                 break
             J = np.empty((T, 3))
             for j, n in enumerate(names):
                 q[n] = q[n] + 1e-4
-                J[:, j] = (K.foot_points(q, s, Rp)[:, :, 1].min(axis=1) + pelvis_y - low) / 1e-4
+                J[:, j] = (K.foot_points(q, s, Rp, geom)[:, :, 1].min(axis=1) + pelvis_y - low) / 1e-4
                 q[n] = q[n] - 1e-4
             Jw = J * w
             step = Jw * (deficit / np.maximum((Jw * J).sum(axis=1), 1e-4))[:, None]
@@ -598,7 +615,8 @@ def _world_clearance(q: dict, pelvis_y: np.ndarray, contact: np.ndarray, clearan
 
 def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = None,
                  stance: np.ndarray | None = None, flight_velocity: bool = True,
-                 contact_softness: float = 0.003, iterations: int = 3, clearance: float = 0.015) -> np.ndarray:
+                 contact_softness: float = 0.003, iterations: int = 3, clearance: float = 0.015,
+                 geom: K.LegGeometry | None = None, envelope_s: float = 0.12) -> np.ndarray:
     """Fill pelvis_tx/ty/tz of ``coords`` (T, 39) from the feet and plant the feet; returns a
     new array (the leg angles may be adjusted by a few degrees).
 
@@ -612,31 +630,35 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
     leg angles (hip, knee, ankle) so that both contacts stay fixed and at y = 0; during the
     swing these adjustments fade from one contact's to the next. In the air the pelvis keeps
     its take-off horizontal velocity (none if ``flight_velocity`` is False) and follows the
-    parabola under gravity that lands the next contact point on the floor. Finally each swing
+    parabola under gravity that lands the next contact point on the floor. The pelvis height
+    in support is a smooth lower envelope (over ``envelope_s``) of the heights that put each
+    planted foot on the floor; 0 takes the lower foot's frame by frame (for motions whose feet
+    already nearly agree, e.g. :func:`replant`). Finally each swing
     foot is kept ``clearance`` m above the floor (:func:`_world_clearance`; 0 turns it off).
-    Starts at tx = tz = 0.
+    Starts at tx = tz = 0. ``geom``: the subject's leg dimensions
+    (:func:`odahgen.motion.kinematics.leg_geometry`; default the generic model).
     """
     q = K.coordinates_dict(coords.copy())
     Rp = K.pelvis_rotation(q)
-    rel = np.stack([K.foot_points(q, "r", Rp), K.foot_points(q, "l", Rp)], axis=1)  # (T, 2, 3, 3)
+    rel = np.stack([K.foot_points(q, "r", Rp, geom), K.foot_points(q, "l", Rp, geom)], axis=1)  # (T, 2, 3, 3)
     contact = _auto_contact(rel) if stance is None else np.asarray(stance, bool).copy()
     if flight is not None:
         contact[np.asarray(flight, bool)] = False
-    _hold_foot_yaw(q, contact)
+    _hold_foot_yaw(q, contact, geom)
     pelvis = None
     for it in range(iterations):
-        rel = np.stack([K.foot_points(q, "r", Rp), K.foot_points(q, "l", Rp)], axis=1)
+        rel = np.stack([K.foot_points(q, "r", Rp, geom), K.foot_points(q, "l", Rp, geom)], axis=1)
         pelvis, delta = _pelvis_from_contacts(rel, contact, fps, flight_velocity, contact_softness,
-                                              None if pelvis is None else pelvis[:, 1])
+                                              None if pelvis is None else pelvis[:, 1], envelope_s)
         if it == iterations - 1 or np.abs(delta).max() < 1e-4:
             break
         for si in range(2):
             delta[:, si] = _swing_fill(delta[:, si], contact[:, si])
         _ease_landing(delta, rel, pelvis, contact, fps)
-        _move_feet(q, delta)
+        _move_feet(q, delta, geom=geom)
     if clearance:
-        _world_clearance(q, pelvis[:, 1], contact, clearance)
-        _settle_contacts(q, pelvis, contact, fps)
+        _world_clearance(q, pelvis[:, 1], contact, clearance, geom=geom)
+        _settle_contacts(q, pelvis, contact, fps, geom=geom)
     out = np.stack([q[n] for n in COORDINATE_NAMES], axis=1)
     out = K.clip_to_ranges(out)
     out[:, K.CI["pelvis_tx"]] = pelvis[:, 0]
@@ -976,21 +998,25 @@ def generate(motion_id: str, seed: int = 0, seconds: float = 10.0, fps: float = 
     b = _Builder(uniform_times(n + 2 * pad, fps, -pad / fps))
     contact, info = gen(b, rng, v)
     coords = K.clip_to_ranges(b.array())
+    flight_velocity = True
     if contact is None:  # both feet planted throughout: the pelvis follows the feet
         coords = plant_feet(coords)
-        contact = {}
-    elif contact.get("placed"):  # the generator planned feet and pelvis itself
-        pass
+        mode, schedule, flight = "planted", np.ones((len(coords), 2), bool), None
     else:
-        coords = place_pelvis(coords, fps, contact.get("flight"), contact.get("stance"),
-                              contact.get("flight_velocity", True))
-    flight = contact.get("flight")
+        flight = contact.get("flight")
+        flight_velocity = bool(contact.get("flight_velocity", True))
+        schedule = contact_schedule(coords, contact.get("stance"), flight)
+        mode = "placed" if contact.get("placed") else "stance"
+        if not contact.get("placed"):  # else the generator planned feet and pelvis itself
+            coords = place_pelvis(coords, fps, stance=schedule, flight_velocity=flight_velocity)
     if pad:
         coords = coords[pad:pad + n].copy()
         coords[:, [K.CI["pelvis_tx"], K.CI["pelvis_tz"]]] -= coords[0, [K.CI["pelvis_tx"], K.CI["pelvis_tz"]]]
         flight = None if flight is None else flight[pad:pad + n]
+        schedule = schedule[pad:pad + n]
     meta = {"description": desc, "seed": int(seed), "speed_factor": v.speed,
             "amplitude_factor": v.amplitude, "asymmetry": v.asym,
+            "contact_mode": mode, "flight_velocity": flight_velocity,
             **{k: (float(x) if not isinstance(x, str) else x) for k, x in info.items()}}
     if flight is not None:
         meta["flight_fraction"] = float(np.mean(flight))
@@ -998,7 +1024,46 @@ def generate(motion_id: str, seed: int = 0, seconds: float = 10.0, fps: float = 
     meta["mean_speed_m_s"] = float(dist / max(t[-1], 1e-9))
     return Motion(id=motion_id, source="procedural", fps=fps, times=t, coordinates=coords,
                   coordinate_names=COORDINATE_NAMES, mass_kg=K.MODEL_MASS_KG, sex="male",
-                  meta=meta)
+                  meta=meta, contact=schedule)
+
+
+def contact_schedule(coords: np.ndarray, stance: np.ndarray | None = None,
+                     flight: np.ndarray | None = None) -> np.ndarray:
+    """(T, 2) bool feet on the floor as :func:`place_pelvis` uses them: ``stance`` (T, 2), or
+    the feet within 1 cm of the lower one on the generic model, with ``flight`` (T,) frames off."""
+    if stance is None:
+        q = K.coordinates_dict(coords)
+        Rp = K.pelvis_rotation(q)
+        contact = _auto_contact(np.stack([K.foot_points(q, "r", Rp), K.foot_points(q, "l", Rp)], axis=1))
+    else:
+        contact = np.asarray(stance, bool).copy()
+    if flight is not None:
+        contact[np.asarray(flight, bool)] = False
+    return contact
+
+
+def replant(coords: np.ndarray, fps: float, contact: np.ndarray, mode: str = "stance",
+            flight_velocity: bool = True, scales: np.ndarray | None = None) -> np.ndarray:
+    """Place the pelvis of a motion again from its feet on a subject-scaled skeleton.
+
+    ``coords`` (T, 39) rad/m, ``contact`` (T, 2) bool (right, left foot planted: the motion's
+    :attr:`~odahgen.motion.base.Motion.contact`), ``mode`` "planted" (both feet fixed:
+    :func:`plant_feet`), "stance" (:func:`place_pelvis` with that schedule) or "placed" (the
+    same, without adding swing clearance: the feet were planned in the world), ``scales``
+    (22, 3) segment scale factors in ``BODY_NAMES`` order (None = generic model). The
+    pelvis translation is solved anew (tx = tz = 0 at the start) and the leg angles adjusted
+    by the few degrees that keep the subject's planted feet fixed. Returns (T, 39).
+    """
+    geom = K.leg_geometry(scales)
+    contact = np.asarray(contact, bool)
+    if contact.shape != (len(coords), 2):
+        raise OdahgenError(f"contact schedule {contact.shape} does not match {len(coords)} frames")
+    if mode == "planted":
+        return plant_feet(coords, geom=geom)
+    if mode not in ("stance", "placed"):
+        raise OdahgenError(f"unknown contact mode {mode!r} (expected 'planted', 'stance' or 'placed')")
+    return place_pelvis(K.clip_to_ranges(coords), fps, stance=contact, flight_velocity=flight_velocity, geom=geom,
+                        envelope_s=0.0, clearance=0.015 if mode == "stance" else 0.0)
 
 
 class ProceduralSource(MotionSource):
