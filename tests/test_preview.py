@@ -42,6 +42,8 @@ def test_preview_fast_runs_the_pipeline_for_any_procedural_motion(tmp_path):
     assert not (trial / "bundle").exists()  # no Blender on the fast path
     with np.load(trial / "body.npz") as z:
         assert z["vertices"].shape[0] == 6  # 30 frames, every 5th
+    with np.load(trial / "motion.npz") as z:  # the feet's schedule thinned with the frames
+        assert z["contact"].shape == (6, 2) and float(z["fps"]) == pytest.approx(60.0 / 5)
     sheet = _sheet(tmp_path / "contact_sheet.png")
     assert sheet.shape == (2 * 160, 4 * 2 * 240, 3)  # 6 frames of two 240x160 views, 4 per row
     red = (sheet[..., 0] > 200) & (sheet[..., 1] < 80)  # joint centres drawn
