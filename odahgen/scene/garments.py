@@ -265,3 +265,55 @@ def dress(scene: dict, vertices: np.ndarray, faces: np.ndarray, regions: Garment
         out.append({"name": part, "type": spec["type"], "vertices": shell, "faces": fg, "uv": uv,
                     "body_index": used})
     return out
+
+
+def skin_in_front(vertices: np.ndarray, faces: np.ndarray, regions: GarmentRegions, upper: str,
+                  lower: str, min_share: float = 0.3, same_side: float = 0.5) -> dict:
+    """How much rendered skin lies in front of the garment shells of one outfit (a QA measure).
+
+    The skin that stays rendered under the garments (the hem rings; the rest is left out by
+    :func:`covered_faces`) is checked per frame against the shell of its own body segments:
+    every segment that holds >= ``min_share`` of the vertex's skinning weight (so seam vertices
+    meet the shells of both sides). A sample is in front when its nearest shell vertex of that
+    segment sees it on the shell's outer side, and that shell vertex faces the same way as the
+    skin (normals within acos(``same_side``)); opposite walls of a fold (an armpit with the arm
+    down, the back of a bent knee) touch like real bodies and are not counted.
+
+    ``vertices (T, V, 3)`` m, ``faces (F, 3)``; garments at :data:`DEFAULT_OFFSET_M`.
+    Returns ``{"fraction": in-front samples / samples, "worst_m": largest distance in front
+    (negative: every sample behind), "samples": n, "hidden_faces": faces left out,
+    "worst_frame": frame of worst_m}``.
+    """
+    from scipy.spatial import cKDTree
+
+    v = np.asarray(vertices, dtype=np.float64)
+    f = np.asarray(faces, dtype=np.int64)
+    if regions.shares is None:
+        raise OdahgenError("skin_in_front needs regions with per-segment shares")
+    normals = vertex_normals(v, f)
+    shells = []
+    for gtype, part in ((upper, "upper"), (lower, "lower")):
+        shell, _, _, used = build_garment_sequence(v, f, regions.mask(gtype), DEFAULT_OFFSET_M[part],
+                                                   regions.segment)
+        shells.append((shell, used))
+    hidden = covered_faces(f, [{"body_index": used} for _, used in shells])
+    shown = np.zeros(v.shape[1], bool)
+    shown[f[~hidden].ravel()] = True
+    bad, total, worst, worst_frame = 0, 0, -1.0, -1
+    for shell, used in shells:
+        for s in range(len(regions.segment_names)):
+            src = np.flatnonzero(regions.shares[used, s] >= min_share)  # this segment's shell vertices
+            ring = used[src][shown[used[src]]]  # rendered skin of this segment under the shell
+            if len(ring) == 0:
+                continue
+            for t in range(v.shape[0]):
+                _, k = cKDTree(shell[t][src]).query(v[t][ring])
+                nk = normals[t][used[src][k]]
+                side = ((v[t][ring] - shell[t][src][k]) * nk).sum(1)
+                side = side[(normals[t][ring] * nk).sum(1) >= same_side]
+                bad += int((side >= 0).sum())
+                total += len(side)
+                if len(side) and side.max() > worst:
+                    worst, worst_frame = float(side.max()), t
+    return {"fraction": bad / max(total, 1), "worst_m": worst, "samples": total,
+            "hidden_faces": int(hidden.sum()), "worst_frame": worst_frame}
