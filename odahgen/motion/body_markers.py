@@ -20,6 +20,9 @@ Everything returned is in the OpenSim world frame (Y up), metres.
 
 from __future__ import annotations
 
+import os
+import weakref
+
 import numpy as np
 import torch
 
@@ -46,10 +49,10 @@ def smpl_world_rotations(poses: np.ndarray, world: str = "zup") -> np.ndarray:
     R = K.rotvec_to_matrix(poses[:, :66].reshape(T, 22, 3))
     C = RT.SMPL_FROM_OPENSIM.T  # SMPL axes -> OpenSim axes
     Wm = RT.ZUP_TO_OPENSIM if world == "zup" else RT.YUP_TO_OPENSIM
-    out = np.empty_like(R)
+    out = C @ R @ C.T  # all joints in OpenSim axes at once; the root is replaced below
     out[:, 0] = Wm @ R[:, 0] @ C.T
-    for j in range(1, 22):
-        out[:, j] = out[:, SMPL_PARENTS[j]] @ (C @ R[:, j] @ C.T)
+    for j in range(1, 22):  # parents come first
+        out[:, j] = out[:, SMPL_PARENTS[j]] @ out[:, j]
     return out
 
 
@@ -135,34 +138,43 @@ def _active_bones(body) -> list[int]:
     return sorted({b for g in body.pose_groups for b in g.bones} | {root})
 
 
-def anny_pose_from_smpl(body, shape: torch.Tensor, poses: np.ndarray, trans: np.ndarray,
-                        world: str = "zup", offsets: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """anny pose parameters (T, P) rad and root translation (T, 3) m for SMPL-family
-    ``poses`` (T, >=66) and ``trans`` (T, 3) (see the module docstring)."""
-    Wj = smpl_world_rotations(poses, world)
-    active = _active_bones(body)
+def _rest_frames(body, shape: torch.Tensor) -> np.ndarray:
+    """(Ja, 4, 4) float64 rest world frames of the active bones (:func:`_active_bones` order)."""
     with torch.no_grad():
-        frames = body.prepare(shape, vertex_ids=[0])["frames"][0].double().numpy()  # (Ja, 4, 4)
-    G = {b: frames[k] for k, b in enumerate(active)}
-    offsets = rest_offsets(body, shape) if offsets is None else offsets
-    T = len(Wj)
+        return body.prepare(shape, vertex_ids=[0])["frames"][0].double().numpy()
+
+
+def _anny_local_rotations(body, frames: np.ndarray, Wj: np.ndarray, offsets: dict) -> np.ndarray:
+    """(G, T, 3, 3) bone-local rotation of every anny pose group for SMPL world joint
+    rotations ``Wj`` (T, 22, 3, 3) (see the module docstring); ``frames`` from :func:`_rest_frames`."""
+    G = {b: frames[k] for k, b in enumerate(_active_bones(body))}
     world_of: dict[int, np.ndarray] = {}  # bone -> (T, 3, 3) target world rotation delta
     for b, j in bone_joints(body).items():
-        world_of[b] = Wj[:, j] @ offsets.get(b, np.eye(3))
+        world_of[b] = Wj[:, j] @ offsets[b] if b in offsets else Wj[:, j]
     parents = np.asarray(body.bone_parents)
-    pose = np.zeros((T, body.pose_dim))
+    local = np.empty((len(body.pose_groups), len(Wj), 3, 3))  # group-major
     for gi, g in enumerate(body.pose_groups):
         b = g.bones[0]
         Wb = world_of[b]
         if parents[b] < 0:
-            local = Wb  # the root group is a world-frame rotation
+            local[gi] = Wb  # the root group is a world-frame rotation
         else:
             p = int(parents[b])
             while p not in world_of:  # the nearest posed ancestor drives it
                 p = int(parents[p])
             Rg = G[b][:3, :3]
-            local = Rg.T @ np.swapaxes(world_of[p], 1, 2) @ Wb @ Rg
-        pose[:, 3 * gi:3 * gi + 3] = K.matrix_to_rotvec(local)
+            local[gi] = Rg.T @ np.swapaxes(world_of[p], 1, 2) @ Wb @ Rg
+    return local
+
+
+def anny_pose_from_smpl(body, shape: torch.Tensor, poses: np.ndarray, trans: np.ndarray,
+                        world: str = "zup", offsets: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """anny pose parameters (T, P) rad and root translation (T, 3) m for SMPL-family
+    ``poses`` (T, >=66) and ``trans`` (T, 3) (see the module docstring)."""
+    Wj = smpl_world_rotations(poses, world)
+    offsets = rest_offsets(body, shape) if offsets is None else offsets
+    local = _anny_local_rotations(body, _rest_frames(body, shape), Wj, offsets)
+    pose = K.matrix_to_rotvec(np.swapaxes(local, 0, 1)).reshape(len(Wj), body.pose_dim)
     Wm = RT.ZUP_TO_OPENSIM if world == "zup" else RT.YUP_TO_OPENSIM
     return pose, np.asarray(trans, np.float64) @ Wm.T
 
@@ -181,10 +193,119 @@ def smplx_pose_from_smpl(body, shape: torch.Tensor, poses: np.ndarray, trans: np
     out[:, 3:66] = poses[:, 3:66]
     R0 = K.rotvec_to_matrix(poses[:, :3])
     out[:, :3] = K.matrix_to_rotvec(Wm @ R0 @ C.T)
-    with torch.no_grad():
-        h = body.prepare(shape, vertex_ids=[0])["frames"][0, 0, :3, 3].double().numpy()
+    return out, _smplx_trans(body, shape, trans, world)
+
+
+def _smplx_trans(body, shape: torch.Tensor, trans: np.ndarray, world: str = "zup") -> np.ndarray:
+    """SMPL-X root translation (T, 3) m in the OpenSim frame (see :func:`smplx_pose_from_smpl`)."""
+    C = RT.SMPL_FROM_OPENSIM.T
+    Wm = RT.ZUP_TO_OPENSIM if world == "zup" else RT.YUP_TO_OPENSIM
+    h = _rest_frames(body, shape)[0, :3, 3]  # the pelvis (active bone 0)
     J0 = C.T @ h
-    return out, np.asarray(trans, np.float64) @ Wm.T + (Wm @ J0 - h)
+    return np.asarray(trans, np.float64) @ Wm.T + (Wm @ J0 - h)
+
+
+def _smplx_local_rotations(poses: np.ndarray, world: str = "zup") -> np.ndarray:
+    """(22, T, 3, 3) SMPL-X pose-group rotations, group-major (as :func:`smplx_pose_from_smpl`,
+    as matrices)."""
+    poses = np.asarray(poses, dtype=np.float64)
+    R = K.rotvec_to_matrix(np.ascontiguousarray(poses[:, :66].reshape(len(poses), 22, 3).swapaxes(0, 1)))
+    Wm = RT.ZUP_TO_OPENSIM if world == "zup" else RT.YUP_TO_OPENSIM
+    R[0] = Wm @ R[0] @ RT.SMPL_FROM_OPENSIM
+    return R
+
+
+# ---- fast posing of a few mesh points -------------------------------------------------------
+# Posing is linear blend skinning without pose-dependent blend shapes (odahgen.body.base), so a
+# marker (a fixed weighted sum of vertices) is sum_a A_a q_a with the per-bone rest terms q_a
+# from ``BodyModel.prepare_points``: only the bone transforms A_a are needed per frame. They
+# are computed here in float64, straight from the rotation matrices (no axis-angle round
+# trip), with the same formula as ``BodyModel._active_transforms``:
+#   A_a = A_d @ Grest_a @ R_a @ Grest_a^-1   (d: the driving active ancestor),
+#   A_root = [R_root | trans + h - R_root h] (h: the root bone's rest head).
+
+CHUNK = 8192  # frames per batch: bounds the memory of long recordings (~30 MB per array)
+
+
+def _fk_plan(body) -> dict:
+    """Each active bone's pose group and driving active ancestor (-1: the root), parents first,
+    from the public rig (same rule as ``BodyModel._init_skinning``)."""
+    active = _active_bones(body)
+    pos = {b: i for i, b in enumerate(active)}
+    parents = np.asarray(body.bone_parents)
+    group_of: dict[int, int] = {}
+    for gi, g in enumerate(body.pose_groups):
+        for b in g.bones:
+            group_of[b] = gi
+    root = int(np.flatnonzero(parents < 0)[0])
+    group_of.setdefault(root, 0)
+    par = []
+    for b in active:
+        p = int(parents[b])
+        while p >= 0 and p not in pos:
+            p = int(parents[p])
+        par.append(pos[p] if p >= 0 else -1)
+    return {"group": [group_of[b] for b in active], "parent": par}
+
+
+def _pose_points(plan: dict, frames: torch.Tensor, q: torch.Tensor, R: torch.Tensor,
+                 trans: torch.Tensor) -> torch.Tensor:
+    """(T, N, 3) float64 points: ``frames`` (Ja, 4, 4) rest frames of the active bones, ``q``
+    (N, Ja, 4) from ``prepare_points``, ``R`` (G, T, 3, 3) pose-group rotations (group-major,
+    so that every bone's block is a contiguous view: gathers along a batch axis are slow on
+    the CPU), ``trans`` (T, 3)."""
+    T = R.shape[1]
+    Finv = torch.linalg.inv(frames)
+    AR: list[torch.Tensor] = []
+    At: list[torch.Tensor] = []
+    for a, (g, p) in enumerate(zip(plan["group"], plan["parent"])):
+        Rg = R[g]
+        if p < 0:  # the root: world rotation about its rest head, then the translation
+            h = frames[a, :3, 3]
+            AR.append(Rg)
+            At.append(trans + h - Rg @ h)
+            continue
+        lr = frames[a, :3, :3] @ Rg @ Finv[a, :3, :3]
+        lt = frames[a, :3, 3] + (frames[a, :3, :3] @ (Rg @ Finv[a, :3, 3:]))[..., 0]
+        AR.append(AR[p] @ lr)
+        At.append((AR[p] @ lt[..., None])[..., 0] + At[p])
+    A = torch.stack([torch.cat([r, t[..., None]], -1) for r, t in zip(AR, At)], 2)  # (T, 3, Ja, 4)
+    Ja = A.shape[2]
+    out = A.reshape(T, 3, Ja * 4) @ q.reshape(q.shape[0], Ja * 4).T  # (T, 3, N)
+    return out.transpose(1, 2)
+
+
+_BODIES: dict[tuple, object] = {}
+_OFFSETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _load_body(name: str, model_dir: str | None = None, gender: str = "neutral"):
+    """The body model, kept for the process (a folder of files loads it once); an SMPL-X model
+    file that changed on disk is reloaded."""
+    from odahgen.body.base import load_body_model
+
+    if name == "smplx":
+        from odahgen.body.smplx_model import resolve_smplx_file
+
+        path = resolve_smplx_file(model_dir, gender)
+        key = ("smplx", os.path.realpath(path), os.stat(path).st_mtime_ns, gender)
+        opts = {"model_dir": model_dir, "gender": gender}
+    else:
+        key, opts = (name,), {}
+    if key not in _BODIES:
+        if len(_BODIES) >= 4:
+            _BODIES.pop(next(iter(_BODIES)))
+        _BODIES[key] = load_body_model(name, **opts)
+    return _BODIES[key]
+
+
+def cached_rest_offsets(body, shape: torch.Tensor) -> dict[int, np.ndarray]:
+    """:func:`rest_offsets` computed once per (body model, shape) in this process."""
+    key = tuple(np.asarray(shape, np.float64).ravel().tolist())
+    per_body = _OFFSETS.setdefault(body, {})
+    if key not in per_body:
+        per_body[key] = rest_offsets(body, shape)
+    return per_body[key]
 
 
 def _sole_vertices(body, shape, k: int = 30) -> np.ndarray:
@@ -198,33 +319,40 @@ def _sole_vertices(body, shape, k: int = 30) -> np.ndarray:
 
 
 def amass_markers(data: dict, body_name: str = "anny", model_dir: str | None = None,
-                  face_forward: bool = True, ground: bool | None = None) -> tuple[list[str], np.ndarray, dict]:
+                  face_forward: bool = True, ground: bool | None = None,
+                  method: str = "points") -> tuple[list[str], np.ndarray, dict]:
     """Virtual markers of an AMASS sequence (``data`` from :func:`odahgen.motion.amass.read_amass`).
 
     Returns (marker names, markers (T, M, 3) m in the OpenSim frame, info). ``body_name``
     "anny" (default) or "smplx" (needs ``model_dir``). ``ground`` (default: anny only) shifts
     the whole sequence vertically so the lowest foot-sole vertices rest on y = 0.
+    ``method``: "points" (default) poses only the marker and sole points, in float64 chunks
+    of frames, from the rotation matrices; "mesh" poses the whole mesh with
+    :meth:`BodyModel.forward` from the axis-angle pose (the reference; slow, for checks).
     """
-    from odahgen.body.base import load_body_model
     from odahgen.body.markers import load_layout, marker_points
 
+    if method not in ("points", "mesh"):
+        raise OdahgenError(f"amass: method must be 'points' or 'mesh', got {method!r}")
     gender = data.get("gender") or "neutral"
+    poses = np.asarray(data["poses"], np.float64)
     if body_name == "smplx":
         if not model_dir:
             raise OdahgenError("amass: body 'smplx' needs model_dir (the folder with your SMPLX_*.npz)")
-        body = load_body_model("smplx", model_dir=model_dir, gender=gender)
+        body = _load_body("smplx", model_dir, gender)
         betas = np.zeros(body.n_shape)
         b = np.asarray(data.get("betas", np.zeros(0)), np.float64).reshape(-1)[: body.n_shape]
         betas[: len(b)] = b
         shape = torch.as_tensor(betas, dtype=torch.float32)[None]
-        pose, trans = smplx_pose_from_smpl(body, shape, data["poses"], data["trans"])
+        trans = _smplx_trans(body, shape, data["trans"])
         ground = False if ground is None else ground
     elif body_name == "anny":
-        body = load_body_model("anny")
+        body = _load_body("anny")
         s = body.default_shape().clone()
         s[0] = {"male": 1.0, "female": 0.0}.get(gender, 0.5)  # anny's gender phenotype
         shape = s[None]
-        pose, trans = anny_pose_from_smpl(body, shape, data["poses"], data["trans"])
+        offsets = cached_rest_offsets(body, shape)
+        trans = np.asarray(data["trans"], np.float64) @ RT.ZUP_TO_OPENSIM.T
         ground = True if ground is None else ground
     else:
         raise OdahgenError(f"amass: unknown body model {body_name!r}; choose anny or smplx")
@@ -233,19 +361,38 @@ def amass_markers(data: dict, body_name: str = "anny", model_dir: str | None = N
     soles = _sole_vertices(body, shape[0])
     pidx = np.concatenate([idx, np.pad(soles[:, None], ((0, 0), (0, idx.shape[1] - 1)))])
     pw = np.concatenate([w, np.pad(np.ones((len(soles), 1), np.float32), ((0, 0), (0, w.shape[1] - 1)))])
-    prep = body.prepare_points(shape, pidx, pw)
     out = []
-    with torch.no_grad():
-        for a in range(0, len(pose), 2000):  # chunks bound the memory of long recordings
-            out.append(body.pose_points(prep, torch.as_tensor(pose[a:a + 2000], dtype=torch.float32),
-                                        torch.as_tensor(trans[a:a + 2000], dtype=torch.float32)).double().numpy())
+    with torch.inference_mode():
+        if method == "points":
+            prep = body.prepare_points(shape, pidx, pw)
+            frames, q = prep["frames"][0].double(), prep["q"].double()
+            plan = _fk_plan(body)
+            rest = _rest_frames(body, shape) if body_name == "anny" else None
+            for a in range(0, len(poses), CHUNK):  # chunks bound the memory of long recordings
+                p = poses[a:a + CHUNK]
+                if body_name == "anny":
+                    R = _anny_local_rotations(body, rest, smpl_world_rotations(p), offsets)
+                else:
+                    R = _smplx_local_rotations(p)
+                out.append(_pose_points(plan, frames, q, torch.from_numpy(R),
+                                        torch.from_numpy(trans[a:a + CHUNK])).numpy())
+        else:
+            if body_name == "anny":
+                pose, _ = anny_pose_from_smpl(body, shape, poses, data["trans"], offsets=offsets)
+            else:
+                pose, _ = smplx_pose_from_smpl(body, shape, poses, data["trans"])
+            ti, wi = torch.as_tensor(pidx), torch.as_tensor(pw, dtype=torch.float64)
+            for a in range(0, len(pose), 500):
+                v = body.forward(shape, torch.as_tensor(pose[a:a + 500], dtype=torch.float32),
+                                 torch.as_tensor(trans[a:a + 500], dtype=torch.float32)).double()
+                out.append((v[:, ti] * wi[None, :, :, None]).sum(2).numpy())
     pts = np.concatenate(out)
     mk, sole = pts[:, : len(names)], pts[:, len(names):]
     if ground:
         dy = float(np.quantile(sole[:, :, 1].min(axis=1), 0.02))
         mk = mk - [0.0, dy, 0.0]
     if face_forward:
-        fwd = smpl_world_rotations(data["poses"][:1])[0, 0] @ np.array([1.0, 0.0, 0.0])
+        fwd = smpl_world_rotations(poses[:1])[0, 0] @ np.array([1.0, 0.0, 0.0])
         yaw = np.arctan2(-fwd[2], fwd[0])
         Ry = K.axis_rot((0, 1, 0), -yaw)[0]
         mk = mk @ Ry.T
