@@ -272,7 +272,7 @@ REG = 1e-5
 #: relative cost decrease that counts as a frame having moved in a continuity round
 MOVED_REL = 1e-3
 #: frames of the coarse pass (every COARSE-th frame) solved from scratch
-COARSE = 8
+COARSE = 12
 
 
 def _unwrap_cols(tree, q):
