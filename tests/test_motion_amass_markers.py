@@ -84,3 +84,35 @@ def test_amass_markers_smplx_model_file(tmp_path):
     for n, e in _errors_deg(ik, truth, LEG).items():  # measured: max 7.5 deg (hip), 6.1 (knee)
         assert e.max() < 9.0, (n, e.max())
     assert np.degrees(np.ptp(ik.angles[:, K.CI["knee_angle_r"]])) > 55
+
+
+@pytest.mark.parametrize("body_name", ["anny", "smplx"])
+def test_amass_markers_fast_points_equal_full_mesh(tmp_path, body_name):
+    """The default fast route (only the marker and sole points, float64 chunks, straight from
+    the rotation matrices) gives the markers of the fully posed mesh within 1e-5 m."""
+    from odahgen.motion import body_markers as BM
+    from odahgen.motion.amass import read_amass
+
+    model_dir = None
+    if body_name == "smplx":
+        from odahgen.body.synthetic import write_synthetic_smplx
+
+        model_dir = str(tmp_path / "models")
+        write_synthetic_smplx(model_dir, "male")
+    truth = generate("jog", seed=3, seconds=1.5, fps=40.0).coordinates
+    poses, trans = RT.coordinates_to_smpl(truth, 52 if body_name == "anny" else 55)
+    rng = np.random.default_rng(0)
+    poses[:, 3:66] += rng.normal(0.0, 0.15, (len(poses), 63))  # every joint, away from the procedural pattern
+    layout = "smplh" if body_name == "anny" else "smplx"
+    d = read_amass(write_amass(tmp_path / "m.npz", poses, trans, fps=40.0, gender="male", layout=layout))
+    chunk = BM.CHUNK
+    try:
+        BM.CHUNK = 16  # several chunks, the last one partial
+        n_fast, fast, info_fast = BM.amass_markers(d, body_name, model_dir)
+    finally:
+        BM.CHUNK = chunk
+    n_mesh, mesh, info_mesh = BM.amass_markers(d, body_name, model_dir, method="mesh")
+    assert n_fast == n_mesh and fast.shape == mesh.shape == (len(poses), len(n_fast), 3)
+    assert np.abs(fast - mesh).max() < 1e-5
+    assert abs(info_fast["ground_shift_m"] - info_mesh["ground_shift_m"]) < 1e-5
+    assert np.ptp(fast[:, :, 1], axis=0).max() > 0.05  # it moves
