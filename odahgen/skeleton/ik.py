@@ -196,13 +196,13 @@ def _determined(A: np.ndarray, W: np.ndarray, mm: float = 2.0) -> np.ndarray:
     return np.sqrt(kappa * np.radians(10.0) ** 2 / wsum) >= mm / 1000.0
 
 
-def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, candidates: str = "jumps", A=None):
+def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, candidates: str = "jumps", det=None):
     """Re-solve frames from a neighbour's solution and keep whichever fits better.
 
     ``candidates="all"``: every frame is tried from both neighbours (used on the coarse pass,
     where neighbours are far apart in time); ``"jumps"``: only frames whose cost is much worse
     than a neighbour's (by more than half the median frame cost and 1.5x) or whose
-    well-determined angles (:func:`_determined`, from ``A`` (T, n, n) at q when given) jump by
+    well-determined angles (:func:`_determined`; ``det`` (T, n) at q when given) jump by
     more than 5 deg from it. After the first round only neighbours of frames whose fit
     improved clearly (:data:`MOVED_REL`, and by a tenth of the median frame cost) are tried."""
     T = len(q)
@@ -210,9 +210,13 @@ def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, cand
         return q, cost
     ok_m = np.isfinite(Y).all(axis=2)
     W = np.where(ok_m, weights[None], 0.0)
-    if candidates != "all" and A is None:
+    if candidates != "all" and det is None:
         _c, A, _g, _x = tree.normal_equations(q, np.where(ok_m[..., None], Y, 0.0), W, idx, cols, loc)
-    det = _determined(A, W) if candidates != "all" else None
+        det = _determined(A, W)
+    if candidates == "all":
+        det = None
+    else:
+        det = det.copy()
     moved = np.ones(T, bool)  # frames whose solution changed in the last round
     # cost differences below half the typical frame cost are noise, not a worse minimum
     med = float(np.median(cost))
@@ -317,8 +321,10 @@ def _solve_fine(args):
     are independent, so any split into chunks gives the same result."""
     tree, Y, idx, weights, loc, q0, iters = args
     reg = REG * float(np.median(weights))
-    return solve_frames(tree, Y, idx, weights, q0, loc, tree.free_coords(), iters=iters, prior=q0, reg=reg,
-                        hessian=True)
+    q, cost, A = solve_frames(tree, Y, idx, weights, q0, loc, tree.free_coords(), iters=iters, prior=q0, reg=reg,
+                              hessian=True)
+    W = np.where(np.isfinite(Y).all(axis=2), weights[None], 0.0)
+    return q, cost, _determined(A, W)  # (T, n) bool, small to send back from a worker
 
 
 def _map_chunks(fn, jobs, workers):
@@ -343,8 +349,13 @@ def _n_workers(workers: int) -> int:
     return workers if workers > 0 else (os.cpu_count() or 1)
 
 
+#: fewest frames for which solve_all uses worker processes: forking a process that has opensim
+#: and torch loaded costs ~0.05-0.15 s, about what a second core saves on ~1000 frames
+MIN_PARALLEL = 1200
+
+
 def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk: int = 1500,
-              refine=None, min_parallel: int = 400):
+              refine=None, min_parallel: int = MIN_PARALLEL):
     """Solve every frame of Y (T, m, 3); returns (q (T, n), weighted cost (T,)).
 
     Coarse to fine in time: the coarse frames (:func:`coarse_frames`) are solved from scratch
@@ -352,7 +363,8 @@ def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk:
     (optional, e.g. marker registration) may then update them and the marker locations; every
     other frame starts from the interpolation of its coarse neighbours. Frame solves are split
     into chunks of at most ``chunk`` frames run in ``workers`` processes (0: one per core; used
-    only for at least ``min_parallel`` frames); continuity passes run over the whole sequence, so
+    only for at least ``min_parallel`` frames, :data:`MIN_PARALLEL`); continuity passes run over
+    the whole sequence, so
     the result does not depend on the chunking. ``q0`` (T, n): start every frame from it instead.
     """
     T = Y.shape[0]
@@ -364,7 +376,7 @@ def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk:
                                           for a, b in _split(T, chunk, nw)], nw)
         q = np.concatenate([r[0] for r in parts])
         cost = np.concatenate([r[1] for r in parts])
-        return _continuity(tree, Y, idx, weights, q, cost, loc, cols, A=np.concatenate([r[2] for r in parts]))
+        return _continuity(tree, Y, idx, weights, q, cost, loc, cols, det=np.concatenate([r[2] for r in parts]))
     cf = coarse_frames(T)
     Yc = Y[cf]
     ncw = _n_workers(workers) if len(cf) >= min_parallel else 1
@@ -389,7 +401,7 @@ def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk:
                                       for a, b in _split(T, chunk, nw)], nw)
     q = np.concatenate([r[0] for r in parts])
     cost = np.concatenate([r[1] for r in parts])
-    return _continuity(tree, Y, idx, weights, q, cost, loc, cols, A=np.concatenate([r[2] for r in parts]))
+    return _continuity(tree, Y, idx, weights, q, cost, loc, cols, det=np.concatenate([r[2] for r in parts]))
 
 
 def register_offsets(tree, Y, idx, q, classes, loc0, max_offset=None) -> np.ndarray:
@@ -476,9 +488,11 @@ def run_ik_tree(
     progress=None,
     weights: dict[str, float] | None = None,
     register_frames: int = 150,
+    min_parallel: int = MIN_PARALLEL,
 ) -> IKResult:
     """IK on an extracted tree (see :func:`run_ik`). ``weights``: marker name -> IK weight,
     overriding the class weights (e.g. an OpenSim IK setup's task weights; 0 = ignored).
+    ``workers``/``min_parallel``: see :func:`solve_all`.
     Registration runs between the coarse and the fine pass of :func:`solve_all`: it alternates
     offset fitting and IK on at most ``register_frames`` of the coarse frames (at most
     ``register_rounds`` rounds, fewer once the offsets move < 0.1 mm), so the fine pass solves
@@ -517,7 +531,7 @@ def run_ik_tree(
             qc[rest], _c = solve_frames(tree, Yc[rest], idx, w, qc[rest], loc, iters=15, reg=reg)
         return qc, loc
 
-    q, cost = solve_all(tree, Y, idx, w, loc, workers=workers,
+    q, cost = solve_all(tree, Y, idx, w, loc, workers=workers, min_parallel=min_parallel,
                         refine=refine if (register and register_rounds > 0) else None)
     if progress:
         progress("solved", 1)
