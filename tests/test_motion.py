@@ -353,3 +353,23 @@ def test_cli_list_and_show(capsys):
     assert '"frames"' in capsys.readouterr().out
     assert main(["motion", "show", "procedural:nope"]) != 0
     assert main(["motion", "show", "nocolon"]) != 0
+
+
+def test_procedural_joint_speeds_bounded():
+    """No rotational coordinate of any procedural motion changes by more than 15 deg per frame
+    at 60 fps (900 deg/s; seeds 0, 3, 5). Measured peak knee flexion angular velocity in level
+    treadmill running is 7.1 rad/s = 407 deg/s (Pigos G, 'Three-dimensional kinematic analysis
+    during level and downhill treadmill running, using a polynomial method', The Sport Journal,
+    United States Sports Academy, 2006): the bound leaves ~2.2x headroom for the swing phase and
+    faster variants. It catches the step artefacts this library once had: a swing-foot lift
+    measured against the other (airborne) foot in run/jog (up to 40 deg/frame at toe-off), a
+    terminal-swing knee snapping straight in walk_fast (19 deg/frame) and the jump's arm swing
+    tied to the ankle push-off (20 deg/frame)."""
+    rot = [i for i, n in enumerate(COORDINATE_NAMES) if not n.startswith("pelvis_t")]
+    for mid in sorted(MOTIONS):
+        for seed in (0, 3, 5):
+            m = generate(mid, seed=seed, seconds=6.0)
+            assert m.fps == 60.0
+            rate = np.degrees(np.abs(np.diff(m.coordinates[:, rot], axis=0)))
+            k, j = np.unravel_index(int(np.argmax(rate)), rate.shape)
+            assert rate.max() < 15.0, (mid, seed, COORDINATE_NAMES[rot[j]], k, float(rate.max()))

@@ -486,10 +486,13 @@ def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=
     return np.stack([xz[:, 0], y, xz[:, 1]], axis=1), delta
 
 
-def _ease_landing(delta, rel, pelvis, contact, fps, seconds: float = 0.12) -> None:
+def _ease_landing(delta, rel, pelvis, contact, fps, seconds: float = 0.2) -> None:
     """Add to ``delta`` (T, 2, 3) the horizontal corrections that bring each landing foot to a
     stop at touch-down: over the last ``seconds`` before a contact its contact point follows a
-    quintic Hermite curve from its swing position and velocity to the landing spot at rest."""
+    quintic Hermite curve from its swing position and velocity to the landing spot at rest.
+    Over 0.12 s the curve asked a nearly straight terminal-swing leg (fast walks) to reach
+    ~2 cm further forward than it could, and the knee snapped straight (19 deg in one frame
+    at 60 fps); over 0.2 s it stays within reach."""
     n = max(2, int(round(seconds * fps)))
     h = rel[:, :, :, 1]
     for si in range(2):
@@ -559,7 +562,8 @@ def _settle_contacts(q: dict, pelvis: np.ndarray, contact: np.ndarray, fps: floa
 
 
 def _world_clearance(q: dict, pelvis_y: np.ndarray, contact: np.ndarray, clearance: float = 0.015,
-                     land: float = 0.007, iters: int = 6, geom: K.LegGeometry | None = None) -> None:
+                     land: float = 0.007, iters: int = 6, geom: K.LegGeometry | None = None,
+                     rise: float = 0.3) -> None:
     """Lift each swing foot that passes closer than ``clearance`` m above the floor (world
     heights, the pelvis height ``pelvis_y`` (T,) being known): the lowest sole point must stay
     above ``clearance`` x a profile that rises over the first 30 % of the swing and falls over
@@ -583,7 +587,7 @@ def _world_clearance(q: dict, pelvis_y: np.ndarray, contact: np.ndarray, clearan
                 prog[a:e] = 1.0 - (e - np.arange(a, e) - 0.5) / max(e - a, 1) * 0.5
             if e == T:
                 prog[a:e] = (np.arange(a, e) - a + 0.5) / max(e - a, 1) * 0.5
-        target = clearance * _smoothstep(prog / 0.3) * _smoothstep((1.0 - prog) / 0.12)
+        target = clearance * _smoothstep(prog / rise) * _smoothstep((1.0 - prog) / 0.12)
         # the landing foot comes down from above (>= ``land`` m until its contact starts), not
         # along the floor: with a straight knee it cannot reach the landing spot earlier
         target = np.where(prog > 0.5, np.maximum(target, land), target) * swing
@@ -616,7 +620,8 @@ def _world_clearance(q: dict, pelvis_y: np.ndarray, contact: np.ndarray, clearan
 def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = None,
                  stance: np.ndarray | None = None, flight_velocity: bool = True,
                  contact_softness: float = 0.003, iterations: int = 3, clearance: float = 0.015,
-                 geom: K.LegGeometry | None = None, envelope_s: float = 0.12) -> np.ndarray:
+                 geom: K.LegGeometry | None = None, envelope_s: float = 0.12,
+                 clearance_rise: float = 0.3, clearance_iters: int = 6) -> np.ndarray:
     """Fill pelvis_tx/ty/tz of ``coords`` (T, 39) from the feet and plant the feet; returns a
     new array (the leg angles may be adjusted by a few degrees).
 
@@ -657,7 +662,8 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
         _ease_landing(delta, rel, pelvis, contact, fps)
         _move_feet(q, delta, geom=geom)
     if clearance:
-        _world_clearance(q, pelvis[:, 1], contact, clearance, geom=geom)
+        _world_clearance(q, pelvis[:, 1], contact, clearance, geom=geom, rise=clearance_rise,
+                         iters=clearance_iters)
         _settle_contacts(q, pelvis, contact, fps, geom=geom)
     out = np.stack([q[n] for n in COORDINATE_NAMES], axis=1)
     out = K.clip_to_ranges(out)
@@ -746,6 +752,9 @@ def _walk(speed_ms: float):
     return gen
 
 
+RUN_CLEARANCE = (0.03, 0.15, 12)
+
+
 def _run(speed_ms: float, stance_frac: float):
     def gen(b: _Builder, rng, v: Variation):
         cadence = 1.25 + 0.1 * (speed_ms - 2.5)  # strides/s (~150-170 steps/min, Novacheck 1998)
@@ -753,8 +762,8 @@ def _run(speed_ms: float, stance_frac: float):
         phase = _gait(b, rng, v, cadence, RUN, amp, arm_amp_deg=25, elbow_deg=80, trunk_lean_deg=6)
         st = stance_frac / v.speed ** 0.5
         stance = _stance(phase, st)
-        _swing_clearance(b, stance, clearance=0.05)
-        return {"stance": stance, "flight": ~stance.any(axis=1)}, {"nominal_speed_m_s": speed_ms, "stride_hz": cadence * v.speed, "stance_fraction": st}
+        return {"stance": stance, "flight": ~stance.any(axis=1), "clearance": RUN_CLEARANCE[0],
+                "clearance_rise": RUN_CLEARANCE[1], "clearance_iters": RUN_CLEARANCE[2]}, {"nominal_speed_m_s": speed_ms, "stride_hz": cadence * v.speed, "stance_fraction": st}
     return gen
 
 
@@ -856,10 +865,13 @@ def _jump(b, rng, v):
     crouch = keyed([(0, 0), (0.15, 0), (0.32, 1), (0.37, 0.4), (tk, 0.0), (tl, 0.05), (tl + 0.06, 0.5),
                     (tl + 0.2, 0.1), (1.0, 0)])(u) / D(1)
     plantar = keyed([(0, 0), (0.34, 0), (tk, 1), (tl - 0.02, 0.8), (tl, 0.2), (tl + 0.03, 0), (1.0, 0)])(u) / D(1)
+    # the arms swing forward from the bottom of the countermovement to take-off and come down
+    # after the landing, each over ~0.2-0.3 s (not with the ankle's faster push-off profile)
+    arms = keyed([(0, 0), (0.30, 0), (tk, 1), (tl, 0.8), (tl + 0.1, 0), (1.0, 0)])(u) / D(1)
     for s in "rl":
         b.set(f"knee_angle_{s}", D(3) + D(75) * crouch)
         b.set(f"hip_flexion_{s}", D(2) + D(70) * crouch + D(12) * crouch)
-        b.set(f"arm_flex_{s}", D(-45) * crouch + D(80) * plantar)
+        b.set(f"arm_flex_{s}", D(-45) * crouch + D(80) * arms)
         b.set(f"elbow_flex_{s}", np.full_like(b.t, D(20)))
     b.add("pelvis_tilt", D(-12) * crouch)
     b.set("lumbar_extension", D(-25) * crouch)
@@ -1008,7 +1020,8 @@ def generate(motion_id: str, seed: int = 0, seconds: float = 10.0, fps: float = 
         schedule = contact_schedule(coords, contact.get("stance"), flight)
         mode = "placed" if contact.get("placed") else "stance"
         if not contact.get("placed"):  # else the generator planned feet and pelvis itself
-            coords = place_pelvis(coords, fps, stance=schedule, flight_velocity=flight_velocity)
+            lift = {k: contact[k] for k in ("clearance", "clearance_rise", "clearance_iters") if k in contact}
+            coords = place_pelvis(coords, fps, stance=schedule, flight_velocity=flight_velocity, **lift)
     if pad:
         coords = coords[pad:pad + n].copy()
         coords[:, [K.CI["pelvis_tx"], K.CI["pelvis_tz"]]] -= coords[0, [K.CI["pelvis_tx"], K.CI["pelvis_tz"]]]
