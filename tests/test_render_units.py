@@ -88,3 +88,34 @@ def test_depth_png_round_trip(tmp_path):
     assert mask_from_depth(np.array([2.0, 2.995, 3.2]), np.array([3.0, 3.0, 3.0])).tolist() == [True, False, False]
     with pytest.raises(OdahgenError):
         load_depth(tmp_path / "none")
+
+
+def test_encoder_gives_the_same_video_from_png_and_bmp_frames(tmp_path):
+    """The stage streams BMP frames; they encode to exactly the video of the same pixels as
+    PNGs, and that video stays close to the source (no channel swap, no colour bias)."""
+    import io
+
+    from PIL import Image
+
+    from odahgen.render.video import FrameEncoder, read_frames
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:48, 0:64]
+    frames = []
+    for k in range(4):
+        img = np.stack([(xx * 4 + k * 9) % 256, (yy * 5) % 256, np.full_like(xx, 40 + 50 * k)], -1)
+        img[10:30, 20:40] = rng.integers(0, 256, 3)  # a flat coloured patch
+        frames.append(img.astype(np.uint8))
+    videos = {}
+    for fmt in ("png", "bmp"):
+        enc = FrameEncoder(tmp_path / f"{fmt}.mp4", fps=60, crf=18, image_codec=fmt)
+        for img in frames:
+            buf = io.BytesIO()
+            Image.fromarray(img).save(buf, format=fmt.upper())
+            enc.add_image(buf.getvalue())
+        videos[fmt] = read_frames(enc.finish())
+    assert videos["png"].shape == (4, 48, 64, 3)
+    assert np.array_equal(videos["png"], videos["bmp"])
+    patch = videos["bmp"][:, 14:26, 24:36].reshape(4, -1, 3).mean(1)
+    want = np.stack([f[14:26, 24:36].reshape(-1, 3).mean(0) for f in frames])
+    assert np.abs(patch - want).max() < 6

@@ -142,7 +142,9 @@ def test_same_seed_same_bundle_and_pixels(rendered, walk, tmp_path):
     b = Path(again["frames_dir"]) / "frames"
     from PIL import Image
 
-    for pa in sorted(a.rglob("*.png")):
+    files = sorted(p for p in a.rglob("*") if p.is_file())
+    assert len(files) == 2 * FRAMES  # both views
+    for pa in files:
         pb = b / pa.relative_to(a)
         assert np.array_equal(np.asarray(Image.open(pa)), np.asarray(Image.open(pb))), pa.name
     for view in ("front", "side"):

@@ -45,17 +45,21 @@ def encode_frames(frame_dir: str | os.PathLike, out_path: str | os.PathLike, fps
 
 
 class FrameEncoder:
-    """An H.264 MP4 encoder fed one PNG (bytes) at a time while the frames are being rendered:
+    """An H.264 MP4 encoder fed one image (PNG or BMP bytes) at a time while the frames are being rendered:
     ffmpeg reads them from a pipe (``image2pipe``) and writes a temporary file beside
     ``out_path``; :meth:`finish` waits for it and renames it into place (atomic)."""
 
-    def __init__(self, out_path: str | os.PathLike, fps: float, crf: int = 23, preset: str = "medium"):
+    def __init__(self, out_path: str | os.PathLike, fps: float, crf: int = 23, preset: str = "medium",
+                 image_codec: str = "png"):
         self.out_path = Path(out_path)
         self.out_path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = self.out_path.with_name(f".{self.out_path.stem}.tmp{os.getpid()}.mp4")
         rate = str(Fraction(fps).limit_denominator(1001))
         cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-               "-f", "image2pipe", "-c:v", "png", "-framerate", rate, "-i", "-",
+               "-f", "image2pipe", "-c:v", image_codec, "-framerate", rate, "-i", "-",
+               # exact RGB -> YUV rounding: the same video from PNG (rgb24) and BMP (bgr24)
+               # frames, closer to the source than the default fast path
+               "-sws_flags", "accurate_rnd",
                "-c:v", "libx264", "-preset", preset, "-crf", str(int(crf)), "-pix_fmt", "yuv420p",
                "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-r", rate, "-movflags", "+faststart",
                str(self.tmp)]
@@ -63,13 +67,15 @@ class FrameEncoder:
         self._err = open(self.tmp.with_suffix(".log"), "w+b")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err)
 
-    def add_png(self, data: bytes) -> None:
-        """Append one frame, given as the bytes of a PNG file."""
+    def add_image(self, data: bytes) -> None:
+        """Append one frame, given as the bytes of an image file (``image_codec``: png, bmp)."""
         try:
             self.proc.stdin.write(data)
         except BrokenPipeError:
             raise OdahgenError(f"ffmpeg stopped while encoding {self.out_path}: {self._stderr()}") from None
         self.frames += 1
+
+    add_png = add_image
 
     def _stderr(self) -> str:
         self._err.seek(0)
