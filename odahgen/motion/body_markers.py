@@ -40,20 +40,52 @@ _ANNY_SIDE = {"clavicle": "collar", "shoulder01": "collar", "upperarm01": "shoul
               "upperarm02": "shoulder", "lowerarm01": "elbow", "lowerarm02": "elbow",
               "wrist": "wrist", "upperleg01": "hip", "upperleg02": "hip", "lowerleg01": "knee",
               "lowerleg02": "knee", "foot": "ankle", "toes": "foot"}
+def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Frame-wise 3x3 products of frames-last arrays: (..., 3, 3, T) @ (..., 3, 3, T|1).
+    Nine contiguous vector operations per product instead of T tiny matrix products."""
+    return (a[..., :, 0, None, :] * b[..., 0, None, :, :] + a[..., :, 1, None, :] * b[..., 1, None, :, :]
+            + a[..., :, 2, None, :] * b[..., 2, None, :, :])
+
+
+def _lmul(C: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Constant (3, 3) times frames-last (..., 3, 3, T)."""
+    X = np.ascontiguousarray(X)
+    return (C @ X.reshape(X.shape[:-3] + (3, -1))).reshape(X.shape)
+
+
+def _rotvec_soa(rv: np.ndarray) -> np.ndarray:
+    """Rotation vectors (3, ...) -> matrices (3, 3, ...) (Rodrigues; identity below 1e-12 rad,
+    as :func:`odahgen.motion.kinematics.rotvec_to_matrix`)."""
+    th = np.sqrt((rv * rv).sum(0))
+    big = th > 1e-12
+    k = np.where(big, rv / np.where(big, th, 1.0), 0.0)
+    c, s_ = np.cos(th), np.sin(th)
+    v = 1.0 - c
+    x, y, z = k
+    return np.array([[c + v * x * x, v * x * y - s_ * z, v * x * z + s_ * y],
+                     [v * y * x + s_ * z, c + v * y * y, v * y * z - s_ * x],
+                     [v * z * x - s_ * y, v * z * y + s_ * x, c + v * z * z]])
+
+
+def _smpl_world_soa(poses: np.ndarray, world: str = "zup") -> np.ndarray:
+    """:func:`smpl_world_rotations` frames-last: (22, 3, 3, T)."""
+    poses = np.asarray(poses, dtype=np.float64)
+    rv = poses[:, :66].reshape(len(poses), 22, 3).transpose(2, 1, 0)  # (3, 22, T)
+    R = _rotvec_soa(rv).transpose(2, 0, 1, 3)  # (22, 3, 3, T)
+    C = RT.SMPL_FROM_OPENSIM.T  # SMPL axes -> OpenSim axes
+    Wm = RT.ZUP_TO_OPENSIM if world == "zup" else RT.YUP_TO_OPENSIM
+    out = _mm(_lmul(C, R), C.T[:, :, None])  # all joints in OpenSim axes; the root is replaced
+    out[0] = _mm(_lmul(Wm, R[0]), C.T[:, :, None])
+    for j in range(1, 22):  # parents come first
+        out[j] = _mm(out[SMPL_PARENTS[j]], out[j])
+    return out
+
+
 def smpl_world_rotations(poses: np.ndarray, world: str = "zup") -> np.ndarray:
     """(T, 22, 3, 3) rotation of every SMPL body joint relative to the SMPL rest pose, in the
     OpenSim world frame (root included): ``W_j = W_parent @ C R_j C^T``, ``W_0 = Wm R_0 C^T``
     with C the SMPL -> OpenSim axes change and Wm the data world -> OpenSim ground."""
-    poses = np.asarray(poses, dtype=np.float64)
-    T = poses.shape[0]
-    R = K.rotvec_to_matrix(poses[:, :66].reshape(T, 22, 3))
-    C = RT.SMPL_FROM_OPENSIM.T  # SMPL axes -> OpenSim axes
-    Wm = RT.ZUP_TO_OPENSIM if world == "zup" else RT.YUP_TO_OPENSIM
-    out = C @ R @ C.T  # all joints in OpenSim axes at once; the root is replaced below
-    out[:, 0] = Wm @ R[:, 0] @ C.T
-    for j in range(1, 22):  # parents come first
-        out[:, j] = out[:, SMPL_PARENTS[j]] @ out[:, j]
-    return out
+    return np.ascontiguousarray(_smpl_world_soa(poses, world).transpose(3, 0, 1, 2))
 
 
 def rest_offsets(body, shape: torch.Tensor, rounds: int = 3) -> dict[int, np.ndarray]:
@@ -145,14 +177,15 @@ def _rest_frames(body, shape: torch.Tensor) -> np.ndarray:
 
 
 def _anny_local_rotations(body, frames: np.ndarray, Wj: np.ndarray, offsets: dict) -> np.ndarray:
-    """(G, T, 3, 3) bone-local rotation of every anny pose group for SMPL world joint
-    rotations ``Wj`` (T, 22, 3, 3) (see the module docstring); ``frames`` from :func:`_rest_frames`."""
+    """(G, 3, 3, T) bone-local rotation of every anny pose group, frames last, for SMPL world
+    joint rotations ``Wj`` (22, 3, 3, T) (:func:`_smpl_world_soa`; see the module docstring);
+    ``frames`` from :func:`_rest_frames`."""
     G = {b: frames[k] for k, b in enumerate(_active_bones(body))}
-    world_of: dict[int, np.ndarray] = {}  # bone -> (T, 3, 3) target world rotation delta
+    world_of: dict[int, np.ndarray] = {}  # bone -> (3, 3, T) target world rotation delta
     for b, j in bone_joints(body).items():
-        world_of[b] = Wj[:, j] @ offsets[b] if b in offsets else Wj[:, j]
+        world_of[b] = _mm(Wj[j], offsets[b][:, :, None]) if b in offsets else Wj[j]
     parents = np.asarray(body.bone_parents)
-    local = np.empty((len(body.pose_groups), len(Wj), 3, 3))  # group-major
+    local = np.empty((len(body.pose_groups),) + Wj.shape[1:])
     for gi, g in enumerate(body.pose_groups):
         b = g.bones[0]
         Wb = world_of[b]
@@ -163,7 +196,7 @@ def _anny_local_rotations(body, frames: np.ndarray, Wj: np.ndarray, offsets: dic
             while p not in world_of:  # the nearest posed ancestor drives it
                 p = int(parents[p])
             Rg = G[b][:3, :3]
-            local[gi] = Rg.T @ np.swapaxes(world_of[p], 1, 2) @ Wb @ Rg
+            local[gi] = _mm(_lmul(Rg.T, _mm(world_of[p].transpose(1, 0, 2), Wb)), Rg[:, :, None])
     return local
 
 
@@ -171,10 +204,9 @@ def anny_pose_from_smpl(body, shape: torch.Tensor, poses: np.ndarray, trans: np.
                         world: str = "zup", offsets: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """anny pose parameters (T, P) rad and root translation (T, 3) m for SMPL-family
     ``poses`` (T, >=66) and ``trans`` (T, 3) (see the module docstring)."""
-    Wj = smpl_world_rotations(poses, world)
     offsets = rest_offsets(body, shape) if offsets is None else offsets
-    local = _anny_local_rotations(body, _rest_frames(body, shape), Wj, offsets)
-    pose = K.matrix_to_rotvec(np.swapaxes(local, 0, 1)).reshape(len(Wj), body.pose_dim)
+    local = _anny_local_rotations(body, _rest_frames(body, shape), _smpl_world_soa(poses, world), offsets)
+    pose = K.matrix_to_rotvec(local.transpose(3, 0, 1, 2)).reshape(local.shape[-1], body.pose_dim)
     Wm = RT.ZUP_TO_OPENSIM if world == "zup" else RT.YUP_TO_OPENSIM
     return pose, np.asarray(trans, np.float64) @ Wm.T
 
@@ -206,30 +238,39 @@ def _smplx_trans(body, shape: torch.Tensor, trans: np.ndarray, world: str = "zup
 
 
 def _smplx_local_rotations(poses: np.ndarray, world: str = "zup") -> np.ndarray:
-    """(22, T, 3, 3) SMPL-X pose-group rotations, group-major (as :func:`smplx_pose_from_smpl`,
+    """(22, 3, 3, T) SMPL-X pose-group rotations, frames last (as :func:`smplx_pose_from_smpl`,
     as matrices)."""
     poses = np.asarray(poses, dtype=np.float64)
-    R = K.rotvec_to_matrix(np.ascontiguousarray(poses[:, :66].reshape(len(poses), 22, 3).swapaxes(0, 1)))
+    R = _rotvec_soa(poses[:, :66].reshape(len(poses), 22, 3).transpose(2, 1, 0)).transpose(2, 0, 1, 3)
+    R = np.ascontiguousarray(R)
     Wm = RT.ZUP_TO_OPENSIM if world == "zup" else RT.YUP_TO_OPENSIM
-    R[0] = Wm @ R[0] @ RT.SMPL_FROM_OPENSIM
+    R[0] = _mm(_lmul(Wm, R[0]), RT.SMPL_FROM_OPENSIM[:, :, None])
     return R
 
 
 # ---- fast posing of a few mesh points -------------------------------------------------------
 # Posing is linear blend skinning without pose-dependent blend shapes (odahgen.body.base), so a
 # marker (a fixed weighted sum of vertices) is sum_a A_a q_a with the per-bone rest terms q_a
-# from ``BodyModel.prepare_points``: only the bone transforms A_a are needed per frame. They
-# are computed here in float64, straight from the rotation matrices (no axis-angle round
-# trip), with the same formula as ``BodyModel._active_transforms``:
+# from ``BodyModel.prepare_points``: only the bone transforms A_a are needed per frame, and
+# only at the bones, never at the 13,718 vertices. ``BodyModel._active_transforms`` gives
 #   A_a = A_d @ Grest_a @ R_a @ Grest_a^-1   (d: the driving active ancestor),
-#   A_root = [R_root | trans + h - R_root h] (h: the root bone's rest head).
+#   A_root = [R_root | trans + h_root - R_root h_root].
+# Rewritten with the posed bone orientation M_a = AR_a F_a (F_a: rest rotation of bone a) and
+# the posed head X_a = A_d(h_a), the recursion is two 3x3 products per bone:
+#   M_a = M_d (F_d^-1 F_a) R_a,  X_a = X_d + M_d F_d^-1 (h_a - h_d),  M_root = R_root F_root,
+#   X_root = trans + h_root,
+# and a point is  p = sum_a M_a F_a^-1 (q_a[:3] - q_a[3] h_a) + q_a[3] X_a  (the F_a^-1 and
+# h_a terms fold into q once). Computed in float64 with frames last ((3, 3, T) arrays), so
+# each product is a few contiguous vector operations, and the sum over bones is one GEMM.
 
 CHUNK = 8192  # frames per batch: bounds the memory of long recordings (~30 MB per array)
 
 
-def _fk_plan(body) -> dict:
-    """Each active bone's pose group and driving active ancestor (-1: the root), parents first,
-    from the public rig (same rule as ``BodyModel._init_skinning``)."""
+def _fk_plan(body, frames: np.ndarray, q: np.ndarray) -> dict:
+    """Per active bone: pose group, driving active ancestor (-1: the root; parents come first,
+    the rule of ``BodyModel._init_skinning``), the constant ``F_d^-1 F_a`` and
+    ``F_d^-1 (h_a - h_d)``; and the folded point terms (N, Ja*4). ``frames`` (Ja, 4, 4) from
+    :func:`_rest_frames`, ``q`` (N, Ja, 4) from ``prepare_points``."""
     active = _active_bones(body)
     pos = {b: i for i, b in enumerate(active)}
     parents = np.asarray(body.bone_parents)
@@ -239,40 +280,39 @@ def _fk_plan(body) -> dict:
             group_of[b] = gi
     root = int(np.flatnonzero(parents < 0)[0])
     group_of.setdefault(root, 0)
-    par = []
-    for b in active:
+    Fr, h = frames[:, :3, :3], frames[:, :3, 3]
+    Fi = np.linalg.inv(Fr)
+    bones = []
+    for a, b in enumerate(active):
         p = int(parents[b])
         while p >= 0 and p not in pos:
             p = int(parents[p])
-        par.append(pos[p] if p >= 0 else -1)
-    return {"group": [group_of[b] for b in active], "parent": par}
+        d = pos[p] if p >= 0 else -1
+        if d < 0:
+            bones.append((group_of[b], -1, Fr[a], h[a]))
+        else:
+            bones.append((group_of[b], d, Fi[d] @ Fr[a], Fi[d] @ (h[a] - h[d])))
+    qf = np.empty_like(q)
+    qf[..., :3] = np.einsum("aij,naj->nai", Fi, q[..., :3] - q[..., 3:] * h[None])
+    qf[..., 3] = q[..., 3]
+    return {"bones": bones, "q": qf.reshape(len(q), -1)}
 
 
-def _pose_points(plan: dict, frames: torch.Tensor, q: torch.Tensor, R: torch.Tensor,
-                 trans: torch.Tensor) -> torch.Tensor:
-    """(T, N, 3) float64 points: ``frames`` (Ja, 4, 4) rest frames of the active bones, ``q``
-    (N, Ja, 4) from ``prepare_points``, ``R`` (G, T, 3, 3) pose-group rotations (group-major,
-    so that every bone's block is a contiguous view: gathers along a batch axis are slow on
-    the CPU), ``trans`` (T, 3)."""
-    T = R.shape[1]
-    Finv = torch.linalg.inv(frames)
-    AR: list[torch.Tensor] = []
-    At: list[torch.Tensor] = []
-    for a, (g, p) in enumerate(zip(plan["group"], plan["parent"])):
-        Rg = R[g]
-        if p < 0:  # the root: world rotation about its rest head, then the translation
-            h = frames[a, :3, 3]
-            AR.append(Rg)
-            At.append(trans + h - Rg @ h)
-            continue
-        lr = frames[a, :3, :3] @ Rg @ Finv[a, :3, :3]
-        lt = frames[a, :3, 3] + (frames[a, :3, :3] @ (Rg @ Finv[a, :3, 3:]))[..., 0]
-        AR.append(AR[p] @ lr)
-        At.append((AR[p] @ lt[..., None])[..., 0] + At[p])
-    A = torch.stack([torch.cat([r, t[..., None]], -1) for r, t in zip(AR, At)], 2)  # (T, 3, Ja, 4)
-    Ja = A.shape[2]
-    out = A.reshape(T, 3, Ja * 4) @ q.reshape(q.shape[0], Ja * 4).T  # (T, 3, N)
-    return out.transpose(1, 2)
+def _pose_points(plan: dict, R: np.ndarray, trans: np.ndarray) -> np.ndarray:
+    """(N, 3, T) float64 points for ``R`` (G, 3, 3, T) pose-group rotations and ``trans`` (3, T)."""
+    T = R.shape[-1]
+    bones = plan["bones"]
+    A = np.empty((len(bones), 4, 3, T))  # A[a, k, c] = M_a[c, k] (k < 3), X_a[c] (k = 3)
+    for a, (g, d, C, c) in enumerate(bones):
+        if d < 0:
+            M = _mm(R[g], C[:, :, None])
+            A[a, 3] = trans + c[:, None]
+        else:
+            Md = A[d, :3].transpose(1, 0, 2)
+            M = _mm(Md, _lmul(C, R[g]))
+            A[a, 3] = A[d, 3] + Md[:, 0] * c[0] + Md[:, 1] * c[1] + Md[:, 2] * c[2]
+        A[a, :3] = M.transpose(1, 0, 2)
+    return (plan["q"] @ A.reshape(-1, 3 * T)).reshape(-1, 3, T)
 
 
 _BODIES: dict[tuple, object] = {}
@@ -361,41 +401,45 @@ def amass_markers(data: dict, body_name: str = "anny", model_dir: str | None = N
     soles = _sole_vertices(body, shape[0])
     pidx = np.concatenate([idx, np.pad(soles[:, None], ((0, 0), (0, idx.shape[1] - 1)))])
     pw = np.concatenate([w, np.pad(np.ones((len(soles), 1), np.float32), ((0, 0), (0, w.shape[1] - 1)))])
-    out = []
-    with torch.inference_mode():
-        if method == "points":
+    M = len(names)
+    if method == "points":
+        with torch.no_grad():
             prep = body.prepare_points(shape, pidx, pw)
-            frames, q = prep["frames"][0].double(), prep["q"].double()
-            plan = _fk_plan(body)
-            rest = _rest_frames(body, shape) if body_name == "anny" else None
-            for a in range(0, len(poses), CHUNK):  # chunks bound the memory of long recordings
-                p = poses[a:a + CHUNK]
-                if body_name == "anny":
-                    R = _anny_local_rotations(body, rest, smpl_world_rotations(p), offsets)
-                else:
-                    R = _smplx_local_rotations(p)
-                out.append(_pose_points(plan, frames, q, torch.from_numpy(R),
-                                        torch.from_numpy(trans[a:a + CHUNK])).numpy())
-        else:
+        plan = _fk_plan(body, prep["frames"][0].double().numpy(), prep["q"].double().numpy())
+        rest = _rest_frames(body, shape) if body_name == "anny" else None
+        mk, sole_y = np.empty((len(poses), M, 3)), np.empty(len(poses))
+        for a in range(0, len(poses), CHUNK):  # chunks bound the memory of long recordings
+            p = poses[a:a + CHUNK]
             if body_name == "anny":
-                pose, _ = anny_pose_from_smpl(body, shape, poses, data["trans"], offsets=offsets)
+                R = _anny_local_rotations(body, rest, _smpl_world_soa(p), offsets)
             else:
-                pose, _ = smplx_pose_from_smpl(body, shape, poses, data["trans"])
-            ti, wi = torch.as_tensor(pidx), torch.as_tensor(pw, dtype=torch.float64)
+                R = _smplx_local_rotations(p)
+            pts = _pose_points(plan, R, np.ascontiguousarray(trans[a:a + CHUNK].T))
+            mk[a:a + CHUNK] = pts[:M].transpose(2, 0, 1)
+            sole_y[a:a + CHUNK] = pts[M:, 1].min(axis=0)
+    else:
+        if body_name == "anny":
+            pose, _ = anny_pose_from_smpl(body, shape, poses, data["trans"], offsets=offsets)
+        else:
+            pose, _ = smplx_pose_from_smpl(body, shape, poses, data["trans"])
+        ti, wi = torch.as_tensor(pidx), torch.as_tensor(pw, dtype=torch.float64)
+        out = []
+        with torch.no_grad():
             for a in range(0, len(pose), 500):
                 v = body.forward(shape, torch.as_tensor(pose[a:a + 500], dtype=torch.float32),
                                  torch.as_tensor(trans[a:a + 500], dtype=torch.float32)).double()
                 out.append((v[:, ti] * wi[None, :, :, None]).sum(2).numpy())
-    pts = np.concatenate(out)
-    mk, sole = pts[:, : len(names)], pts[:, len(names):]
+        pts = np.concatenate(out)
+        mk, sole_y = pts[:, :M], pts[:, M:, 1].min(axis=1)
     if ground:
-        dy = float(np.quantile(sole[:, :, 1].min(axis=1), 0.02))
-        mk = mk - [0.0, dy, 0.0]
+        dy = float(np.quantile(sole_y, 0.02))
+        mk[..., 1] -= dy
     if face_forward:
         fwd = smpl_world_rotations(poses[:1])[0, 0] @ np.array([1.0, 0.0, 0.0])
         yaw = np.arctan2(-fwd[2], fwd[0])
         Ry = K.axis_rot((0, 1, 0), -yaw)[0]
-        mk = mk @ Ry.T
+        mk = (mk.reshape(-1, 3) @ Ry.T).reshape(mk.shape)
         centre = mk[0].mean(axis=0)
-        mk = mk - [centre[0], 0.0, centre[2]]
+        mk[..., 0] -= centre[0]
+        mk[..., 2] -= centre[2]
     return names, mk, {"body_model": body.name, "ground_shift_m": float(dy) if ground else 0.0}
