@@ -114,6 +114,27 @@ def test_walk_speed_is_cadence_times_step_length(mid, nominal):
         assert abs(m.meta["mean_speed_m_s"] - m.meta["target_speed_m_s"]) < 0.03 * m.meta["target_speed_m_s"], m.meta
 
 
+@pytest.mark.parametrize("mid,nominal", [("jog", 2.5), ("run", 3.5)])
+def test_run_speed_is_cadence_times_step_length(mid, nominal):
+    """Jog and run realise their nominal speed (3 %) as cadence x step length from the
+    footprints, the cadence being the normative one for that speed (running_cadence: van
+    Oeveren et al. 2017, Leacox et al. 2025); seeded variants reach their own target (3 %)."""
+    from odahgen.motion.procedural import running_cadence
+
+    m = generate(mid, seed=0, seconds=6.0, variation=False)
+    assert abs(m.meta["mean_speed_m_s"] - nominal) < 0.03 * nominal, m.meta
+    hs = _heel_strikes(m)
+    assert len(hs) >= 8
+    frames, x = np.array([h[0] for h in hs]), np.array([h[1] for h in hs])
+    cadence = 60.0 * m.fps * (len(hs) - 1) / (frames[-1] - frames[0])
+    step = float(np.mean(np.diff(x)))
+    assert abs(cadence - running_cadence(nominal)) < 0.03 * running_cadence(nominal), cadence
+    assert abs(step * cadence / 60.0 - nominal) < 0.03 * nominal, (step, cadence)
+    for seed in (0, 3, 5):
+        m = generate(mid, seed=seed, seconds=6.0)
+        assert abs(m.meta["mean_speed_m_s"] - m.meta["target_speed_m_s"]) < 0.03 * m.meta["target_speed_m_s"], m.meta
+
+
 def test_walk_speeds_increase_with_cadence():
     from odahgen.motion.procedural import walk_cadence
 

@@ -413,7 +413,74 @@ def _auto_contact(rel: np.ndarray, tol: float = 0.01) -> np.ndarray:
     return low <= low.min(axis=1, keepdims=True) + tol
 
 
-def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=None, envelope_s=0.12):
+def _bounce_template(on: np.ndarray, fps: float) -> np.ndarray | None:
+    """(T,) vertical path (m, up to a constant) of a running body for the support schedule
+    ``on`` (T,) bool (a foot on the floor), or None without a flight between two supports.
+
+    Each support is a bounce on a spring-like leg: the vertical ground force is a half sine
+    over the contact time t_c (the "sine-wave" model of Morin JB, Dalleau G, Kyrolainen H,
+    Jeannin T, Belli A, J Appl Biomech 21:167-180 (2005)), each flight a ballistic arc. The
+    force's amplitude is the one that turns the landing velocity -g t_f,prev / 2 into the
+    take-off velocity +g t_f / 2 (t_f: the flight's duration), so that every flight lands at
+    the height it took off from, and the path is continuous in height, velocity and
+    acceleration (the force is 0 at touch-down and take-off): the body goes on falling after
+    touch-down, is lowest near mid-stance and rises until take-off. The contact starts half a
+    frame before its first frame and ends half a frame after its last; contacts and flights
+    cut by the clip take the median durations of the others."""
+    T = len(on)
+    dt = 1.0 / fps
+    sup = _runs(on)
+    air = [(a, e) for a, e in _runs(~on) if a > 0 and e < T]
+    if not air or not sup:
+        return None
+    tc_in = [e - a for a, e in sup if a > 0 and e < T]
+    tc_med = (float(np.median(tc_in)) if tc_in else float(max(e - a for a, e in sup))) * dt
+    tf_med = float(np.median([e - a for a, e in air])) * dt
+    land, off = [], []
+    for a, e in sup:
+        t0, t1 = (a - 0.5) * dt, (e - 0.5) * dt
+        if a == 0:
+            t0 = min(t0, t1 - tc_med)
+        if e == T:
+            t1 = max(t1, t0 + tc_med)
+        land.append(t0)
+        off.append(t1)
+    n = len(sup)
+    tf = [land[k + 1] - off[k] for k in range(n - 1)]
+    tf_before = [tf_med] + tf  # flight before support k
+    tf_after = tf + [tf_med]  # flight after support k
+    Y = np.zeros(n)  # height at touch-down of each support
+    segs = []
+    for k in range(n):
+        tc = off[k] - land[k]
+        vi, vo = 0.5 * G * tf_before[k], 0.5 * G * tf_after[k]
+        F = (vi + vo + G * tc) * np.pi / (2.0 * tc)  # peak of the half-sine force / body mass
+
+        def z(u, vi=vi, F=F, tc=tc):
+            return -vi * u + F * tc / np.pi * (u - tc / np.pi * np.sin(np.pi * u / tc)) - 0.5 * G * u * u
+
+        segs.append((z, tc, vi, vo))
+        if k + 1 < n:
+            Y[k + 1] = Y[k] + z(tc)  # a flight lands at its take-off height
+    t = np.arange(T) * dt
+    y = np.empty(T)
+    for k, (z, tc, vi, vo) in enumerate(segs):
+        sel = t >= (land[k] if k > 0 else -np.inf)
+        if k + 1 < n:
+            sel &= t < land[k + 1]
+        u = t[sel] - land[k]
+        yk = Y[k] + z(np.clip(u, 0.0, tc))
+        before = u < 0  # (first support only) the flight that lands on it
+        yk[before] = Y[k] + vi * (-u[before]) - 0.5 * G * u[before] ** 2
+        after = u > tc  # the flight that takes off from it
+        w = u[after] - tc
+        yk[after] = Y[k] + z(tc) + vo * w - 0.5 * G * w * w
+        y[sel] = yk
+    return y
+
+
+def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=None, envelope_s=0.12,
+                          bounce=False):
     """Pelvis translation (T, 3) carried by the planted feet and the foot corrections (T, 2, 3)
     that keep every planted foot's contact point fixed in the world (see :func:`place_pelvis`)."""
     T = len(rel)
@@ -465,6 +532,16 @@ def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=
             continue
         env = minimum_filter1d(m[a:e], 2 * k + 1, mode="nearest")
         y[a:e] = gaussian_filter1d(env, k / 3.0, mode="nearest") if e - a > 2 else env
+    bounce = _bounce_template(on, fps) if flight_velocity and bounce else None
+    if bounce is not None:  # running: spring-mass bounces and ballistic flights
+        if y_fixed is not None:
+            y = y_fixed.copy()
+        else:
+            # one constant for the whole clip: the highest level that no planted leg has to
+            # stretch for (the legs only shorten, by flexing)
+            y = bounce + float(np.min((m - bounce)[on]))
+        delta[:, :, 1] = np.where(contact, ys - y[:, None], 0.0)
+        return np.stack([xz[:, 0], y, xz[:, 1]], axis=1), delta
     if y_fixed is not None:
         y[on] = y_fixed[on]
     delta[:, :, 1] = np.where(contact, ys - np.nan_to_num(y)[:, None], 0.0)
@@ -621,7 +698,7 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
                  stance: np.ndarray | None = None, flight_velocity: bool = True,
                  contact_softness: float = 0.003, iterations: int = 3, clearance: float = 0.015,
                  geom: K.LegGeometry | None = None, envelope_s: float = 0.12,
-                 clearance_rise: float = 0.3, clearance_iters: int = 6) -> np.ndarray:
+                 clearance_rise: float = 0.3, clearance_iters: int = 6, bounce: bool = False) -> np.ndarray:
     """Fill pelvis_tx/ty/tz of ``coords`` (T, 39) from the feet and plant the feet; returns a
     new array (the leg angles may be adjusted by a few degrees).
 
@@ -640,6 +717,10 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
     planted foot on the floor; 0 takes the lower foot's frame by frame (for motions whose feet
     already nearly agree, e.g. :func:`replant`). Finally each swing
     foot is kept ``clearance`` m above the floor (:func:`_world_clearance`; 0 turns it off).
+    ``bounce`` (experimental, off): with flights, the pelvis height follows spring-mass
+    bounces and ballistic flights continuous in velocity (:func:`_bounce_template`) instead of
+    the planted feet's envelope; the legs then flex to reach the floor. Not yet the default:
+    with the RUN angle curves the run's landing leg snaps straight (up to 19 deg/frame).
     Starts at tx = tz = 0. ``geom``: the subject's leg dimensions
     (:func:`odahgen.motion.kinematics.leg_geometry`; default the generic model).
     """
@@ -654,7 +735,7 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
     for it in range(iterations):
         rel = np.stack([K.foot_points(q, "r", Rp, geom), K.foot_points(q, "l", Rp, geom)], axis=1)
         pelvis, delta = _pelvis_from_contacts(rel, contact, fps, flight_velocity, contact_softness,
-                                              None if pelvis is None else pelvis[:, 1], envelope_s)
+                                              None if pelvis is None else pelvis[:, 1], envelope_s, bounce)
         if it == iterations - 1 or np.abs(delta).max() < 1e-4:
             break
         for si in range(2):
@@ -754,16 +835,57 @@ def _walk(speed_ms: float):
 
 RUN_CLEARANCE = (0.03, 0.15, 12)
 
+#: (speed m/s, cadence steps/min) group means of recreational runners: van Oeveren BT, de Ruiter
+#: CJ, Beek PJ, van Dieen JH, PLoS One 12:e0184273 (2017) (self-selected 77, 79, 80 strides/min
+#: at 2.4, 2.6, 2.9 m/s, inexperienced runners; https://pmc.ncbi.nlm.nih.gov/articles/PMC5653196)
+#: and Leacox et al. (2025) as reported in https://namiorun.com/journal/running-cadence
+#: (169, 172, 178 steps/min at 2.68, 3.16, 3.83 m/s, experienced runners).
+RUN_CADENCE_DATA = ((2.4, 154.0), (2.6, 158.0), (2.9, 160.0), (2.68, 169.0), (3.16, 172.0), (3.83, 178.0))
+_RUN_CADENCE_FIT = np.polyfit(*np.array(RUN_CADENCE_DATA).T, 1)  # least-squares line: ~15.7 v + 119.3
+
+#: anterior pelvic tilt (deg) added in jog/run, taken back by the lumbar extension so that the
+#: trunk lean is unchanged. The RUN hip angles are pelvis-relative as in Novacheck (1998);
+#: with no added tilt the thigh is ~36 deg ahead of vertical at touch-down (the foot lands
+#: ~0.37 m ahead of the hip) and the planted leg puts the pelvis ~14 cm higher at take-off
+#: than at touch-down. 12 deg (a design value, not a measured one) brings the two within ~3
+#: cm (take-off the higher, as Cavagna GA, J Exp Biol 209:4051-4060 (2006) measured), and
+#: keeps the calibrated fast runs' feet planted (run seed 5 at 3.98 m/s: near-floor p95 speed
+#: 0.18 m/s without it, 0.02 with it).
+RUN_PELVIS_TILT_DEG = 12.0
+
+
+def running_cadence(speed_ms: float) -> float:
+    """Running cadence (steps/min) at ``speed_ms``: the least-squares line through
+    :data:`RUN_CADENCE_DATA` (2.5 m/s -> 158, 3.5 m/s -> 174 steps/min); the step length is
+    then speed / cadence (2.5 m/s -> 0.95 m, 3.5 m/s -> 1.21 m)."""
+    return float(np.polyval(_RUN_CADENCE_FIT, speed_ms))
+
 
 def _run(speed_ms: float, stance_frac: float):
     def gen(b: _Builder, rng, v: Variation):
-        cadence = 1.25 + 0.1 * (speed_ms - 2.5)  # strides/s (~150-170 steps/min, Novacheck 1998)
+        target = speed_ms * v.speed
+        cadence = running_cadence(target) / 120.0  # strides/s
         amp = 0.75 + 0.25 * speed_ms / 3.5
-        phase = _gait(b, rng, v, cadence, RUN, amp, arm_amp_deg=25, elbow_deg=80, trunk_lean_deg=6)
         st = stance_frac / v.speed ** 0.5
-        stance = _stance(phase, st)
-        return {"stance": stance, "flight": ~stance.any(axis=1), "clearance": RUN_CLEARANCE[0],
-                "clearance_rise": RUN_CLEARANCE[1], "clearance_iters": RUN_CLEARANCE[2]}, {"nominal_speed_m_s": speed_ms, "stride_hz": cadence * v.speed, "stance_fraction": st}
+        tilt = D(RUN_PELVIS_TILT_DEG)
+
+        def fill(bb, r, g):
+            ph = _gait(bb, r, v, cadence / v.speed, RUN, amp, arm_amp_deg=25, elbow_deg=80, trunk_lean_deg=6,
+                       hip_gain=g)
+            bb.add("pelvis_tilt", -tilt)
+            bb.add("lumbar_extension", tilt)
+            return ph
+
+        def contact_of(ph, bb):
+            stance = _stance(ph, st)
+            return {"stance": stance, "flight": ~stance.any(axis=1)}
+
+        ph, g = _calibrated_gait(b, rng, v, target, cadence, st, fill, contact_of)
+        c = contact_of(ph, b)
+        return ({**c, "clearance": RUN_CLEARANCE[0], "clearance_rise": RUN_CLEARANCE[1],
+                 "clearance_iters": RUN_CLEARANCE[2]},
+                {"nominal_speed_m_s": speed_ms, "target_speed_m_s": target, "stride_hz": cadence,
+                 "cadence_steps_min": 120.0 * cadence, "stance_fraction": st, "hip_gain": g})
     return gen
 
 
