@@ -23,7 +23,8 @@ frame (conditional stiffness from the Gauss-Newton normal equations at odahgen's
 Forearm pronation with a single radius marker close to the pronation axis, for example, is
 not: stock and odahgen then pick different angles at the same cost. Headline angle figures are
 over well-determined rotational coordinates; all are listed. Timings are wall clock on a
-shared machine: noisy, compare the ratios within one run.
+shared machine: noisy, compare the ratios within one run; the CPU-time ratio (process time of
+this process, which runs OpenSim too; printed when `odahgen ik` uses one process) is steadier.
 
     .venv/bin/python bench/ik.py [--frames N] [--workers N] [--no-tight] [--no-synthetic]
 """
@@ -75,7 +76,9 @@ def compare(label, tree, data, trc, scaled, setup, sw, tmp, workers, stiff_mm, t
     from odahgen.skeleton.ik import MIN_PARALLEL, _n_workers, _split, match_markers, opensim_ik, run_ik_tree
     from odahgen.io.mocap import read_mot
 
+    c0 = time.process_time()  # CPU seconds of this process (OpenSim runs in it): less load-sensitive
     t_stock = opensim_ik(scaled, trc, tmp / f"{label}_stock.mot", setup_xml=setup)
+    c_stock = time.process_time() - c0
     names, _, stock = read_mot(tmp / f"{label}_stock.mot")
     q_st = _stock_coords(tree, names, stock)
     q_tight = None
@@ -88,9 +91,9 @@ def compare(label, tree, data, trc, scaled, setup, sw, tmp, workers, stiff_mm, t
     t0 = time.perf_counter()
     same = run_ik_tree(tree, data, register=False, workers=workers, weights=sw)
     t_same = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     full = run_ik_tree(tree, data, register=True, workers=workers)
-    t_full = time.perf_counter() - t0
+    t_full, c_full = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     run_ik_tree(tree, data, register=True, workers=2, min_parallel=1)
     t_full2 = time.perf_counter() - t0
@@ -117,6 +120,8 @@ def compare(label, tree, data, trc, scaled, setup, sw, tmp, workers, stiff_mm, t
           f"({t_stock / t_same:.1f}x)  marker RMS {np.nanmean(same.marker_rms) * 100:.2f} cm")
     print(f"odahgen IK as `odahgen ik` (class weights + registration, {nw} worker(s)): {T / t_full:8.1f} frames/s  "
           f"({t_stock / t_full:.1f}x)  marker RMS {np.nanmean(full.marker_rms) * 100:.2f} cm")
+    if nw == 1:  # CPU time of child processes would not be counted
+        print(f"CPU time ratio, stock / `odahgen ik`: {c_stock:.2f} s / {c_full:.2f} s = {c_stock / c_full:.1f}x")
     print(f"odahgen IK as `odahgen ik`, forced into 2 worker processes: {T / t_full2:8.1f} frames/s  "
           f"({t_stock / t_full2:.1f}x)")
     print(f"weighted marker cost, mean over frames: stock {c_st.mean():.5f}  odahgen {c_od.mean():.5f}  "
