@@ -12,7 +12,7 @@ Three outputs (option ``output``):
   the body is SMPL-X itself; without them, the joint rotations are retargeted onto the
   default body model's (anny's) rig and anny's virtual markers are used.
 - ``"coordinates"``: the joint rotations decomposed directly onto the Rajagopal coordinates
-  (:mod:`odahgen.motion.retarget`; exact round trip, no mesh, ~10x faster). It skips the
+  (:mod:`odahgen.motion.retarget`; exact round trip, no mesh, no body model to load). It skips the
   soft-tissue/marker step, so it is an option, not the default.
 - ``"body_params"``: the parameters themselves (Z-up converted to the OpenSim frame).
 
