@@ -413,70 +413,42 @@ def _auto_contact(rel: np.ndarray, tol: float = 0.01) -> np.ndarray:
     return low <= low.min(axis=1, keepdims=True) + tol
 
 
-def _bounce_template(on: np.ndarray, fps: float) -> np.ndarray | None:
-    """(T,) vertical path (m, up to a constant) of a running body for the support schedule
-    ``on`` (T,) bool (a foot on the floor), or None without a flight between two supports.
-
-    Each support is a bounce on a spring-like leg: the vertical ground force is a half sine
-    over the contact time t_c (the "sine-wave" model of Morin JB, Dalleau G, Kyrolainen H,
-    Jeannin T, Belli A, J Appl Biomech 21:167-180 (2005)), each flight a ballistic arc. The
-    force's amplitude is the one that turns the landing velocity -g t_f,prev / 2 into the
-    take-off velocity +g t_f / 2 (t_f: the flight's duration), so that every flight lands at
-    the height it took off from, and the path is continuous in height, velocity and
-    acceleration (the force is 0 at touch-down and take-off): the body goes on falling after
-    touch-down, is lowest near mid-stance and rises until take-off. The contact starts half a
-    frame before its first frame and ends half a frame after its last; contacts and flights
-    cut by the clip take the median durations of the others."""
+def _bounce_template(on: np.ndarray, fps: float, height: np.ndarray, smooth: float = 10.0
+                     ) -> tuple[np.ndarray, dict] | None:
+    """(T,) pelvis height (m) of a running body for the support schedule ``on`` (T,) bool (a
+    foot on the floor) and the planted legs' pelvis heights ``height`` (T,) m, or None
+    without a flight. Every frame in the air is ballistic (second difference -g dt^2, an
+    equality constraint); on the floor the path is the least-squares fit of ``height`` with a
+    penalty ``smooth``^2 on the third difference (the rate of change of the ground force), so
+    the vertical velocity is continuous at touch-down and take-off and the force rises and
+    falls smoothly, as in the spring-mass bounce (Morin JB, Dalleau G, Kyrolainen H, Jeannin
+    T, Belli A, J Appl Biomech 21:167-180 (2005)) but without prescribing a force shape that
+    the leg curves do not follow. Heights above a leg's are weighted 30x (reweighted 4x: a
+    leg flexes more easily than it stretches), then the path is lowered by one constant so
+    that no planted leg has to stretch. Also returns the path's peak and least vertical
+    ground force (body weights, from its second difference)."""
     T = len(on)
     dt = 1.0 / fps
-    sup = _runs(on)
-    air = [(a, e) for a, e in _runs(~on) if a > 0 and e < T]
-    if not air or not sup:
+    if len(_runs(on)) < 2 or on.all():
         return None
-    tc_in = [e - a for a, e in sup if a > 0 and e < T]
-    tc_med = (float(np.median(tc_in)) if tc_in else float(max(e - a for a, e in sup))) * dt
-    tf_med = float(np.median([e - a for a, e in air])) * dt
-    land, off = [], []
-    for a, e in sup:
-        t0, t1 = (a - 0.5) * dt, (e - 0.5) * dt
-        if a == 0:
-            t0 = min(t0, t1 - tc_med)
-        if e == T:
-            t1 = max(t1, t0 + tc_med)
-        land.append(t0)
-        off.append(t1)
-    n = len(sup)
-    tf = [land[k + 1] - off[k] for k in range(n - 1)]
-    tf_before = [tf_med] + tf  # flight before support k
-    tf_after = tf + [tf_med]  # flight after support k
-    Y = np.zeros(n)  # height at touch-down of each support
-    segs = []
-    for k in range(n):
-        tc = off[k] - land[k]
-        vi, vo = 0.5 * G * tf_before[k], 0.5 * G * tf_after[k]
-        F = (vi + vo + G * tc) * np.pi / (2.0 * tc)  # peak of the half-sine force / body mass
+    from scipy import sparse  # noqa: PLC0415
+    from scipy.sparse.linalg import spsolve  # noqa: PLC0415
 
-        def z(u, vi=vi, F=F, tc=tc):
-            return -vi * u + F * tc / np.pi * (u - tc / np.pi * np.sin(np.pi * u / tc)) - 0.5 * G * u * u
-
-        segs.append((z, tc, vi, vo))
-        if k + 1 < n:
-            Y[k + 1] = Y[k] + z(tc)  # a flight lands at its take-off height
-    t = np.arange(T) * dt
-    y = np.empty(T)
-    for k, (z, tc, vi, vo) in enumerate(segs):
-        sel = t >= (land[k] if k > 0 else -np.inf)
-        if k + 1 < n:
-            sel &= t < land[k + 1]
-        u = t[sel] - land[k]
-        yk = Y[k] + z(np.clip(u, 0.0, tc))
-        before = u < 0  # (first support only) the flight that lands on it
-        yk[before] = Y[k] + vi * (-u[before]) - 0.5 * G * u[before] ** 2
-        after = u > tc  # the flight that takes off from it
-        w = u[after] - tc
-        yk[after] = Y[k] + z(tc) + vo * w - 0.5 * G * w * w
-        y[sel] = yk
-    return y
+    i = np.arange(1, T - 1)
+    fl = i[~on[i]]  # frames in the air: acceleration -g
+    D2 = sparse.diags([1.0, -2.0, 1.0], [0, 1, 2], shape=(T - 2, T)).tocsr()
+    D3 = sparse.diags([-1.0, 3.0, -3.0, 1.0], [0, 1, 2, 3], shape=(T - 3, T)).tocsr()
+    Cm = D2[fl - 1]
+    J = smooth**2 * (D3.T @ D3)
+    w = on.astype(float)
+    for _ in range(4):  # a leg may shorten (flex) but hardly stretch: weigh heights above it more
+        Kk = sparse.bmat([[sparse.diags(w) + J, Cm.T], [Cm, None]]).tocsc()
+        rhs = np.concatenate([w * np.where(on, height, 0.0), np.full(len(fl), -G * dt * dt)])
+        y = spsolve(Kk, rhs)[:T]
+        w = np.where(on, np.where(y > height, 30.0, 1.0), 0.0)
+    y = y - max(0.0, float((y - height)[on].max()))
+    acc = np.diff(y, 2) / dt / dt
+    return y, {"peak_force_bw": float((acc.max() + G) / G), "min_force_bw": float((acc.min() + G) / G)}
 
 
 def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=None, envelope_s=0.12,
@@ -532,14 +504,12 @@ def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=
             continue
         env = minimum_filter1d(m[a:e], 2 * k + 1, mode="nearest")
         y[a:e] = gaussian_filter1d(env, k / 3.0, mode="nearest") if e - a > 2 else env
-    bounce = _bounce_template(on, fps) if flight_velocity and bounce else None
-    if bounce is not None:  # running: spring-mass bounces and ballistic flights
-        if y_fixed is not None:
-            y = y_fixed.copy()
-        else:
-            # one constant for the whole clip: the highest level that no planted leg has to
-            # stretch for (the legs only shorten, by flexing)
-            y = bounce + float(np.min((m - bounce)[on]))
+    path = None
+    if flight_velocity and bounce and y_fixed is None:
+        path = _bounce_template(on, fps, np.where(on, m, 0.0))
+    if path is not None or (bounce and y_fixed is not None and flight_velocity and not on.all()):
+        # running: spring-mass bounces and ballistic flights
+        y = y_fixed.copy() if y_fixed is not None else path[0]
         delta[:, :, 1] = np.where(contact, ys - y[:, None], 0.0)
         return np.stack([xz[:, 0], y, xz[:, 1]], axis=1), delta
     if y_fixed is not None:
@@ -717,10 +687,12 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
     planted foot on the floor; 0 takes the lower foot's frame by frame (for motions whose feet
     already nearly agree, e.g. :func:`replant`). Finally each swing
     foot is kept ``clearance`` m above the floor (:func:`_world_clearance`; 0 turns it off).
-    ``bounce`` (experimental, off): with flights, the pelvis height follows spring-mass
-    bounces and ballistic flights continuous in velocity (:func:`_bounce_template`) instead of
-    the planted feet's envelope; the legs then flex to reach the floor. Not yet the default:
-    with the RUN angle curves the run's landing leg snaps straight (up to 19 deg/frame).
+    ``bounce`` (off by default; on in jog): with flights, the pelvis height is a path
+    continuous in vertical velocity (ballistic in the air, a smooth fit of the planted legs'
+    heights on the floor: :func:`_bounce_template`) instead of the planted feet's heights
+    joined by ballistic arcs (whose vertical velocity jumps by 1.3-1.8 m/s at every touch-down
+    and take-off); the legs then flex a little to reach the floor. Not yet used by run: its
+    knee snaps by up to ~16 deg/frame at toe-off where its angle curves drop the pelvis.
     Starts at tx = tz = 0. ``geom``: the subject's leg dimensions
     (:func:`odahgen.motion.kinematics.leg_geometry`; default the generic model).
     """
@@ -861,7 +833,7 @@ def running_cadence(speed_ms: float) -> float:
     return float(np.polyval(_RUN_CADENCE_FIT, speed_ms))
 
 
-def _run(speed_ms: float, stance_frac: float):
+def _run(speed_ms: float, stance_frac: float, bounce: bool = False):
     def gen(b: _Builder, rng, v: Variation):
         target = speed_ms * v.speed
         cadence = running_cadence(target) / 120.0  # strides/s
@@ -883,7 +855,7 @@ def _run(speed_ms: float, stance_frac: float):
         ph, g = _calibrated_gait(b, rng, v, target, cadence, st, fill, contact_of)
         c = contact_of(ph, b)
         return ({**c, "clearance": RUN_CLEARANCE[0], "clearance_rise": RUN_CLEARANCE[1],
-                 "clearance_iters": RUN_CLEARANCE[2]},
+                 "clearance_iters": RUN_CLEARANCE[2], "bounce": bounce},
                 {"nominal_speed_m_s": speed_ms, "target_speed_m_s": target, "stride_hz": cadence,
                  "cadence_steps_min": 120.0 * cadence, "stance_fraction": st, "hip_gain": g})
     return gen
@@ -1093,7 +1065,7 @@ MOTIONS: dict[str, tuple[Callable, str]] = {
     "walk_slow": (_walk(0.9), "level walking, 0.9 m/s nominal"),
     "walk_normal": (_walk(1.3), "level walking at comfortable speed, 1.3 m/s nominal"),
     "walk_fast": (_walk(1.75), "fast walking, 1.75 m/s nominal"),
-    "jog": (_run(2.5, 0.42), "jogging, ~2.5 m/s, flight phases"),
+    "jog": (_run(2.5, 0.42, bounce=True), "jogging, ~2.5 m/s, flight phases"),
     "run": (_run(3.5, 0.35), "running, ~3.5 m/s, flight phases"),
     "squat": (_squat, "repeated bodyweight squats, knee ~110 deg (just below parallel)"),
     "jump_vertical": (_jump, "countermovement vertical jumps, ~0.45 s flight"),
@@ -1142,7 +1114,7 @@ def generate(motion_id: str, seed: int = 0, seconds: float = 10.0, fps: float = 
         schedule = contact_schedule(coords, contact.get("stance"), flight)
         mode = "placed" if contact.get("placed") else "stance"
         if not contact.get("placed"):  # else the generator planned feet and pelvis itself
-            lift = {k: contact[k] for k in ("clearance", "clearance_rise", "clearance_iters") if k in contact}
+            lift = {k: contact[k] for k in ("clearance", "clearance_rise", "clearance_iters", "bounce") if k in contact}
             coords = place_pelvis(coords, fps, stance=schedule, flight_velocity=flight_velocity, **lift)
     if pad:
         coords = coords[pad:pad + n].copy()
