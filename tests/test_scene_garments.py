@@ -164,3 +164,39 @@ def test_regions_reject_unknown_rigs():
         garment_regions(weights=np.eye(3), bone_names=["a", "b", "c"])
     r = garment_regions(weights=np.eye(3), bone_names=["pelvis", "left_hip", "head"])  # SMPL-X names
     assert r.mask("short_shorts").tolist() == [True, True, False]
+
+
+def test_a_keypoint_hidden_only_by_a_garment_is_not_visible(walk, regions):
+    """GT visibility depth-tests against the body and the scene's garments (gt_stage uses
+    ``scene_meshes``): a point 147.5 mm behind the skin of the thigh front (visible against the
+    body alone, tolerance 150 mm) sits behind the trousers' shell by more than the tolerance."""
+    from odahgen.render.cameras import project
+    from odahgen.render.visibility import Rasterizer, keypoint_visibility
+    from odahgen.scene.garments import scene_meshes
+
+    cfg = load_config("demo")
+    v = walk["vertices"][:1]
+    scene = sample_scene(cfg, "hidden", walk["vertices"])
+    scene["clothing"]["lower"]["type"] = "trousers"
+    cam = next(c for c in scene["cameras"] if c["name"] == "front")
+    body = [(v, walk["faces"])]
+    meshes = scene_meshes(scene, v, walk["faces"], regions)
+    assert len(meshes) == 3
+    with Rasterizer(cam) as rast:
+        grey = (0.8, 0.8, 0.8)
+        d_body, d_all = rast.depth([m + (grey,) for m in body], 0), rast.depth([m + (grey,) for m in meshes], 0)
+    # a thigh-front vertex (trousers, flat surface) facing the camera
+    thigh = np.flatnonzero(regions.segment == regions.segment_names.index("thigh_hi.R"))
+    px, z = project(cam, v[0][thigh][None])
+    col, row = np.floor(px[0]).astype(int).T
+    ok = (col > 2) & (row > 2) & (col < cam["width"] - 3) & (row < cam["height"] - 3)
+    ok[ok] &= np.abs(d_body[row[ok], col[ok]] - z[0][ok]) < 0.002  # the vertex is the visible surface
+    i = np.flatnonzero(ok)[len(np.flatnonzero(ok)) // 2]
+    r, c = row[i], col[i]
+    assert 0.003 < d_body[r, c] - d_all[r, c] < 0.008  # the shell is in front of the skin there
+    # a keypoint on the camera ray through the pixel centre, 147.5 mm behind the skin
+    K, R, t = (np.asarray(cam[k], dtype=np.float64) for k in ("K", "R", "t"))
+    ray = np.linalg.solve(K, [c + 0.5, r + 0.5, 1.0])
+    kp = (R.T @ (ray * (d_body[r, c] + 0.1475) - t))[None, None]
+    assert keypoint_visibility(body, kp, cam)[0, 0]
+    assert not keypoint_visibility(meshes, kp, cam)[0, 0]

@@ -244,7 +244,11 @@ def gt_stage(ctx: TrialContext) -> None:
     scene = json.loads(ctx.path("scene.json").read_text())
     render = json.loads((ctx.path("render") / "render.json").read_text())
     kp3 = sk["keypoints"]
-    meshes = [(fitted["vertices"], fitted["faces"])]
+    # the person as rendered: the body and the garment shells of the scene (they hide
+    # keypoints near the depth tolerance and widen the silhouette by their offset)
+    from odahgen.scene.garments import garment_regions, scene_meshes
+
+    meshes = scene_meshes(scene, fitted["vertices"], fitted["faces"], garment_regions(_body_model(ctx.config)))
     cameras, videos = {}, {}
     for cam in scene["cameras"]:
         view = cam["name"]
