@@ -5,12 +5,14 @@ tests/test_motion.py::test_procedural_feet_planted."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from odahgen.motion import kinematics as K
 from odahgen.motion.footslip import point_slip
-from odahgen.motion.procedural import generate, replant
+from odahgen.motion.procedural import MOTIONS, generate, replant
 from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES
 
 #: segment -> scale factors (x, y, z): clearly non-uniform between segments and axes
@@ -91,6 +93,39 @@ def test_replant_keeps_scaled_feet_planted(scaled_model, mid):
     assert np.degrees(np.percentile(np.abs(new[:, legs] - m.coordinates[:, legs]), 90)) < 8.0
 
 
+@pytest.mark.parametrize("mid", sorted(MOTIONS))
+def test_replant_reproduces_generator(mid):
+    """replant on the generic model (scales None) with the motion's own placement options
+    (meta["placement"]: jog's bounce, run's swing clearance, ...) gives back the generator's
+    result: pelvis translation within 1 mm, every angle within 0.6 deg (measured, seed 0, 2 s:
+    <= 0.63 mm, <= 0.55 deg, jump_vertical the largest)."""
+    m = generate(mid, seed=0, seconds=2.0)
+    new = replant(m.coordinates, m.fps, m.contact, m.meta["contact_mode"], m.meta["flight_velocity"], None,
+                  m.meta.get("placement"))
+    assert np.abs(new[:, 3:6] - m.coordinates[:, 3:6]).max() < 1e-3, mid
+    rot = [i for i in range(len(COORDINATE_NAMES)) if i not in (3, 4, 5)]
+    assert np.degrees(np.abs(new[:, rot] - m.coordinates[:, rot]).max()) < 0.6, mid
+
+
+def test_replant_keeps_jog_bounce_on_subject(scaled_model):
+    """The jog's velocity-continuous vertical pelvis path (bounce) survives replant on the
+    non-uniformly scaled subject (the bound of
+    tests/test_motion.py::test_jog_pelvis_vertical_velocity_continuous), feet still planted."""
+    tree, scales = scaled_model
+    for seed in (0, 3):
+        m = generate("jog", seed=seed, seconds=3.0)
+        assert m.meta["placement"]["bounce"] is True
+        new = replant(m.coordinates, m.fps, m.contact, m.meta["contact_mode"], m.meta["flight_velocity"], scales,
+                      m.meta["placement"])
+        dv = np.abs(np.diff(new[:, K.CI["pelvis_ty"]], 2)) * m.fps
+        assert dv.max() < 0.5, (seed, float(dv.max()))
+        _check_planted(_fk_soles(tree, K.leg_geometry(scales), new), m.fps, True, ("jog", seed))
+        # without the placement (a motion.npz written before it was carried) the old path:
+        # planted too, but the vertical velocity jumps at touch-down and take-off
+        old = replant(m.coordinates, m.fps, m.contact, m.meta["contact_mode"], m.meta["flight_velocity"], scales)
+        _check_planted(_fk_soles(tree, K.leg_geometry(scales), old), m.fps, True, ("jog old", seed))
+
+
 def test_skeleton_stage_plants_feet_of_the_subject(tmp_path):
     """The pipeline (motion -> skeleton stages, demo subject from the anny body) writes angles
     whose FK on the trial's scaled.osim keeps the planted feet fixed."""
@@ -109,9 +144,14 @@ def test_skeleton_stage_plants_feet_of_the_subject(tmp_path):
         trial = ds / "trials" / spec.trial
         motion = np.load(trial / "motion.npz")
         assert motion["contact"].shape == (len(motion["times"]), 2)
+        placement = json.loads(str(motion["placement"]))  # the generator's placement options
+        assert placement["bounce"] is (spec.motion == "jog"), placement
         scales = segment_scales(trial / "scaled.osim")
         femur, tibia = scales[BODY_NAMES.index("femur_r"), 1], scales[BODY_NAMES.index("tibia_r"), 1]
         assert abs(femur / tibia - 1.0) > 0.05, scales  # the subject's segments scale differently
         angles = np.load(trial / "skeleton.npz")["angles"]
         pts = _fk_soles(load_tree(trial / "scaled.osim"), K.leg_geometry(scales), angles)
         _check_planted(pts, float(motion["fps"]), spec.motion == "jog", spec.trial)
+        if spec.motion == "jog":  # the bounce is kept on the subject
+            dv = np.abs(np.diff(angles[:, K.CI["pelvis_ty"]], 2)) * float(motion["fps"])
+            assert dv.max() < 0.5, float(dv.max())

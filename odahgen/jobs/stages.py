@@ -64,6 +64,12 @@ def motion_stage(ctx: TrialContext) -> None:
         arrays["contact"] = clip.contact
         arrays["contact_mode"] = np.str_(clip.meta.get("contact_mode", "stance"))
         arrays["flight_velocity"] = np.bool_(clip.meta.get("flight_velocity", True))
+        placement = clip.meta.get("placement")
+        if isinstance(placement, dict):  # the generator's pelvis-placement options, as JSON text
+            placement = dict(placement)
+            if clip.meta.get("clip_start_s", 0.0) or clip.meta.get("trimmed_frames"):
+                placement.pop("entry_velocity", None)  # it is the velocity at the motion's start
+            arrays["placement"] = np.str_(json.dumps(placement, sort_keys=True))
     if clip.kind == "coordinates":
         names = list(clip.coordinate_names)
         values = np.full((clip.n_frames, len(COORDINATE_NAMES)), np.nan)
@@ -135,8 +141,10 @@ def skeleton_stage(ctx: TrialContext) -> None:
             # the planted feet stay fixed on this skeleton
             from odahgen.motion.procedural import replant
 
+            # older motion.npz files have no placement: replant's defaults
+            placement = json.loads(str(motion["placement"])) if "placement" in motion else None
             angles = replant(angles, float(motion["fps"]), motion["contact"], str(motion["contact_mode"]),
-                             bool(motion["flight_velocity"]), scales)
+                             bool(motion["flight_velocity"]), scales, placement)
         else:  # no (matching) schedule: scale the pelvis path by the subject's mean leg scale
             leg = float(np.mean(scales[[BODY_NAMES.index(b) for b in
                                         ("femur_r", "tibia_r", "femur_l", "tibia_l")], 1]))

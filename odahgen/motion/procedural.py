@@ -413,8 +413,8 @@ def _auto_contact(rel: np.ndarray, tol: float = 0.01) -> np.ndarray:
     return low <= low.min(axis=1, keepdims=True) + tol
 
 
-def _bounce_template(on: np.ndarray, fps: float, height: np.ndarray, smooth: float = 10.0
-                     ) -> tuple[np.ndarray, dict] | None:
+def _bounce_template(on: np.ndarray, fps: float, height: np.ndarray, smooth: float = 10.0,
+                     base: np.ndarray | None = None) -> tuple[np.ndarray, dict] | None:
     """(T,) pelvis height (m) of a running body for the support schedule ``on`` (T,) bool (a
     foot on the floor) and the planted legs' pelvis heights ``height`` (T,) m, or None
     without a flight. Every frame in the air is ballistic (second difference -g dt^2, an
@@ -426,7 +426,13 @@ def _bounce_template(on: np.ndarray, fps: float, height: np.ndarray, smooth: flo
     the leg curves do not follow. Heights above a leg's are weighted 30x (reweighted 4x: a
     leg flexes more easily than it stretches), then the path is lowered by one constant so
     that no planted leg has to stretch. Also returns the path's peak and least vertical
-    ground force (body weights, from its second difference)."""
+    ground force (body weights, from its second difference).
+
+    ``base`` (T,) m: a path that is already a bounce (a placed motion's pelvis height, as
+    :func:`replant` passes it): then only a correction is fitted, the same way, to what the
+    legs ask beyond it (``height - base``), straight (no acceleration) in the air, so that
+    ``base`` comes back unchanged where the legs already reach it and the flights stay
+    ballistic."""
     T = len(on)
     dt = 1.0 / fps
     if len(_runs(on)) < 2 or on.all():
@@ -441,10 +447,12 @@ def _bounce_template(on: np.ndarray, fps: float, height: np.ndarray, smooth: flo
     Cm = D2[fl - 1]
     J = smooth**2 * (D3.T @ D3)
     w = on.astype(float)
+    y0 = np.zeros(T) if base is None else np.asarray(base, float)
+    acc = np.full(len(fl), -G * dt * dt) if base is None else np.zeros(len(fl))
     for _ in range(4):  # a leg may shorten (flex) but hardly stretch: weigh heights above it more
         Kk = sparse.bmat([[sparse.diags(w) + J, Cm.T], [Cm, None]]).tocsc()
-        rhs = np.concatenate([w * np.where(on, height, 0.0), np.full(len(fl), -G * dt * dt)])
-        y = spsolve(Kk, rhs)[:T]
+        rhs = np.concatenate([w * np.where(on, height - y0, 0.0), acc])
+        y = y0 + spsolve(Kk, rhs)[:T]
         w = np.where(on, np.where(y > height, 30.0, 1.0), 0.0)
     y = y - max(0.0, float((y - height)[on].max()))
     acc = np.diff(y, 2) / dt / dt
@@ -452,7 +460,7 @@ def _bounce_template(on: np.ndarray, fps: float, height: np.ndarray, smooth: flo
 
 
 def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=None, envelope_s=0.12,
-                          bounce=False):
+                          bounce=False, y_base=None, entry_velocity=None):
     """Pelvis translation (T, 3) carried by the planted feet and the foot corrections (T, 2, 3)
     that keep every planted foot's contact point fixed in the world (see :func:`place_pelvis`)."""
     T = len(rel)
@@ -484,10 +492,20 @@ def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=
     on = contact.any(axis=1)
     runs_on = _runs(on)
     if flight_velocity and runs_on and runs_on[0][0] > 0 and runs_on[0][1] - runs_on[0][0] > 2:
-        # a clip that starts in the air: arrive with the first contact's mean velocity
+        # a clip that starts in the air: fly in with the take-off velocity (last step) of the
+        # first whole contact of the foot that was not the first to land (the one that took
+        # off before the clip: a gait's flights alternate), else of the first contact
         a1, e1 = runs_on[0]
-        v0 = (xz[e1 - 1] - xz[a1]) / (e1 - 1 - a1)
+        v0 = (xz[e1 - 1] - xz[e1 - 2]) if e1 < T else (xz[e1 - 1] - xz[a1]) / (e1 - 1 - a1)
+        first = contact[a1]
+        for a, e in runs_on[1:]:
+            if e < T and e - a > 2 and (contact[a:e] & ~first).any():
+                v0 = xz[e - 1] - xz[e - 2]
+                break
+        if entry_velocity is not None:  # known: the motion's own (m/s over its first frame)
+            v0 = np.asarray(entry_velocity, float)[::2] * dt
         xz[:a1] = xz[a1] - v0 * (a1 - np.arange(a1))[:, None]
+    xz -= xz[0]  # tx = tz = 0 at the start
     # height: a smooth lower envelope of the heights that put each planted foot on the floor,
     # so that every planted foot is reached by shortening its leg a little (never stretching it)
     from scipy.ndimage import gaussian_filter1d, minimum_filter1d  # noqa: PLC0415
@@ -500,13 +518,14 @@ def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=
             y[a:e] = m[a:e]
             continue
         if envelope_s <= 0:  # feet nearly agree already (a replanted motion): the lower one, smoothed
-            y[a:e] = np.minimum(gaussian_filter1d(m[a:e], 1.5, mode="nearest"), m[a:e])
+            b0 = 0.0 if y_base is None else y_base[a:e]  # (smooth what differs from the placed path)
+            y[a:e] = b0 + np.minimum(gaussian_filter1d(m[a:e] - b0, 1.5, mode="nearest"), m[a:e] - b0)
             continue
         env = minimum_filter1d(m[a:e], 2 * k + 1, mode="nearest")
         y[a:e] = gaussian_filter1d(env, k / 3.0, mode="nearest") if e - a > 2 else env
     path = None
     if flight_velocity and bounce and y_fixed is None:
-        path = _bounce_template(on, fps, np.where(on, m, 0.0))
+        path = _bounce_template(on, fps, np.where(on, m, 0.0), base=y_base)
     if path is not None or (bounce and y_fixed is not None and flight_velocity and not on.all()):
         # running: spring-mass bounces and ballistic flights
         y = y_fixed.copy() if y_fixed is not None else path[0]
@@ -520,6 +539,12 @@ def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=
     for a, e in _runs(~on):  # ballistic arcs between take-off and touch-down
         if (a == 0 or e == T) and (not inner or a == 0 and e == T):
             y[a:e] = ground[a:e]
+            continue
+        if a == 0 and e < T and entry_velocity is not None and flight_velocity:
+            vs = float(entry_velocity[1])  # the motion's entry (mean over its first frame)
+            k = np.arange(a, e + 1) * dt
+            arc = (vs + 0.5 * G * dt) * k - 0.5 * G * k * k
+            y[a:e] = y[e] - arc[-1] + arc[:-1]
             continue
         if a == 0 or e == T:  # cut by the clip: part of an arc as long as the clip's others,
             n = max(float(np.median(inner)), e - a + 1.0)  # taking off and landing at one height
@@ -610,7 +635,7 @@ def _settle_contacts(q: dict, pelvis: np.ndarray, contact: np.ndarray, fps: floa
 
 def _world_clearance(q: dict, pelvis_y: np.ndarray, contact: np.ndarray, clearance: float = 0.015,
                      land: float = 0.007, iters: int = 6, geom: K.LegGeometry | None = None,
-                     rise: float = 0.3) -> None:
+                     rise: float = 0.3, slack: float = 0.0) -> None:
     """Lift each swing foot that passes closer than ``clearance`` m above the floor (world
     heights, the pelvis height ``pelvis_y`` (T,) being known): the lowest sole point must stay
     above ``clearance`` x a profile that rises over the first 30 % of the swing and falls over
@@ -618,7 +643,9 @@ def _world_clearance(q: dict, pelvis_y: np.ndarray, contact: np.ndarray, clearan
     ``land`` m (a foot lands from above). The deficit is removed by the least change of
     that leg's hip flexion, knee and ankle angles (minimum-norm step on the height Jacobian,
     smoothed in time); only the foot's swing frames change, so the pelvis (carried by the
-    planted feet) is unaffected."""
+    planted feet) is unaffected. ``slack`` m: a foot less than this below the profile is left
+    alone (:func:`replant` of a placed motion, whose last step, :func:`_settle_contacts`,
+    leaves a landing foot up to ~2.5 mm below it)."""
     from scipy.ndimage import gaussian_filter1d  # noqa: PLC0415
 
     Rp = K.pelvis_rotation(q)
@@ -628,11 +655,15 @@ def _world_clearance(q: dict, pelvis_y: np.ndarray, contact: np.ndarray, clearan
         if not swing.any() or swing.all():
             continue
         prog = np.zeros(T)
+        inner = [e - a for a, e in _runs(swing) if a > 0 and e < T]
         for a, e in _runs(swing):
             prog[a:e] = (np.arange(a, e) - a + 0.5) / (e - a)
-            if a == 0:  # a swing cut by the start: assume it ends as the clip's swings do
+            if inner and (a == 0) != (e == T):  # a swing cut by the clip: as long as the others
+                n = max(float(np.median(inner)), e - a)
+                prog[a:e] = (np.arange(a, e) - (e - n if a == 0 else a) + 0.5) / n
+            elif a == 0:  # none whole: assume it ends as the clip's swings do
                 prog[a:e] = 1.0 - (e - np.arange(a, e) - 0.5) / max(e - a, 1) * 0.5
-            if e == T:
+            elif e == T:
                 prog[a:e] = (np.arange(a, e) - a + 0.5) / max(e - a, 1) * 0.5
         target = clearance * _smoothstep(prog / rise) * _smoothstep((1.0 - prog) / 0.12)
         # the landing foot comes down from above (>= ``land`` m until its contact starts), not
@@ -648,7 +679,7 @@ def _world_clearance(q: dict, pelvis_y: np.ndarray, contact: np.ndarray, clearan
             for j, n in enumerate(names):
                 q[n] = np.clip(base[j] + extra[:, j], lo[j], hi[j])
             low = K.foot_points(q, s, Rp, geom)[:, :, 1].min(axis=1) + pelvis_y
-            deficit = np.maximum(0.0, target - low) * swing
+            deficit = np.maximum(0.0, target - slack - low) * swing
             if deficit.max() < 2e-4:
                 break
             J = np.empty((T, 3))
@@ -668,7 +699,9 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
                  stance: np.ndarray | None = None, flight_velocity: bool = True,
                  contact_softness: float = 0.003, iterations: int = 3, clearance: float = 0.015,
                  geom: K.LegGeometry | None = None, envelope_s: float = 0.12,
-                 clearance_rise: float = 0.3, clearance_iters: int = 6, bounce: bool = False) -> np.ndarray:
+                 clearance_rise: float = 0.3, clearance_iters: int = 6, bounce: bool = False,
+                 landing_ease_s: float = 0.2, keep_height: bool = False,
+                 entry_velocity=None) -> np.ndarray:
     """Fill pelvis_tx/ty/tz of ``coords`` (T, 39) from the feet and plant the feet; returns a
     new array (the leg angles may be adjusted by a few degrees).
 
@@ -693,9 +726,17 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
     joined by ballistic arcs (whose vertical velocity jumps by 1.3-1.8 m/s at every touch-down
     and take-off); the legs then flex a little to reach the floor. Not yet used by run: its
     knee snaps by up to ~16 deg/frame at toe-off where its angle curves drop the pelvis.
+    ``landing_ease_s``: how long before touch-down the landing foot is eased to rest
+    (:func:`_ease_landing`). ``keep_height``: ``coords``' pelvis_ty is already a placed path
+    (:func:`replant`): in support only what the planted legs ask beyond it is smoothed (with
+    ``bounce``, fitted: :func:`_bounce_template` ``base``), so a placed motion comes back
+    unchanged where its feet already reach the floor. ``entry_velocity`` (3,) m/s: for a clip
+    that starts in the air, the pelvis velocity over its first frame (else guessed from the
+    next take-off of the foot that was not the first to land).
     Starts at tx = tz = 0. ``geom``: the subject's leg dimensions
     (:func:`odahgen.motion.kinematics.leg_geometry`; default the generic model).
     """
+    y_base = np.asarray(coords[:, K.CI["pelvis_ty"]], float).copy() if keep_height else None
     q = K.coordinates_dict(coords.copy())
     Rp = K.pelvis_rotation(q)
     rel = np.stack([K.foot_points(q, "r", Rp, geom), K.foot_points(q, "l", Rp, geom)], axis=1)  # (T, 2, 3, 3)
@@ -707,16 +748,17 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
     for it in range(iterations):
         rel = np.stack([K.foot_points(q, "r", Rp, geom), K.foot_points(q, "l", Rp, geom)], axis=1)
         pelvis, delta = _pelvis_from_contacts(rel, contact, fps, flight_velocity, contact_softness,
-                                              None if pelvis is None else pelvis[:, 1], envelope_s, bounce)
+                                              None if pelvis is None else pelvis[:, 1], envelope_s, bounce,
+                                              y_base, entry_velocity)
         if it == iterations - 1 or np.abs(delta).max() < 1e-4:
             break
         for si in range(2):
             delta[:, si] = _swing_fill(delta[:, si], contact[:, si])
-        _ease_landing(delta, rel, pelvis, contact, fps)
+        _ease_landing(delta, rel, pelvis, contact, fps, landing_ease_s)
         _move_feet(q, delta, geom=geom)
     if clearance:
         _world_clearance(q, pelvis[:, 1], contact, clearance, geom=geom, rise=clearance_rise,
-                         iters=clearance_iters)
+                         iters=clearance_iters, slack=0.003 if keep_height else 0.0)
         _settle_contacts(q, pelvis, contact, fps, geom=geom)
     out = np.stack([q[n] for n in COORDINATE_NAMES], axis=1)
     out = K.clip_to_ranges(out)
@@ -1105,6 +1147,7 @@ def generate(motion_id: str, seed: int = 0, seconds: float = 10.0, fps: float = 
     contact, info = gen(b, rng, v)
     coords = K.clip_to_ranges(b.array())
     flight_velocity = True
+    placement = None
     if contact is None:  # both feet planted throughout: the pelvis follows the feet
         coords = plant_feet(coords)
         mode, schedule, flight = "planted", np.ones((len(coords), 2), bool), None
@@ -1113,17 +1156,22 @@ def generate(motion_id: str, seed: int = 0, seconds: float = 10.0, fps: float = 
         flight_velocity = bool(contact.get("flight_velocity", True))
         schedule = contact_schedule(coords, contact.get("stance"), flight)
         mode = "placed" if contact.get("placed") else "stance"
+        if contact.get("placed"):  # feet and pelvis planned in the world: no clearance to add
+            placement = placement_options({"clearance": 0.0})
         if not contact.get("placed"):  # else the generator planned feet and pelvis itself
-            lift = {k: contact[k] for k in ("clearance", "clearance_rise", "clearance_iters", "bounce") if k in contact}
-            coords = place_pelvis(coords, fps, stance=schedule, flight_velocity=flight_velocity, **lift)
+            placement = placement_options(contact)
+            coords = place_pelvis(coords, fps, stance=schedule, flight_velocity=flight_velocity, **placement)
     if pad:
         coords = coords[pad:pad + n].copy()
         coords[:, [K.CI["pelvis_tx"], K.CI["pelvis_tz"]]] -= coords[0, [K.CI["pelvis_tx"], K.CI["pelvis_tz"]]]
         flight = None if flight is None else flight[pad:pad + n]
         schedule = schedule[pad:pad + n]
+        if placement is not None:  # what came before the clip: its pelvis velocity at the start
+            placement["entry_velocity"] = [float(x) for x in (coords[1, 3:6] - coords[0, 3:6]) * fps]
     meta = {"description": desc, "seed": int(seed), "speed_factor": v.speed,
             "amplitude_factor": v.amplitude, "asymmetry": v.asym,
             "contact_mode": mode, "flight_velocity": flight_velocity,
+            **({"placement": placement} if placement is not None else {}),
             **{k: (float(x) if not isinstance(x, str) else x) for k, x in info.items()}}
     if flight is not None:
         meta["flight_fraction"] = float(np.mean(flight))
@@ -1149,8 +1197,29 @@ def contact_schedule(coords: np.ndarray, stance: np.ndarray | None = None,
     return contact
 
 
+#: the options of :func:`place_pelvis` a motion's generator may set (its "placement"), with
+#: their defaults; carried in ``Motion.meta["placement"]`` so that :func:`replant` repeats them
+PLACEMENT_DEFAULTS: dict = {"contact_softness": 0.003, "iterations": 3, "clearance": 0.015, "envelope_s": 0.12,
+                            "clearance_rise": 0.3, "clearance_iters": 6, "bounce": False, "landing_ease_s": 0.2,
+                            "entry_velocity": None}
+
+
+def placement_options(options: dict | None) -> dict:
+    """The :func:`place_pelvis` options of a motion: :data:`PLACEMENT_DEFAULTS` updated by the
+    known keys of ``options`` (other keys ignored), as JSON-friendly Python values
+    (``entry_velocity``: None or a list of 3 floats, m/s)."""
+    out = dict(PLACEMENT_DEFAULTS)
+    for k, v in (options or {}).items():
+        if k == "entry_velocity":
+            out[k] = None if v is None else [float(x) for x in np.asarray(v, float).reshape(3)]
+        elif k in out:
+            out[k] = type(PLACEMENT_DEFAULTS[k])(v)
+    return out
+
+
 def replant(coords: np.ndarray, fps: float, contact: np.ndarray, mode: str = "stance",
-            flight_velocity: bool = True, scales: np.ndarray | None = None) -> np.ndarray:
+            flight_velocity: bool = True, scales: np.ndarray | None = None,
+            placement: dict | None = None) -> np.ndarray:
     """Place the pelvis of a motion again from its feet on a subject-scaled skeleton.
 
     ``coords`` (T, 39) rad/m, ``contact`` (T, 2) bool (right, left foot planted: the motion's
@@ -1159,7 +1228,13 @@ def replant(coords: np.ndarray, fps: float, contact: np.ndarray, mode: str = "st
     same, without adding swing clearance: the feet were planned in the world), ``scales``
     (22, 3) segment scale factors in ``BODY_NAMES`` order (None = generic model). The
     pelvis translation is solved anew (tx = tz = 0 at the start) and the leg angles adjusted
-    by the few degrees that keep the subject's planted feet fixed. Returns (T, 39).
+    by the few degrees that keep the subject's planted feet fixed. ``placement``: the
+    generator's :func:`place_pelvis` options (``Motion.meta["placement"]``, e.g. jog's
+    ``bounce``, run's swing clearance), so that on the generic model (``scales`` None) the
+    generator's own pelvis path and leg angles come back (tests/test_motion_subject.py::
+    test_replant_reproduces_generator); except ``envelope_s``, which is 0 here (the feet of a
+    placed motion already agree). None (motions saved before placements were carried): the
+    defaults, with 15 mm swing clearance in "stance" mode. Returns (T, 39).
     """
     geom = K.leg_geometry(scales)
     contact = np.asarray(contact, bool)
@@ -1169,8 +1244,12 @@ def replant(coords: np.ndarray, fps: float, contact: np.ndarray, mode: str = "st
         return plant_feet(coords, geom=geom)
     if mode not in ("stance", "placed"):
         raise OdahgenError(f"unknown contact mode {mode!r} (expected 'planted', 'stance' or 'placed')")
+    opts = placement_options(placement)
+    opts["envelope_s"] = 0.0
+    if mode == "placed":
+        opts["clearance"] = 0.0
     return place_pelvis(K.clip_to_ranges(coords), fps, stance=contact, flight_velocity=flight_velocity, geom=geom,
-                        envelope_s=0.0, clearance=0.015 if mode == "stance" else 0.0)
+                        keep_height=placement is not None, **opts)
 
 
 class ProceduralSource(MotionSource):
