@@ -728,12 +728,12 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
     planted foot on the floor; 0 takes the lower foot's frame by frame (for motions whose feet
     already nearly agree, e.g. :func:`replant`). Finally each swing
     foot is kept ``clearance`` m above the floor (:func:`_world_clearance`; 0 turns it off).
-    ``bounce`` (off by default; on in jog): with flights, the pelvis height is a path
+    ``bounce`` (off by default; on in jog and run): with flights, the pelvis height is a path
     continuous in vertical velocity (ballistic in the air, a smooth fit of the planted legs'
     heights on the floor: :func:`_bounce_template`) instead of the planted feet's heights
     joined by ballistic arcs (whose vertical velocity jumps by 1.3-1.8 m/s at every touch-down
-    and take-off); the legs then flex a little to reach the floor. Not yet used by run: its
-    knee snaps by up to ~16 deg/frame at toe-off where its angle curves drop the pelvis.
+    and take-off); the legs then flex a little to reach the floor (run needs its
+    :data:`RUN_PUSHOFF` table and a 0.1 s landing ease for its knee to follow).
     ``landing_ease_s``: how long before touch-down the landing foot is eased to rest
     (:func:`_ease_landing`). ``keep_height``: ``coords``' pelvis_ty is already a placed path
     (:func:`replant`): in support only what the planted legs ask beyond it is smoothed (with
