@@ -115,6 +115,18 @@ def _generic_joint(gj: dict[str, np.ndarray], R: np.ndarray, names: list[str], k
     return gj[body] if body == "torso" else gj[f"{body}_{s}"]
 
 
+def vertex_segments(body: BodyModel) -> np.ndarray:
+    """(V,) object array: the OpenSim body ("pelvis", "femur_r", ...) of each mesh vertex, from
+    its dominant skinning bone through ``body.segment_bones`` ("" where no segment claims it)."""
+    bone_idx = {n: i for i, n in enumerate(body.bone_names)}
+    seg_of_bone = np.full(len(body.bone_names), "", dtype=object)
+    for seg, bones in body.segment_bones.items():
+        for b in bones:
+            if not seg_of_bone[bone_idx[b]]:
+                seg_of_bone[bone_idx[b]] = seg
+    return seg_of_bone[np.argmax(body.skinning_weights, axis=1)]
+
+
 def build_layout(body: BodyModel, shape=None) -> dict:
     """Place every marker of the built-in marker set on ``body`` (see module docstring)."""
     from odahgen.body.regressor import fit_sparse_weights
@@ -125,15 +137,7 @@ def build_layout(body: BodyModel, shape=None) -> dict:
     shape = body.default_shape() if shape is None else torch.as_tensor(shape, dtype=torch.float32)
     rest = body.rest_vertices(shape).numpy().astype(np.float64)
     joints = {k: v[0].numpy().astype(np.float64) for k, v in body.joint_positions(shape).items()}
-    W = body.skinning_weights
-    owner = np.argmax(W, axis=1)  # (V,) dominant bone
-    bone_idx = {n: i for i, n in enumerate(body.bone_names)}
-    seg_of_bone = np.full(len(body.bone_names), "", dtype=object)
-    for seg, bones in body.segment_bones.items():
-        for b in bones:
-            if not seg_of_bone[bone_idx[b]]:
-                seg_of_bone[bone_idx[b]] = seg
-    vseg = seg_of_bone[owner]
+    vseg = vertex_segments(body)
     markers = {}
     for name in tree.marker_names:
         obody = MARKER_BODY.get(name, tree.body_names[tree.marker_body[tree.marker_names.index(name)]])
@@ -262,14 +266,7 @@ def refine_layout(body: BodyModel, layout: dict, rounds: int = 3, n_subjects: in
         p[:, :3] = 0.0
         p[0] = 0.0  # the rest (static) pose
         poses.append(p)
-    W = body.skinning_weights
-    bone_idx = {n: i for i, n in enumerate(body.bone_names)}
-    seg_of_bone = np.full(len(body.bone_names), "", dtype=object)
-    for seg, bones in body.segment_bones.items():
-        for b in bones:
-            if not seg_of_bone[bone_idx[b]]:
-                seg_of_bone[bone_idx[b]] = seg
-    vseg = seg_of_bone[np.argmax(W, axis=1)]
+    vseg = vertex_segments(body)
     layout = json.loads(json.dumps(layout))  # a copy
     names = list(layout["markers"])
     history = []
