@@ -467,8 +467,54 @@ def _bounce_template(on: np.ndarray, fps: float, height: np.ndarray, smooth: flo
     return y, {"peak_force_bw": float((acc.max() + G) / G), "min_force_bw": float((acc.min() + G) / G)}
 
 
+#: share of a stance's horizontal leg correction (:func:`_glide_path`) taken up at touch-down
+#: (the rest at take-off); a design value: 0.5 made jog's take-off knee straighten (17 deg/frame)
+GLIDE_LANDING_SHARE = 0.85
+
+
+def _glide_path(xz: np.ndarray, carried: np.ndarray, contact: np.ndarray, smooth: float,
+                base: np.ndarray | None = None) -> np.ndarray:
+    """(T, 2) horizontal pelvis path of a running body: constant velocity in the air (no
+    horizontal force there: an equality constraint on the second difference), and on the floor
+    the least-squares fit of the planted feet's pelvis steps ``carried`` (T, 2) m per frame
+    (``carried[i]`` = the step from frame i-1 to i; only the frames with a foot planted at
+    both ends count: their offsets between stances are free, the landing spot moving with the
+    flight) with a penalty ``smooth``^2 on the third difference, so that the horizontal
+    velocity is continuous at touch-down and take-off and varies smoothly within a stance; the
+    planted legs then take up what the path and their own steps differ by. ``xz`` (T, 2):
+    the path the steps give (only its start is kept). ``base`` (T, 2): a path that already is
+    one (:func:`replant` of a placed motion): only a correction is fitted to what the legs ask
+    beyond its steps, straight in the air, so ``base`` comes back where the legs agree."""
+    from scipy import sparse  # noqa: PLC0415
+    from scipy.sparse.linalg import spsolve  # noqa: PLC0415
+
+    T = len(contact)
+    on = contact.any(axis=1)
+    carry = np.zeros(T, bool)
+    carry[1:] = (contact[1:] & contact[:-1]).any(axis=1)
+    i = np.arange(1, T - 1)
+    fl = i[~on[i]]
+    D1 = sparse.diags([-1.0, 1.0], [0, 1], shape=(T - 1, T)).tocsr()  # row i-1: x[i] - x[i-1]
+    D2 = sparse.diags([1.0, -2.0, 1.0], [0, 1, 2], shape=(T - 2, T)).tocsr()
+    D3 = sparse.diags([-1.0, 3.0, -3.0, 1.0], [0, 1, 2, 3], shape=(T - 3, T)).tocsr()
+    rows = np.flatnonzero(carry[1:])  # the steps carried by a planted foot
+    A = D1[rows]
+    E = sparse.csr_matrix(([1.0], ([0], [0])), shape=(1, T))  # pin the start
+    Cm = sparse.vstack([D2[fl - 1], E]).tocsr()
+    H = (A.T @ A + smooth**2 * (D3.T @ D3)).tocsc()
+    Kk = sparse.bmat([[H, Cm.T], [Cm, None]]).tocsc()
+    b0 = np.zeros((T, 2)) if base is None else np.asarray(base, float)
+    out = np.empty((T, 2))
+    for k in range(2):
+        target = carried[1:, k][rows] - (A @ b0[:, k])
+        rhs = np.concatenate([A.T @ target, np.zeros(len(fl)), [0.0]])
+        out[:, k] = b0[:, k] + spsolve(Kk, rhs)[:T]
+    return out - out[0] + xz[0]
+
+
 def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=None, envelope_s=0.12,
-                          bounce=False, y_base=None, entry_velocity=None):
+                          bounce=False, y_base=None, entry_velocity=None, glide=0.0, xz_fixed=None,
+                          xz_base=None):
     """Pelvis translation (T, 3) carried by the planted feet and the foot corrections (T, 2, 3)
     that keep every planted foot's contact point fixed in the world (see :func:`place_pelvis`)."""
     T = len(rel)
@@ -499,6 +545,23 @@ def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=
                 delta[i, s, ::2] = -drift[s]
     on = contact.any(axis=1)
     runs_on = _runs(on)
+    steps = np.diff(xz, axis=0, prepend=xz[:1])
+    if glide > 0 and flight_velocity and len(runs_on) >= 2 and not on.all():
+        # running: a horizontal path at constant velocity in the air, smooth on the floor
+        # (:func:`_glide_path`; fitted once, then kept); the planted feet follow it
+        xz = xz_fixed.copy() if xz_fixed is not None else _glide_path(xz, steps, contact, glide, xz_base)
+        delta[:, :, ::2] = 0.0
+        for si in range(2):
+            for a, e in _runs(contact[:, si]):
+                drift_s = np.zeros((e - a, 2))
+                for i in range(a + 1, e):
+                    u = -(wk[i - 1, si, :, None] * (rel[i, si, :, ::2] - rel[i - 1, si, :, ::2])).sum(axis=0)
+                    drift_s[i - a] = drift_s[i - a - 1] + (xz[i] - xz[i - 1]) - u
+                # the leg reaches forward at touch-down more easily than back at take-off
+                # (its knee is nearly straight there): 85 % of the correction at touch-down
+                delta[a:e, si, ::2] = -(drift_s - (1.0 - GLIDE_LANDING_SHARE) * drift_s[0]
+                                        - GLIDE_LANDING_SHARE * drift_s[-1])
+        runs_on = []  # the fit already flies into the clip
     if flight_velocity and runs_on and runs_on[0][0] > 0 and runs_on[0][1] - runs_on[0][0] > 2:
         # a clip that starts in the air: fly in with the take-off velocity (last step) of the
         # first whole contact of the foot that was not the first to land (the one that took
@@ -513,7 +576,7 @@ def _pelvis_from_contacts(rel, contact, fps, flight_velocity, softness, y_fixed=
         if entry_velocity is not None:  # known: the motion's own (m/s over its first frame)
             v0 = np.asarray(entry_velocity, float)[::2] * dt
         xz[:a1] = xz[a1] - v0 * (a1 - np.arange(a1))[:, None]
-    xz -= xz[0]  # tx = tz = 0 at the start
+    xz = xz - xz[0]  # tx = tz = 0 at the start
     # height: a smooth lower envelope of the heights that put each planted foot on the floor,
     # so that every planted foot is reached by shortening its leg a little (never stretching it)
     from scipy.ndimage import gaussian_filter1d, minimum_filter1d  # noqa: PLC0415
@@ -709,7 +772,7 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
                  geom: K.LegGeometry | None = None, envelope_s: float = 0.12,
                  clearance_rise: float = 0.3, clearance_iters: int = 6, bounce: bool = False,
                  landing_ease_s: float = 0.2, keep_height: bool = False,
-                 entry_velocity=None) -> np.ndarray:
+                 entry_velocity=None, glide: float = 0.0) -> np.ndarray:
     """Fill pelvis_tx/ty/tz of ``coords`` (T, 39) from the feet and plant the feet; returns a
     new array (the leg angles may be adjusted by a few degrees).
 
@@ -745,6 +808,7 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
     (:func:`odahgen.motion.kinematics.leg_geometry`; default the generic model).
     """
     y_base = np.asarray(coords[:, K.CI["pelvis_ty"]], float).copy() if keep_height else None
+    xz_base = np.asarray(coords[:, [K.CI["pelvis_tx"], K.CI["pelvis_tz"]]], float).copy() if keep_height else None
     q = K.coordinates_dict(coords.copy())
     Rp = K.pelvis_rotation(q)
     rel = np.stack([K.foot_points(q, "r", Rp, geom), K.foot_points(q, "l", Rp, geom)], axis=1)  # (T, 2, 3, 3)
@@ -757,7 +821,8 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
         rel = np.stack([K.foot_points(q, "r", Rp, geom), K.foot_points(q, "l", Rp, geom)], axis=1)
         pelvis, delta = _pelvis_from_contacts(rel, contact, fps, flight_velocity, contact_softness,
                                               None if pelvis is None else pelvis[:, 1], envelope_s, bounce,
-                                              y_base, entry_velocity)
+                                              y_base, entry_velocity, glide,
+                                              None if pelvis is None else pelvis[:, ::2], xz_base)
         if it == iterations - 1 or np.abs(delta).max() < 1e-4:
             break
         for si in range(2):
@@ -814,7 +879,7 @@ def _calibrated_gait(b: _Builder, rng, v: Variation, target_ms: float, cadence_h
         ph = fill(tb, copy.deepcopy(rng), g)
         c = contact_of(ph, tb)
         coords = place_pelvis(K.clip_to_ranges(tb.array()), fps, c.get("flight"), c["stance"], iterations=2,
-                             clearance=0.0)
+                             clearance=0.0, glide=float(c.get("glide", 0.0)))
         sp = _realised_speed(coords[int(0.5 * fps):], fps)
         gains.append(g)
         speeds.append(sp)
@@ -884,7 +949,7 @@ def running_cadence(speed_ms: float) -> float:
 
 
 def _run(speed_ms: float, stance_frac: float, bounce: bool = False, table: dict = RUN,
-         landing_ease_s: float = 0.2):
+         landing_ease_s: float = 0.2, glide: float = 0.0):
     def gen(b: _Builder, rng, v: Variation):
         target = speed_ms * v.speed
         cadence = running_cadence(target) / 120.0  # strides/s
@@ -901,7 +966,7 @@ def _run(speed_ms: float, stance_frac: float, bounce: bool = False, table: dict 
 
         def contact_of(ph, bb):
             stance = _stance(ph, st)
-            return {"stance": stance, "flight": ~stance.any(axis=1)}
+            return {"stance": stance, "flight": ~stance.any(axis=1), "glide": glide}
 
         ph, g = _calibrated_gait(b, rng, v, target, cadence, st, fill, contact_of)
         c = contact_of(ph, b)
@@ -1116,7 +1181,8 @@ MOTIONS: dict[str, tuple[Callable, str]] = {
     "walk_slow": (_walk(0.9), "level walking, 0.9 m/s nominal"),
     "walk_normal": (_walk(1.3), "level walking at comfortable speed, 1.3 m/s nominal"),
     "walk_fast": (_walk(1.75), "fast walking, 1.75 m/s nominal"),
-    "jog": (_run(2.5, 0.42, bounce=True), "jogging, ~2.5 m/s, flight phases"),
+    # jog: horizontal pelvis path at constant velocity in flight (glide 20; run's legs cannot follow it yet)
+    "jog": (_run(2.5, 0.42, bounce=True, glide=20.0), "jogging, ~2.5 m/s, flight phases"),
     # run: 0.1 s landing ease (0.2 s straightened its knee in late swing)
     "run": (_run(3.5, 0.35, bounce=True, table=RUN_PUSHOFF, landing_ease_s=0.1), "running, ~3.5 m/s, flight phases"),
     "squat": (_squat, "repeated bodyweight squats, knee ~110 deg (just below parallel)"),
@@ -1211,7 +1277,7 @@ def contact_schedule(coords: np.ndarray, stance: np.ndarray | None = None,
 #: their defaults; carried in ``Motion.meta["placement"]`` so that :func:`replant` repeats them
 PLACEMENT_DEFAULTS: dict = {"contact_softness": 0.003, "iterations": 3, "clearance": 0.015, "envelope_s": 0.12,
                             "clearance_rise": 0.3, "clearance_iters": 6, "bounce": False, "landing_ease_s": 0.2,
-                            "entry_velocity": None}
+                            "entry_velocity": None, "glide": 0.0}
 
 
 def placement_options(options: dict | None) -> dict:
