@@ -803,7 +803,10 @@ def place_pelvis(coords: np.ndarray, fps: float, flight: np.ndarray | None = Non
     ``bounce``, fitted: :func:`_bounce_template` ``base``), so a placed motion comes back
     unchanged where its feet already reach the floor. ``entry_velocity`` (3,) m/s: for a clip
     that starts in the air, the pelvis velocity over its first frame (else guessed from the
-    next take-off of the foot that was not the first to land).
+    next take-off of the foot that was not the first to land). ``glide`` (0 = off; 20 in jog):
+    with flights, the horizontal pelvis path is constant in velocity in the air and smooth on
+    the floor (:func:`_glide_path`, ``glide`` the weight of its smoothness), the stance legs
+    taking up the difference, instead of carrying the take-off velocity into the flight.
     Starts at tx = tz = 0. ``geom``: the subject's leg dimensions
     (:func:`odahgen.motion.kinematics.leg_geometry`; default the generic model).
     """
