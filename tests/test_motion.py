@@ -93,12 +93,10 @@ def _heel_strikes(m: Motion) -> list[tuple[int, float]]:
     return sorted(out)
 
 
-@pytest.mark.parametrize("mid,nominal", [("walk_slow", 0.9), ("walk_normal", 1.3), ("walk_fast", 1.75)])
-def test_walk_speed_is_cadence_times_step_length(mid, nominal):
-    """The realised speed is the nominal one (3 %), and it is what the footprints give:
-    cadence (heel strikes per minute) x step length (heel strike to heel strike)."""
-    from odahgen.motion.procedural import WALK_RATIO, walk_cadence
-
+def _check_gait_speed(mid: str, nominal: float, cadence_ref: float, seeds) -> tuple[float, float]:
+    """Without variation, ``mid`` realises ``nominal`` m/s (3 %) and so do cadence (steps/min,
+    from heel strikes; 3 % of ``cadence_ref``) x step length (m); each seeded variant reaches
+    its own target speed (3 %). Returns (step length, cadence)."""
     m = generate(mid, seed=0, seconds=6.0, variation=False)
     assert abs(m.meta["mean_speed_m_s"] - nominal) < 0.03 * nominal, m.meta
     hs = _heel_strikes(m)
@@ -106,12 +104,22 @@ def test_walk_speed_is_cadence_times_step_length(mid, nominal):
     frames, x = np.array([h[0] for h in hs]), np.array([h[1] for h in hs])
     cadence = 60.0 * m.fps * (len(hs) - 1) / (frames[-1] - frames[0])
     step = float(np.mean(np.diff(x)))
-    assert abs(cadence - walk_cadence(nominal)) < 0.03 * walk_cadence(nominal), cadence
+    assert abs(cadence - cadence_ref) < 0.03 * cadence_ref, cadence
     assert abs(step * cadence / 60.0 - nominal) < 0.03 * nominal, (step, cadence)
-    assert abs(step / cadence - WALK_RATIO) < 0.05 * WALK_RATIO, (step, cadence)
-    for seed in (1, 2):
+    for seed in seeds:
         m = generate(mid, seed=seed, seconds=6.0)
         assert abs(m.meta["mean_speed_m_s"] - m.meta["target_speed_m_s"]) < 0.03 * m.meta["target_speed_m_s"], m.meta
+    return step, cadence
+
+
+@pytest.mark.parametrize("mid,nominal", [("walk_slow", 0.9), ("walk_normal", 1.3), ("walk_fast", 1.75)])
+def test_walk_speed_is_cadence_times_step_length(mid, nominal):
+    """The realised speed is the nominal one (3 %), and it is what the footprints give:
+    cadence (heel strikes per minute) x step length (heel strike to heel strike)."""
+    from odahgen.motion.procedural import WALK_RATIO, walk_cadence
+
+    step, cadence = _check_gait_speed(mid, nominal, walk_cadence(nominal), seeds=(1, 2))
+    assert abs(step / cadence - WALK_RATIO) < 0.05 * WALK_RATIO, (step, cadence)
 
 
 @pytest.mark.parametrize("mid,nominal", [("jog", 2.5), ("run", 3.5)])
@@ -121,18 +129,7 @@ def test_run_speed_is_cadence_times_step_length(mid, nominal):
     Oeveren et al. 2017, Leacox et al. 2025); seeded variants reach their own target (3 %)."""
     from odahgen.motion.procedural import running_cadence
 
-    m = generate(mid, seed=0, seconds=6.0, variation=False)
-    assert abs(m.meta["mean_speed_m_s"] - nominal) < 0.03 * nominal, m.meta
-    hs = _heel_strikes(m)
-    assert len(hs) >= 8
-    frames, x = np.array([h[0] for h in hs]), np.array([h[1] for h in hs])
-    cadence = 60.0 * m.fps * (len(hs) - 1) / (frames[-1] - frames[0])
-    step = float(np.mean(np.diff(x)))
-    assert abs(cadence - running_cadence(nominal)) < 0.03 * running_cadence(nominal), cadence
-    assert abs(step * cadence / 60.0 - nominal) < 0.03 * nominal, (step, cadence)
-    for seed in (0, 3, 5):
-        m = generate(mid, seed=seed, seconds=6.0)
-        assert abs(m.meta["mean_speed_m_s"] - m.meta["target_speed_m_s"]) < 0.03 * m.meta["target_speed_m_s"], m.meta
+    _check_gait_speed(mid, nominal, running_cadence(nominal), seeds=(0, 3, 5))
 
 
 def test_walk_speeds_increase_with_cadence():
