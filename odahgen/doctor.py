@@ -125,6 +125,8 @@ def check_blender(configured: str = "", full: bool = False) -> list[Check]:
                               "renders a test frame; slow without a GPU)", required=False))
             continue
         detail = f"test frame in {res['seconds']} s" if res["ok"] else res.get("error", "failed")
+        if res["ok"] and engine != "cycles" and info.get("opengl"):
+            detail += f" on {info['opengl']}"  # llvmpipe = software: EEVEE then needs minutes per frame
         # Cycles on CPU is what the default (CPU) pipeline needs; the others are optional.
         rows.append(Check(f"  {labels[engine]}", res["ok"], "", detail,
                           required=engine == "cycles", fix=FIX_SETUP))

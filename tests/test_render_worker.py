@@ -158,3 +158,36 @@ def test_frame_step_gives_every_nth_frame(walk, tmp_path, blender_python):
     res = render_trial(bundle, tmp_path / "out", rc, views=["front"])
     assert res["video_info"]["front"]["frames"] == 4  # frames 1, 4, 7, 10
     assert res["video_info"]["front"]["fps"] == pytest.approx(20.0)
+
+
+def test_worker_reports_the_opengl_device(rendered):
+    """EEVEE/Workbench runs report the OpenGL device that really rendered (GPU or software)."""
+    device = rendered["result"]["worker"]["device"]
+    if rendered["engine"] == "cycles":
+        assert device == "CPU"  # render.device=cpu
+    else:
+        kind = device.split(":")[0]
+        assert kind in {"NVIDIA", "AMD", "ATI", "INTEL", "APPLE", "QUALCOMM", "SOFTWARE", "ANY", "UNKNOWN"}, device
+        assert kind != "UNKNOWN", device  # something was drawn, so the context is known
+
+
+def test_device_gpu_refuses_a_software_rasterizer(tmp_path, blender_python):
+    """render.device=gpu with Workbench: the worker checks the OpenGL renderer first; on a
+    machine whose OpenGL is llvmpipe (no GPU) it fails with one line naming it."""
+    from odahgen.errors import OdahgenError
+
+    walk = demo_sequence("walk", frames=2)
+    cfg = load_config("demo", ["render.engine=workbench", "render.width=64", "render.height=48",
+                               "render.device=gpu", "render.timeout_s=300"])
+    regions = garment_regions(weights=walk["weights"], bone_names=walk["bone_names"])
+    scene = sample_scene(cfg, "t_gpu", walk["vertices"])
+    garments = dress(scene, walk["vertices"], walk["faces"], regions)
+    bundle = write_render_bundle(tmp_path / "bundle", walk["vertices"], walk["faces"], walk["uv"], garments,
+                                 scene, cfg.render)
+    try:
+        res = render_trial(bundle, tmp_path / "out", cfg.render)
+    except OdahgenError as exc:
+        assert "software OpenGL renderer" in str(exc), exc
+        assert "\n" not in str(exc).strip()
+        return
+    assert not res["worker"]["device"].startswith("SOFTWARE"), res["worker"]  # a GPU machine

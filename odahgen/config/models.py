@@ -158,7 +158,8 @@ class RenderConfig(_Section):
     """How the Blender worker renders each view."""
 
     engine: Literal["eevee", "cycles", "workbench"] = "eevee"
-    device: Literal["auto", "cpu", "gpu"] = Field("auto", description="cycles device")
+    device: Literal["auto", "cpu", "gpu"] = Field(
+        "auto", description="cycles device; gpu also makes EEVEE/Workbench fail on a software OpenGL renderer")
     width: int = Field(1080, ge=16, le=8192)
     height: int = Field(720, ge=16, le=8192)
     fps: int = Field(60, ge=1)

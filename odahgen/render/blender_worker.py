@@ -99,8 +99,44 @@ def configure_engine(scene, engine, samples=16, device="auto"):
         eevee = scene.eevee
         if hasattr(eevee, "taa_render_samples"):
             eevee.taa_render_samples = int(samples)
-        used = "GPU-backend"
+        used = "OpenGL"  # which device that is is known once something rendered: gl_device()
     return used
+
+
+#: OpenGL device types (``gpu.platform.device_type_get()``) that are not a GPU
+SOFTWARE_GL = ("SOFTWARE", "UNKNOWN")
+
+
+def gl_device():
+    """(device type, renderer) of the OpenGL context EEVEE and Workbench render with, e.g.
+    ``("NVIDIA", "NVIDIA H100 ...")`` or ``("SOFTWARE", "llvmpipe (LLVM 15.0.6, 256 bits)")``;
+    ``("UNKNOWN", "")`` before anything was drawn or where the ``gpu`` module is missing."""
+    try:
+        import gpu  # Blender's own module (bundled with bpy)
+
+        return str(gpu.platform.device_type_get()), str(gpu.platform.renderer_get())
+    except Exception:  # noqa: BLE001 - no GPU module / context yet
+        return "UNKNOWN", ""
+
+
+def require_gpu_rasterizer(scene, engine, camera):
+    """For ``render.device = "gpu"`` with EEVEE or Workbench: render one 8x6 still (which
+    also compiles the scene's shaders for the real render) and fail, naming the renderer, if
+    Blender's OpenGL runs in software (llvmpipe) rather than on a GPU. Returns gl_device()."""
+    saved = (scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage,
+             scene.render.filepath)
+    path = os.path.join(bpy.app.tempdir or "/tmp", "odahgen_gpu_check.png")
+    scene.camera = camera
+    try:
+        _render_still(scene, path, 8, 6)
+    finally:
+        (scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage,
+         scene.render.filepath) = saved
+    kind, renderer = gl_device()
+    if kind in SOFTWARE_GL:
+        raise RuntimeError(f"render.device=gpu but {engine} renders on a software OpenGL renderer "
+                           f"({renderer or kind}), not a GPU")
+    return kind, renderer
 
 
 def gpu_devices():
@@ -166,6 +202,8 @@ def probe(job):
             _render_still(scene, path, 8, 6)
             ok = os.path.exists(path)
             out["engines"][engine] = {"ok": ok, "seconds": round(time.time() - t0, 3)}
+            if engine != "cycles":  # the OpenGL device EEVEE/Workbench drew with
+                out["opengl"] = ": ".join(x for x in gl_device() if x)
         except Exception as err:  # an engine that cannot run here is a finding, not a crash
             out["engines"][engine] = {"ok": False, "error": " ".join(str(err).split())}
     return out
@@ -534,6 +572,8 @@ def render_bundle(job):
         shading.show_shadows = False
         scene.display.render_aa = job.get("workbench_aa", "FXAA")  # 8-sample AA costs ~8x on CPU
     device = configure_engine(scene, engine, r.get("samples", 16), r.get("device", "auto"))
+    if engine != "cycles" and r.get("device", "auto") == "gpu":
+        require_gpu_rasterizer(scene, engine, next(iter(cams.values())))
     if engine == "cycles":
         scene.cycles.seed = 0
         scene.cycles.use_animated_seed = False
@@ -562,6 +602,9 @@ def render_bundle(job):
                 bpy.app.handlers.render_write.remove(handler)
         timings[name] = round(time.time() - t1, 3)
         print(f"[odahgen-worker] view {name}: {timings[name]} s", flush=True)
+    if engine != "cycles":  # the OpenGL device that really rendered (GPU or software)
+        kind, renderer = gl_device()
+        device = f"{kind}: {renderer}" if renderer else kind
     return {"views": views, "engine": engine, "device": device, "build_seconds": round(build_s, 3),
             "render_seconds": timings, "aux": ["depth"] if want_aux else [], "cache_max_error_m": cache_err,
             "blender": bpy.app.version_string,
