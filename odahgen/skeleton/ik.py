@@ -371,12 +371,17 @@ def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk:
     cols = tree.free_coords()
     nw = _n_workers(workers) if T >= min_parallel else 1
     loc = tree.marker_loc.copy() if loc is None else loc
-    if q0 is not None:
-        parts = _map_chunks(_solve_fine, [(tree, Y[a:b], idx, weights, loc, q0[a:b], 15)
+
+    def fine_pass(start, iters):
+        """Every frame solved from ``start`` (T, n) in chunks, then the continuity passes."""
+        parts = _map_chunks(_solve_fine, [(tree, Y[a:b], idx, weights, loc, start[a:b], iters)
                                           for a, b in _split(T, chunk, nw)], nw)
         q = np.concatenate([r[0] for r in parts])
         cost = np.concatenate([r[1] for r in parts])
         return _continuity(tree, Y, idx, weights, q, cost, loc, cols, det=np.concatenate([r[2] for r in parts]))
+
+    if q0 is not None:
+        return fine_pass(q0, 15)
     cf = coarse_frames(T)
     Yc = Y[cf]
     ncw = _n_workers(workers) if len(cf) >= min_parallel else 1
@@ -396,12 +401,7 @@ def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk:
     qi = _unwrap_cols(tree, qc.copy())
     t = np.arange(T)
     qs = np.stack([np.interp(t, cf, qi[:, c]) for c in range(tree.n_coords)], axis=1)
-    qs = tree.apply_couplers(qs)
-    parts = _map_chunks(_solve_fine, [(tree, Y[a:b], idx, weights, loc, qs[a:b], 30)
-                                      for a, b in _split(T, chunk, nw)], nw)
-    q = np.concatenate([r[0] for r in parts])
-    cost = np.concatenate([r[1] for r in parts])
-    return _continuity(tree, Y, idx, weights, q, cost, loc, cols, det=np.concatenate([r[2] for r in parts]))
+    return fine_pass(tree.apply_couplers(qs), 30)
 
 
 def register_offsets(tree, Y, idx, q, classes, loc0, max_offset=None) -> np.ndarray:
