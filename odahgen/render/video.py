@@ -1,4 +1,4 @@
-"""H.264 MP4 encoding of rendered PNG frames with the ffmpeg that imageio-ffmpeg ships, and
+"""H.264 MP4 encoding of rendered frames streamed to the ffmpeg that imageio-ffmpeg ships, and
 reading a video's stream facts back (codec, size, fps, frame count) to verify it."""
 
 from __future__ import annotations
@@ -10,38 +10,12 @@ from fractions import Fraction
 from pathlib import Path
 
 from odahgen.errors import OdahgenError
-from odahgen.io.atomic import atomic_path
 
 
 def ffmpeg_exe() -> str:
     import imageio_ffmpeg
 
     return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def encode_frames(frame_dir: str | os.PathLike, out_path: str | os.PathLike, fps: float, crf: int = 23,
-                  preset: str = "medium") -> Path:
-    """Encode ``frame_dir/00001.png ...`` (consecutive numbers from the smallest) into an
-    H.264 (libx264, yuv420p, ``crf``) MP4 at ``fps``, atomically. Odd sizes are padded by one
-    pixel, never scaled."""
-    frames = sorted(Path(frame_dir).glob("*.png"))
-    if not frames:
-        raise OdahgenError(f"no PNG frames in {frame_dir}")
-    first = int(frames[0].stem)
-    digits = len(frames[0].stem)
-    rate = str(Fraction(fps).limit_denominator(1001))
-    with atomic_path(out_path) as tmp:
-        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-               "-framerate", rate, "-start_number", str(first),
-               "-i", str(Path(frame_dir) / f"%0{digits}d.png"),
-               "-frames:v", str(len(frames)),
-               "-c:v", "libx264", "-preset", preset, "-crf", str(int(crf)), "-pix_fmt", "yuv420p",
-               "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-r", rate, "-movflags", "+faststart",
-               "-threads", str(min(os.cpu_count() or 1, 16)), str(tmp)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise OdahgenError(f"ffmpeg failed on {frame_dir}: {' '.join(proc.stderr.split())[-300:]}")
-    return Path(out_path)
 
 
 class FrameEncoder:
