@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from odahgen.gt import load_trial
-from odahgen.gt.cli import main as gt_main
+from odahgen.cli.gt import main as gt_main
 from odahgen.gt.dataset import TRIAL_FILE, finalize_dataset
 from odahgen.gt.export_odah import bmi_folder, load_camera_info, odah_name, read_geom_scales
 from odahgen.gt.metrics import joint_angle_mae_deg, pa_mpjpe_mm

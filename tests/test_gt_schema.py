@@ -7,7 +7,7 @@ import pytest
 from odahgen.config.models import QAConfig
 from odahgen.errors import OdahgenError
 from odahgen.gt import SCHEMA_VERSION, check_schema, load_trial, write_trial
-from odahgen.gt.cli import main as gt_main
+from odahgen.cli.gt import main as gt_main
 from odahgen.gt.qa import qa_trial
 from odahgen.gt.synthetic import synthetic_trial
 from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES, KEYPOINT_NAMES

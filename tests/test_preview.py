@@ -11,7 +11,7 @@ import pytest
 from odahgen.cli import main
 from odahgen.config import load_config
 from odahgen.errors import OdahgenError
-from odahgen.render.preview import resolve_motion
+from odahgen.jobs.preview import resolve_motion
 
 
 def _sheet(path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from odahgen.errors import OdahgenError
-from odahgen.render.cameras import intrinsics, look_at, project
+from odahgen.scene.cameras import intrinsics, look_at, project
 from odahgen.render.frames import blender_to_opensim, camera_to_blender_matrix, opensim_to_blender
 from odahgen.render.pc2 import read_pc2, read_pc2_header, write_pc2
 

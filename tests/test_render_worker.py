@@ -13,7 +13,7 @@ import pytest
 
 from odahgen.config import load_config
 from odahgen.render.bundle import write_render_bundle
-from odahgen.render.cameras import project
+from odahgen.scene.cameras import project
 from odahgen.render.stage import load_masks, render_trial
 from odahgen.render.video import read_frames
 from odahgen.scene.demo_body import demo_sequence

@@ -170,7 +170,7 @@ def test_a_keypoint_hidden_only_by_a_garment_is_not_visible(walk, regions):
     """GT visibility depth-tests against the body and the scene's garments (gt_stage uses
     ``scene_meshes``): a point 147.5 mm behind the skin of the thigh front (visible against the
     body alone, tolerance 150 mm) sits behind the trousers' shell by more than the tolerance."""
-    from odahgen.render.cameras import project
+    from odahgen.scene.cameras import project
     from odahgen.render.visibility import Rasterizer, keypoint_visibility
     from odahgen.scene.garments import scene_meshes
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from odahgen.config import load_config
-from odahgen.render.cameras import focal_px, project
+from odahgen.scene.cameras import focal_px, project
 from odahgen.scene import textures
 from odahgen.scene.sample import kelvin_to_rgb, motion_bounds, sample_scene, texture_library
 

@@ -270,7 +270,7 @@ def test_static_window_selection():
 # ----------------------------------------------------------------------------- real data
 @needs_shared
 def test_real_lab_data_rajagopal2016(tmp_path):
-    from odahgen.skeleton.cli import run_ik_command
+    from odahgen.cli.skeleton import run_ik_command
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -288,7 +288,7 @@ def test_real_lab_data_rajagopal2016(tmp_path):
 
 @needs_shared
 def test_real_lab_data_builtin_model_with_map(tmp_path):
-    from odahgen.skeleton.cli import run_ik_command
+    from odahgen.cli.skeleton import run_ik_command
 
     mp = tmp_path / "map.txt"
     mp.write_text("".join(f"{k} {v}\n" for k, v in LAB_MAP.items()))

@@ -186,7 +186,7 @@ def test_user_model_structures_scale_and_solve(tmp_path, kind):
     import h5py
 
     from odahgen.io.mocap import write_trc
-    from odahgen.skeleton.cli import run_ik_command
+    from odahgen.cli.skeleton import run_ik_command
     from odahgen.skeleton.kinematics import extract_tree
     from odahgen.skeleton.model import load_model
     from odahgen.skeleton.names import COORDINATE_NAMES

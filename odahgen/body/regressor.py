@@ -176,25 +176,18 @@ def random_shapes(body, n: int, rng: np.random.Generator, spread: float = 0.8) -
     return rng.uniform(mid - half, mid + half, size=(n, body.n_shape)).astype(np.float32)
 
 
-def motion_poses(body, layout: dict, shape, scaled_tree, regressor, motion_ids, frames: int, seed: int = 0) -> np.ndarray:
-    """(N, P) body poses that follow procedural motions: each motion's angles (``frames``
-    evenly spaced frames) on the subject's scaled skeleton -> FK -> :func:`fit_sequence` with
-    the current ``regressor`` (bootstrapping: the first regressor comes from random poses)."""
+def motion_poses(body, layout: dict, shape, scaled_tree, regressor, motions, frames: int) -> np.ndarray:
+    """(N, P) body poses that follow motions: each motion's angles ((T, 39) rad/m in
+    ``COORDINATE_NAMES`` order, ``frames`` evenly spaced frames) on the subject's scaled
+    skeleton -> FK -> :func:`fit_sequence` with the current ``regressor`` (bootstrapping: the
+    first regressor comes from random poses)."""
     from odahgen.body.fit import fit_sequence
-    from odahgen.motion.registry import get_source
     from odahgen.skeleton.fk import fk_tree
-    from odahgen.skeleton.names import COORDINATE_NAMES
 
-    src = get_source("procedural")
     out = []
-    for mid in motion_ids:
-        m = src.load(mid, seed=seed)
-        sel = np.linspace(0, m.n_frames - 1, min(frames, m.n_frames)).round().astype(int)
-        angles = np.zeros((len(sel), len(COORDINATE_NAMES)))
-        for i, c in enumerate(COORDINATE_NAMES):
-            if c in m.coordinate_names:
-                angles[:, i] = m.coordinates[sel, m.coordinate_names.index(c)]
-        fk = fk_tree(scaled_tree, angles)
+    for angles in motions:
+        sel = np.linspace(0, len(angles) - 1, min(frames, len(angles))).round().astype(int)
+        fk = fk_tree(scaled_tree, np.asarray(angles)[sel])
         res = fit_sequence(body, fk.keypoints[:, :22], fk.markers, fk.marker_names, regressor=regressor, layout=layout,
                            shape=shape, fit_shape=False, return_vertices=False, stride=2, smooth_weight=0.0)
         out.append(res.pose)
@@ -250,8 +243,9 @@ def train(body, layout: dict, n_subjects: int = 12, poses_per_subject: int = 30,
     Pairs whose IK marker RMS exceeds ``max_ik_rms_m`` (the skeleton could not follow that
     body pose, so its joint centres are not the mesh's) are dropped from both splits.
 
-    ``bootstrap``: (regressor, motion ids, frames per motion, motions per subject): add body
-    poses fitted to the procedural motions with that regressor.
+    ``bootstrap``: (regressor, motion_angles, motion ids, frames per motion, motions per
+    subject): add body poses fitted with that regressor to motions, where
+    ``motion_angles(id, seed)`` returns a motion's (T, 39) angles in ``COORDINATE_NAMES`` order.
 
     Returns (Regressor, report dict)."""
     from odahgen.skeleton.kinematics import extract_tree
@@ -274,11 +268,12 @@ def train(body, layout: dict, n_subjects: int = 12, poses_per_subject: int = 30,
             try:
                 extra = None
                 if bootstrap is not None:
-                    breg, mids, nfr, per = bootstrap
+                    breg, load_angles, mids, nfr, per = bootstrap
                     pick = [mids[k] for k in rng.choice(len(mids), size=min(per, len(mids)), replace=False)]
 
                     def extra(scaled, s=s, pick=pick, breg=breg, nfr=nfr, i=i):
-                        return motion_poses(body, layout, s, scaled, breg, pick, nfr, seed=seed + i)
+                        motions = [load_angles(m, seed + i) for m in pick]
+                        return motion_poses(body, layout, s, scaled, breg, motions, nfr)
                 v, j, r = subject_pairs(body, layout, s, random_poses(body, poses_per_subject, rng), tree,
                                         extra_poses=extra)
             except OdahgenError as err:  # e.g. a shape the skeleton cannot scale to
@@ -319,83 +314,8 @@ def train(body, layout: dict, n_subjects: int = 12, poses_per_subject: int = 30,
         "n_candidates": n_candidates,
         "seed": seed,
         "poses": "random in-range body-model poses (50% of the anatomical limits, random heading)"
-        + ("" if bootstrap is None else f" + body poses fitted to {bootstrap[3]} procedural motions per subject "
-           f"({bootstrap[2]} frames each) with a first regressor"),
+        + ("" if bootstrap is None else f" + body poses fitted to {bootstrap[4]} procedural motions per subject "
+           f"({bootstrap[3]} frames each) with a first regressor"),
         "seconds": round(time.perf_counter() - t0, 1),
     }
     return reg, report
-
-
-# --------------------------------------------------------------------------- CLI
-def register(subparsers) -> None:
-    p = subparsers.add_parser("regressor", help="train or evaluate the learned vertex -> joint-centre regressor")
-    sub = p.add_subparsers(dest="regressor_command", metavar="SUBCOMMAND")
-    t = sub.add_parser("train", help="generate pairs (shapes x poses -> markers -> scale + IK -> FK) and fit")
-    t.add_argument("--body", default="anny", choices=["anny", "smplx"])
-    t.add_argument("--model-dir", default="", help="SMPL-X model folder (smplx only)")
-    t.add_argument("--gender", default="neutral", choices=["neutral", "male", "female"])
-    t.add_argument("--subjects", type=int, default=12, help="number of random body shapes")
-    t.add_argument("--poses", type=int, default=30, help="random poses per subject")
-    t.add_argument("--vertices-per-joint", type=int, default=32)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--pairs", default=None, help="cache of the generated training pairs (.npz): reused if it exists")
-    t.add_argument("--bootstrap", default=None, metavar="REGRESSOR.npz",
-                   help="also use body poses fitted to the procedural motions with this regressor")
-    t.add_argument("--motion-frames", type=int, default=20, help="frames per motion (with --bootstrap)")
-    t.add_argument("--motions-per-subject", type=int, default=4, help="procedural motions per subject (with --bootstrap)")
-    t.add_argument("--max-ik-rms-mm", type=float, default=12.0, help="drop pairs the skeleton followed worse than this")
-    t.add_argument("--layout", default=None, help="marker layout .json (default assets/markers/<body>.json)")
-    t.add_argument("-o", "--out", default=None, help="output .npz (default assets/regressor/<body>_builtin.npz)")
-    t.set_defaults(func=_cmd_train)
-    e = sub.add_parser("eval", help="print the held-out errors of a trained regressor (its JSON report)")
-    e.add_argument("--body", default="anny", choices=["anny", "smplx"])
-    e.add_argument("path", nargs="?", default=None, help="regressor .npz (default assets/regressor/<body>_builtin.npz)")
-    e.set_defaults(func=_cmd_eval)
-    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
-
-
-def _cmd_train(args) -> int:
-    from odahgen.body.base import load_body_model
-    from odahgen.body.markers import load_layout
-    from odahgen.io import atomic_write_json
-
-    if args.subjects < 2 or args.poses < 1:
-        raise OdahgenError("need --subjects >= 2 (one is held out) and --poses >= 1")
-    body = load_body_model(args.body, model_dir=args.model_dir, gender=args.gender)
-    layout = load_layout(body, args.layout)
-    boot = None
-    if args.bootstrap:
-        from odahgen.motion.registry import get_source
-
-        boot = (load_regressor(args.bootstrap, body.n_vertices), get_source("procedural").list_motions(),
-                args.motion_frames, args.motions_per_subject)
-    reg, report = train(body, layout, args.subjects, args.poses, seed=args.seed, max_nonzero=args.vertices_per_joint,
-                        max_ik_rms_m=args.max_ik_rms_mm / 1000.0, pairs_path=args.pairs, bootstrap=boot)
-    out = Path(args.out) if args.out else regressor_path(body.name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    reg.save(out)
-    atomic_write_json(out.with_suffix(".json"), report)
-    print(f"wrote {out} and {out.with_suffix('.json')}")
-    _print_report(report)
-    return 0
-
-
-def _print_report(report: dict) -> None:
-    per = report["per_joint_error_mm"]
-    for n in [j for j in JOINT_NAMES if j in per] + [j for j in per if j not in JOINT_NAMES]:
-        print(f"  {n:18s} {per[n]:6.1f} mm")
-    print(f"mean_error_mm: {report['mean_error_mm']:.2f}")
-
-
-def _cmd_eval(args) -> int:
-    path = Path(args.path) if args.path else regressor_path(args.body)
-    load_regressor(path)
-    rp = path.with_suffix(".json")
-    if not rp.is_file():
-        raise OdahgenError(f"{rp}: regressor report not found next to {path.name}")
-    try:
-        report = json.loads(rp.read_text())
-        _print_report(report)
-    except (ValueError, KeyError) as err:
-        raise OdahgenError(f"{rp}: not a regressor report ({err})") from err
-    return 0

@@ -38,6 +38,7 @@ import numpy as np
 
 from odahgen.errors import OdahgenError
 from odahgen.io import atomic_path
+from odahgen.scene.cameras import project_points
 from odahgen.skeleton.names import (
     BODY_NAMES,
     COORDINATE_NAMES,
@@ -191,20 +192,6 @@ class TrialGT:
     def rotational(self) -> np.ndarray:
         """(39,) bool: True for rotational coordinates (radians)."""
         return np.array([c not in TRANSLATIONAL_COORDINATES for c in self.coordinate_names])
-
-
-def project_points(K: np.ndarray, R: np.ndarray, t: np.ndarray, points: np.ndarray):
-    """Pinhole projection of world points (..., 3) m -> (pixels (..., 2), depth (...,) m).
-
-    Points at depth <= 0 get NaN pixels.
-    """
-    cam = np.asarray(points, float) @ np.asarray(R, float).T + np.asarray(t, float)
-    depth = cam[..., 2]
-    hom = cam @ np.asarray(K, float).T
-    with np.errstate(divide="ignore", invalid="ignore"):
-        px = hom[..., :2] / hom[..., 2:3]
-    px[depth <= 0] = np.nan
-    return px, depth
 
 
 # --------------------------------------------------------------------------------------

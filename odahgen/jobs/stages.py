@@ -243,7 +243,7 @@ def gt_stage(ctx: TrialContext) -> None:
     from odahgen import __version__
     from odahgen.config import config_hash
     from odahgen.gt.schema import BodyFit, Camera, Markers, TrialGT, TrialMeta, Video, write_trial
-    from odahgen.render.cameras import project
+    from odahgen.scene.cameras import project
     from odahgen.render.stage import load_masks
     from odahgen.render.visibility import keypoint_visibility
 

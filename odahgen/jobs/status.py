@@ -130,3 +130,10 @@ def print_status(dataset: Path, status: DatasetStatus, show_failures: int = 20) 
             logs = rec.get("log", "") + (f"\n{rec['job_log']}" if rec.get("job_log") else "")
             fails.add_row(rec.get("trial", ""), rec.get("stage", ""), rec.get("error", ""), logs)
         console.print(fails)
+
+
+def print_failures(dataset: Path, failed, limit: int = 20) -> None:
+    """One line per failed trial: stage, reason and its log."""
+    for o in failed[:limit]:
+        print(f"  FAILED {o.trial} at {o.stage}: {o.error} "
+              f"(log: {dataset / 'trials' / o.trial / 'trial.log'})")

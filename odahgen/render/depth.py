@@ -2,7 +2,7 @@
 person mask derived from a depth pass, and reading/writing the per-frame depth PNGs.
 
 Depth convention: planar depth along the camera's optical axis in metres (the ``z`` that
-:func:`odahgen.render.cameras.project` returns), sampled at pixel centres. On disk, one
+:func:`odahgen.scene.cameras.project` returns), sampled at pixel centres. On disk, one
 16-bit grey PNG per frame in millimetres (``render/depth_VIEW/NNNNN.png``); 0 marks pixels that
 are not the person (room, background) and so carry no depth.
 """

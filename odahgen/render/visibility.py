@@ -4,7 +4,7 @@ visibility by depth test, a person mask to cross-check Blender's, and the fast p
 pyrender needs a headless OpenGL: set ``PYOPENGL_PLATFORM=egl`` (GPU or Mesa's software
 EGL; works here) or ``osmesa`` (needs the libosmesa6 package) before the first import; this
 module defaults to ``egl`` when nothing is set. All geometry is in the OpenSim frame (m); the
-cameras are the scene's pinhole cameras (see :mod:`odahgen.render.cameras`).
+cameras are the scene's pinhole cameras (see :mod:`odahgen.scene.cameras`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from odahgen.render.cameras import project
+from odahgen.scene.cameras import project
 
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from odahgen.errors import OdahgenError
 from odahgen.io.ids import trial_seed
-from odahgen.render.cameras import camera_dict, intrinsics, look_at, project
+from odahgen.scene.cameras import camera_dict, intrinsics, look_at, project
 from odahgen.scene.garments import DEFAULT_OFFSET_M
 from odahgen.scene.textures import sample_texture_spec, user_textures
 
@@ -126,7 +126,7 @@ def sample_scene(config, trial_id: str, bounds) -> dict:
 
     Returns a dict with ``clothing`` (upper/lower type, texture spec, shell offset, tile size),
     ``skin``, ``room``, ``lights`` (positions m, power W, colour temperature K and linear RGB),
-    ``cameras`` (K, R, t, resolution, focal and sensor, see :mod:`odahgen.render.cameras`).
+    ``cameras`` (K, R, t, resolution, focal and sensor, see :mod:`odahgen.scene.cameras`).
     """
     if not isinstance(bounds, dict):
         bounds = motion_bounds(bounds)

@@ -241,7 +241,7 @@ def register(subparsers) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run only the gt commands (tests use it; the real entry point is odahgen.cli)."""
+    """Run only the gt commands (tests use it; the real entry point is odahgen.cli.main)."""
     parser = argparse.ArgumentParser(prog="odahgen")
     sub = parser.add_subparsers(dest="command")
     register(sub)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from odahgen.errors import OdahgenError
+from odahgen.jobs.status import print_failures
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -76,13 +77,6 @@ def _summarise(dataset: Path, outcomes) -> int:
           f"{locked} busy in another run")
     print_failures(dataset, failed)
     return 1 if failed else 0
-
-
-def print_failures(dataset: Path, failed, limit: int = 20) -> None:
-    """One line per failed trial: stage, reason and its log."""
-    for o in failed[:limit]:
-        print(f"  FAILED {o.trial} at {o.stage}: {o.error} "
-              f"(log: {dataset / 'trials' / o.trial / 'trial.log'})")
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -155,7 +155,7 @@ def run_preview(motion: str, config, out_dir: str | Path, fast: bool = False, st
 def _fast_frames(trial: Path, config) -> list[np.ndarray]:
     """pyrender frames (both views side by side) of a preview trial's fitted body, with the
     skeleton's markers (green) and joint centres (red) drawn on top."""
-    from odahgen.render.cameras import project
+    from odahgen.scene.cameras import project
     from odahgen.render.visibility import Rasterizer
     from odahgen.scene.sample import sample_scene
 
@@ -181,29 +181,3 @@ def _fast_frames(trial: Path, config) -> list[np.ndarray]:
                 imgs.append(img)
         views.append(imgs)
     return [_side_by_side([v[k] for v in views]) for k in range(vertices.shape[0])]
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("preview", help="render one trial at low resolution to check a motion/scene",
-                              description=__doc__.split("\n\n")[0])
-    p.add_argument("motion", metavar="MOTION",
-                   help="SOURCE:MOTION, a motion id of the config's source, or a motion file")
-    p.add_argument("--config", default="demo", help="config name or TOML path (default: demo)")
-    p.add_argument("-o", "--out", default="preview", help="output folder (default: ./preview)")
-    p.add_argument("--fast", action="store_true", help="pyrender mesh + markers + joints, no Blender")
-    p.add_argument("--step", type=int, default=4, help="render every Nth frame (default 4)")
-    p.add_argument("--seconds", type=float, default=1.0, help="clip length (default 1 s)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
-    p.set_defaults(func=_cli)
-
-
-def _cli(args) -> int:
-    from odahgen.config import load_config
-
-    if args.step < 1 or args.seconds <= 0:
-        raise OdahgenError("--step must be >= 1 and --seconds > 0")
-    cfg = load_config(args.config, args.set)
-    print(f"preview {args.motion}: {'pyrender' if args.fast else cfg.render.engine} ...", flush=True)
-    res = run_preview(args.motion, cfg, args.out, fast=args.fast, step=args.step, seconds=args.seconds)
-    print(f"wrote {res['video']} and {res['contact_sheet']} ({res['frames']} frames, {res['seconds']} s)")
-    return 0

@@ -1,7 +1,8 @@
 """The ``odahgen`` command line.
 
-Each command lives in the module of its stage and exposes ``register(subparsers)``, which
-adds an argparse sub-parser whose ``func(args) -> int`` runs it. Only commands that really
+This package is the top layer: each module here is one command group and exposes
+``register(subparsers)``, which adds an argparse sub-parser whose ``func(args) -> int`` runs
+it by calling the stage packages' library functions (no stage package imports the CLI). Only commands that really
 work are listed in :data:`COMMAND_MODULES`. A user-facing failure raises
 :class:`odahgen.errors.OdahgenError`; it is printed as one line and the exit code is non-zero.
 """
@@ -18,14 +19,13 @@ from odahgen.errors import OdahgenError
 
 # Order is the order shown in --help.
 COMMAND_MODULES = [
-    "odahgen.doctor",
-    "odahgen.render.preview",
-    "odahgen.jobs.cli",
-    "odahgen.gt.cli",
-    "odahgen.body.markers",
-    "odahgen.body.regressor",
-    "odahgen.skeleton.cli",
-    "odahgen.motion.cli",
+    "odahgen.cli.doctor",
+    "odahgen.cli.preview",
+    "odahgen.cli.jobs",
+    "odahgen.cli.gt",
+    "odahgen.cli.body",
+    "odahgen.cli.skeleton",
+    "odahgen.cli.motion",
 ]
 
 

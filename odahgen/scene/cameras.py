@@ -50,18 +50,27 @@ def look_at(position: np.ndarray, target: np.ndarray, up=(0.0, 1.0, 0.0)) -> tup
     return R, -R @ c
 
 
-def project(camera: dict, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Project ``points (..., 3)`` (m, OpenSim frame) -> ``(..., 2)`` px and ``(...)`` depth (m,
-    along the optical axis; <= 0 means behind the camera)."""
-    K = np.asarray(camera["K"], dtype=np.float64)
-    R = np.asarray(camera["R"], dtype=np.float64)
-    t = np.asarray(camera["t"], dtype=np.float64)
-    cam = np.asarray(points, dtype=np.float64) @ R.T + t
-    z = cam[..., 2]
-    uvw = cam @ K.T
+def project_points(K: np.ndarray, R: np.ndarray, t: np.ndarray,
+                   points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pinhole projection of ``points (..., 3)`` (m, OpenSim frame) -> ``(..., 2)`` px and
+    ``(...)`` depth (m, along the optical axis).
+
+    The one rule for points behind the camera: a point at depth <= 0 has no image, so its
+    pixels are NaN (its depth is still returned, <= 0).
+    """
+    cam = np.asarray(points, dtype=np.float64) @ np.asarray(R, dtype=np.float64).T \
+        + np.asarray(t, dtype=np.float64)
+    depth = cam[..., 2]
+    uvw = cam @ np.asarray(K, dtype=np.float64).T
     with np.errstate(divide="ignore", invalid="ignore"):
         px = uvw[..., :2] / uvw[..., 2:3]
-    return px, z
+    px[depth <= 0] = np.nan
+    return px, depth
+
+
+def project(camera: dict, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`project_points` with a scene camera record (``{"K", "R", "t", ...}``)."""
+    return project_points(camera["K"], camera["R"], camera["t"], points)
 
 
 def camera_dict(K: np.ndarray, R: np.ndarray, t: np.ndarray, width: int, height: int,
