@@ -2,10 +2,13 @@
 
 A trial's stages run in order; each reads earlier stages' outputs from the trial folder and
 writes its own atomically. After a stage succeeds a completion record
-``trials/<trial>/stages/<stage>.json`` is written (key = hash of the stage's config
-sections, its inputs' output hashes and the versions; the output files' hashes; seconds). A
-stage whose record's key matches the current one and whose outputs still exist is skipped,
-so re-running a trial or a dataset resumes it.
+``trials/<trial>/stages/<stage>.json`` is written (:mod:`odahgen.io.records`: key = hash of
+the config values the stage reads, its inputs' output hashes and the versions; every output
+file with its size, mtime and content hash; seconds). A stage is skipped only when its
+record's key matches the current one and its output files are intact (size and mtime, or the
+content hash when only the mtime differs; ``verify=True`` hashes every file), so re-running a
+trial or a dataset resumes it, and a deleted, truncated or overwritten output is made again
+(with every stage after it whose inputs changed).
 
 Concurrency: a trial is run under an exclusive ``flock`` on ``trials/<trial>/.lock``
 (released by the kernel even after kill -9), so two ``odahgen run`` on the same dataset never
@@ -32,7 +35,8 @@ from typing import Callable, Iterator
 from odahgen import __version__
 from odahgen.config import Config
 from odahgen.errors import OdahgenError
-from odahgen.io import atomic_write_json, atomic_write_text, file_sha256, stable_hash
+from odahgen.io import atomic_write_json, atomic_write_text, stable_hash
+from odahgen.io.records import changed_outputs, make_record, read_record, write_record
 from odahgen.jobs.plan import TrialSpec
 
 STATE_DIR = "state"
@@ -62,8 +66,9 @@ class Stage:
     """One step of a trial.
 
     ``run(ctx)`` writes ``outputs`` (paths relative to the trial folder) atomically.
-    ``config_keys`` are the config sections (``"render"``, ``"scene.cameras"``) the result
-    depends on; ``deps`` the earlier stages whose outputs it reads. ``resource`` is ``cpu``
+    ``config_keys`` are the config values (sections like ``"render"``, keys like
+    ``"render.fps"``, or ``"*"`` for the whole config) the result depends on: every value the
+    stage reads; ``deps`` the earlier stages whose outputs it reads. ``resource`` is ``cpu``
     or ``gpu`` (the executors give GPU stages a GPU slot / partition).
     """
 
@@ -78,6 +83,8 @@ class Stage:
 
 def _config_part(config: Config, key: str):
     node = config.model_dump(mode="json")
+    if key == "*":
+        return node
     for part in key.split("."):
         node = node[part]
     return node
@@ -95,23 +102,11 @@ def stage_key(stage: Stage, ctx: TrialContext, dep_records: dict[str, dict]) -> 
     }, length=24)
 
 
-def record_path(trial_dir: Path, stage: str) -> Path:
-    return trial_dir / "stages" / f"{stage}.json"
-
-
-def read_record(trial_dir: Path, stage: str) -> dict | None:
-    import json
-
-    try:
-        return json.loads(record_path(trial_dir, stage).read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-def record_is_current(record: dict | None, key: str, trial_dir: Path) -> bool:
+def record_is_current(record: dict | None, key: str, trial_dir: Path, verify: bool = False) -> bool:
+    """The record matches ``key`` and every output file it lists is intact."""
     if not record or record.get("key") != key:
         return False
-    return all((trial_dir / name).exists() for name in record.get("outputs", {}))
+    return not changed_outputs(record, trial_dir, verify=verify)
 
 
 # ----------------------------------------------------------------------------- state files
@@ -201,11 +196,12 @@ class TrialOutcome:
 
 
 def run_trial(dataset: Path, spec: TrialSpec, config: Config, stages: list[Stage],
-              only: set[str] | None = None) -> TrialOutcome:
+              only: set[str] | None = None, verify: bool = False) -> TrialOutcome:
     """Run (or resume) one trial's stages in order; never raises for a stage failure.
 
     ``only``: run just these stages (their earlier stages must already be complete), e.g.
-    the render stage on a GPU node after the CPU stages ran elsewhere.
+    the render stage on a GPU node after the CPU stages ran elsewhere. ``verify``: compare
+    every recorded output's content hash, not just its size and mtime.
     """
     dataset = Path(dataset)
     trial_dir = dataset / TRIALS_DIR / spec.trial
@@ -222,7 +218,7 @@ def run_trial(dataset: Path, spec: TrialSpec, config: Config, stages: list[Stage
             for stage in stages:
                 key = stage_key(stage, ctx, records)
                 record = read_record(trial_dir, stage.name)
-                if record_is_current(record, key, trial_dir):
+                if record_is_current(record, key, trial_dir, verify=verify):
                     records[stage.name] = record
                     outcome.skipped.append(stage.name)
                     continue
@@ -232,7 +228,11 @@ def run_trial(dataset: Path, spec: TrialSpec, config: Config, stages: list[Stage
                         set_state(dataset, spec.trial, stage.name, "pending")
                     break
                 set_state(dataset, spec.trial, stage.name, "running")
-                log.info("stage %s: start", stage.name)
+                if record and record.get("key") == key:
+                    log.info("stage %s: start (its outputs changed since: %s)", stage.name,
+                             ", ".join(changed_outputs(record, trial_dir, verify=verify)[:5]))
+                else:
+                    log.info("stage %s: start", stage.name)
                 s0 = time.monotonic()
                 try:
                     stage.run(ctx)
@@ -253,13 +253,10 @@ def run_trial(dataset: Path, spec: TrialSpec, config: Config, stages: list[Stage
                     set_state(dataset, spec.trial, stage.name, "failed")
                     outcome.state, outcome.stage, outcome.error = "failed", stage.name, msg
                     return outcome
-                record = {
-                    "stage": stage.name, "key": key, "seconds": round(time.monotonic() - s0, 3),
-                    "outputs": {o: file_sha256(trial_dir / o) if (trial_dir / o).is_file()
-                                else "dir" for o in stage.outputs},
-                    "versions": {"odahgen": __version__}, "time": time.time(),
-                }
-                atomic_write_json(record_path(trial_dir, stage.name), record)
+                record = make_record(trial_dir, stage.name, key, stage.outputs,
+                                     seconds=round(time.monotonic() - s0, 3),
+                                     versions={"odahgen": __version__}, time=time.time())
+                write_record(trial_dir, record)
                 records[stage.name] = record
                 outcome.ran.append(stage.name)
                 log.info("stage %s: done in %.2f s", stage.name, record["seconds"])

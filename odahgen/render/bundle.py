@@ -186,3 +186,21 @@ def load_bundle(bundle_dir: str | os.PathLike) -> dict:
 def output_frame_count(frames: int, frame_step: int) -> int:
     """Frames in the video of a T-frame bundle rendered every ``frame_step``-th frame."""
     return (int(frames) + int(frame_step) - 1) // int(frame_step)
+
+
+def person_meshes(bundle_dir: str | os.PathLike) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The person as the bundle draws it (the body without the faces under garments, and
+    each garment): ``[(vertices (T, V, 3) float64 m, OpenSim frame, faces (F, 3) int32)]``,
+    read back from the bundle's point caches (for depth tests of the ground truth)."""
+    from odahgen.render.frames import blender_to_opensim
+    from odahgen.render.pc2 import read_pc2
+
+    bundle_dir = Path(bundle_dir)
+    out = []
+    for mesh in load_bundle(bundle_dir)["meshes"]:
+        if not mesh.get("person"):
+            continue
+        verts = blender_to_opensim(read_pc2(bundle_dir / mesh["pc2"]).astype(np.float64))
+        faces = np.load(bundle_dir / mesh["faces"], allow_pickle=False)
+        out.append((verts, faces))
+    return out

@@ -1,0 +1,93 @@
+"""A trial's motion on disk (``motion.npz``) and the subject's coordinates from it.
+
+``motion.npz`` holds one prepared clip: ``times`` (T,) s, ``fps``, ``kind``, and either
+``coordinates`` (T, 39) rad/m in ``COORDINATE_NAMES`` order (NaN = not driven) or
+``markers`` (T, M, 3) m + ``marker_names``; motions with a feet-contact schedule add
+``contact`` (T, 2) bool, ``contact_mode``, ``flight_velocity`` and ``placement`` (the
+generator's pelvis-placement options as JSON text).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from odahgen.errors import OdahgenError
+from odahgen.io import atomic_path
+from odahgen.motion.base import Motion
+from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES
+
+#: the segments whose mean vertical scale scales a pelvis path that cannot be re-planted
+_LEG_BODIES = ("femur_r", "tibia_r", "femur_l", "tibia_l")
+
+
+def clip_arrays(clip: Motion) -> dict[str, np.ndarray]:
+    """The arrays of ``motion.npz`` for one prepared clip (see the module docstring)."""
+    arrays = {"times": clip.times, "fps": np.float64(clip.fps), "kind": np.str_(clip.kind)}
+    if clip.contact is not None:  # the feet's contact schedule, to plant them on the subject
+        arrays["contact"] = clip.contact
+        arrays["contact_mode"] = np.str_(clip.meta.get("contact_mode", "stance"))
+        arrays["flight_velocity"] = np.bool_(clip.meta.get("flight_velocity", True))
+        placement = clip.meta.get("placement")
+        if isinstance(placement, dict):
+            placement = dict(placement)
+            if clip.meta.get("clip_start_s", 0.0) or clip.meta.get("trimmed_frames"):
+                placement.pop("entry_velocity", None)  # it is the velocity at the motion's start
+            arrays["placement"] = np.str_(json.dumps(placement, sort_keys=True))
+    if clip.kind == "coordinates":
+        names = list(clip.coordinate_names)
+        values = np.full((clip.n_frames, len(COORDINATE_NAMES)), np.nan)
+        for i, name in enumerate(COORDINATE_NAMES):
+            if name in names:
+                values[:, i] = clip.coordinates[:, names.index(name)]
+        arrays["coordinates"] = values
+    elif clip.kind == "markers":
+        arrays["markers"] = clip.markers
+        arrays["marker_names"] = np.array(clip.marker_names)
+    else:
+        raise OdahgenError(f"motion {clip.id!r}: body-model parameter motions need the AMASS "
+                           f"marker route (motion.source = 'amass' with its marker output)")
+    return arrays
+
+
+def save_arrays(path: str | Path, arrays: dict) -> None:
+    """Write ``arrays`` as a compressed .npz atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+
+def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """All arrays of an .npz (no pickled objects); a damaged file is a one-line error."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise OdahgenError(f"{path}: not found") from None
+    except (OSError, ValueError, EOFError) as err:
+        raise OdahgenError(f"{path}: not a readable .npz file ({' '.join(str(err).split())})") from None
+
+
+def subject_coordinates(motion: dict, scales: np.ndarray) -> np.ndarray:
+    """(T, 39) coordinates of a coordinate motion (``motion.npz`` arrays) on a subject with
+    segment ``scales`` (22, 3) (``BODY_NAMES`` order).
+
+    A motion made on the generic model with a contact schedule (procedural) has its pelvis
+    translation solved again from the subject's own feet, so its planted feet stay fixed on
+    this skeleton; otherwise the pelvis path is scaled by the subject's mean leg scale.
+    """
+    angles = np.array(motion["coordinates"], dtype=np.float64)
+    T = len(motion["times"])
+    if "contact" in motion and len(motion["contact"]) == T and np.isfinite(angles).all():
+        from odahgen.motion.procedural import replant
+
+        # older motion.npz files have no placement: replant's defaults
+        placement = json.loads(str(motion["placement"])) if "placement" in motion else None
+        return replant(angles, float(motion["fps"]), motion["contact"], str(motion["contact_mode"]),
+                       bool(motion["flight_velocity"]), scales, placement)
+    leg = float(np.mean(scales[[BODY_NAMES.index(b) for b in _LEG_BODIES], 1]))
+    for c in ("pelvis_tx", "pelvis_ty", "pelvis_tz"):
+        angles[:, COORDINATE_NAMES.index(c)] *= leg
+    return angles
