@@ -27,7 +27,7 @@ from odahgen.config import load_config
 from odahgen.render.bundle import write_render_bundle
 from odahgen.render.launcher import probe_blender, run_worker
 from odahgen.render.stage import render_trial
-from odahgen.scene.demo_body import demo_sequence
+from odahgen.testing.scene import demo_sequence
 from odahgen.scene.garments import dress, garment_regions
 from odahgen.scene.sample import sample_scene
 

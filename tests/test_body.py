@@ -22,7 +22,7 @@ from odahgen.body.regressor import (
     load_regressor,
     random_poses,
 )
-from odahgen.body.synthetic import write_synthetic_smplx
+from odahgen.testing.body import write_synthetic_smplx
 from odahgen.errors import OdahgenError
 from odahgen.skeleton.names import JOINT_NAMES
 

@@ -11,7 +11,7 @@ from odahgen.config.models import Config, QAConfig
 from odahgen.gt import load_trial
 from odahgen.gt.dataset import INDEX_COLUMNS, TRIAL_FILE, finalize_dataset, make_splits, split_counts
 from odahgen.gt.qa import keypoints_in_mask, qa_trial
-from odahgen.gt.synthetic import make_dataset, synthetic_trial
+from odahgen.testing.gt import make_dataset, synthetic_trial
 
 
 def test_synthetic_trial_passes_every_gate():

@@ -13,7 +13,7 @@ from odahgen.cli.gt import main as gt_main
 from odahgen.gt.dataset import TRIAL_FILE, finalize_dataset
 from odahgen.gt.export_odah import bmi_folder, load_camera_info, odah_name, read_geom_scales
 from odahgen.gt.metrics import joint_angle_mae_deg, pa_mpjpe_mm
-from odahgen.gt.synthetic import make_dataset
+from odahgen.testing.gt import make_dataset
 from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES
 
 
@@ -165,7 +165,7 @@ def test_eval_from_predicted_angles_and_scales(tmp_path):
     pytest.importorskip("odahgen.skeleton.fk", reason="odahgen.skeleton.fk is not built yet: eval from angles + scales untested")
     from odahgen.gt import write_trial
     from odahgen.gt.fk import fk_keypoints_from_scales
-    from odahgen.gt.synthetic import synthetic_trial
+    from odahgen.testing.gt import synthetic_trial
 
     gt = synthetic_trial("t0", n_frames=6)
     gt.joint_angles[:] = 0.0

@@ -9,7 +9,7 @@ from odahgen.errors import OdahgenError
 from odahgen.gt import SCHEMA_VERSION, check_schema, load_trial, write_trial
 from odahgen.cli.gt import main as gt_main
 from odahgen.gt.qa import qa_trial
-from odahgen.gt.synthetic import synthetic_trial
+from odahgen.testing.gt import synthetic_trial
 from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES, KEYPOINT_NAMES
 
 

@@ -11,7 +11,7 @@ from odahgen.config.models import QAConfig
 from odahgen.gt import load_trial, write_trial
 from odahgen.cli.gt import main as gt_main
 from odahgen.gt.dataset import TRIAL_FILE, finalize_dataset
-from odahgen.gt.synthetic import make_dataset, synthetic_trial, write_trial_videos
+from odahgen.testing.gt import make_dataset, synthetic_trial, write_trial_videos
 from odahgen.gt.validate import validate_dataset, validate_trial
 
 

@@ -69,7 +69,7 @@ def test_amass_markers_anny_ik_preserves_angles(tmp_path):
 @pytest.mark.slow
 def test_amass_markers_smplx_model_file(tmp_path):
     from odahgen.body.base import load_body_model
-    from odahgen.body.synthetic import write_synthetic_smplx
+    from odahgen.testing.body import write_synthetic_smplx
 
     write_synthetic_smplx(str(tmp_path / "models"), "female")
     truth = generate("squat", seed=1, seconds=2.0, fps=30.0).coordinates
@@ -95,7 +95,7 @@ def test_amass_markers_fast_points_equal_full_mesh(tmp_path, body_name):
 
     model_dir = None
     if body_name == "smplx":
-        from odahgen.body.synthetic import write_synthetic_smplx
+        from odahgen.testing.body import write_synthetic_smplx
 
         model_dir = str(tmp_path / "models")
         write_synthetic_smplx(model_dir, "male")

@@ -16,7 +16,7 @@ from odahgen.render.bundle import write_render_bundle
 from odahgen.scene.cameras import project
 from odahgen.render.stage import load_masks, render_trial
 from odahgen.render.video import read_frames
-from odahgen.scene.demo_body import demo_sequence
+from odahgen.testing.scene import demo_sequence
 from odahgen.scene.garments import dress, garment_regions
 from odahgen.scene.sample import sample_scene
 

@@ -7,7 +7,7 @@ import pytest
 from scipy.spatial import cKDTree
 
 from odahgen.config import load_config
-from odahgen.scene.demo_body import demo_sequence
+from odahgen.testing.scene import demo_sequence
 from odahgen.scene.garments import (REGION_SEGMENTS, build_garment_sequence,
                                     covered_faces, dress, garment_regions, skin_in_front,
                                     vertex_normals)

@@ -1,4 +1,5 @@
-"""A generated stand-in for the licensed SMPL-X files (tests and benchmarks only).
+"""A generated stand-in for the licensed SMPL-X files (tests and benchmarks only), formerly
+``odahgen.body.synthetic``.
 
 :func:`write_synthetic_smplx` writes an ``SMPLX_<GENDER>.npz`` with every key the ``smplx``
 package reads for an SMPL-X model (template, shape/expression blend shapes, pose blend

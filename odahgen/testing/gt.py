@@ -1,4 +1,5 @@
-"""Small, self-consistent synthetic trials and datasets (tests, report previews, docs).
+"""Small, self-consistent synthetic trials and datasets (tests, benchmarks, docs), formerly
+``odahgen.gt.synthetic``.
 
 Nothing here runs OpenSim or Blender: keypoints are a stick figure that sways and walks,
 cameras look at it, 2D keypoints are exact projections and the videos (tiny MP4s) show

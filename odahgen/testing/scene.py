@@ -1,5 +1,5 @@
-"""A posed anny body straight from the ``anny`` package, for tests, benchmarks and the
-preview fallback while no fitted body sequence is at hand.
+"""A posed anny body straight from the ``anny`` package, for tests and benchmarks (formerly
+``odahgen.scene.demo_body``).
 
 It is NOT the body stage (``odahgen.body``): no fitting to a skeleton, just a few bone
 rotations that make a walk-like or squat-like sequence. Vertices are returned in the
