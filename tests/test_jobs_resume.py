@@ -132,3 +132,22 @@ def test_old_record_without_file_list_reruns(tmp_path):
     del rec["files"]
     atomic_write_json(trial / "stages" / "first.json", rec)
     assert run_trial(ds, spec, cfg, _stages(cfg)).ran == ["first"]
+
+
+def _rewrite_third(ctx: TrialContext) -> None:
+    """A later stage that rewrites an earlier stage's output (as qa adds /qa to trial.h5)."""
+    with open(ctx.path("runs.txt"), "a") as fh:
+        fh.write("rewrite\n")
+    data = json.loads(ctx.path("third.json").read_text())
+    atomic_write_json(ctx.path("third.json"), {**data, "verdict": "passed"})
+
+
+def test_later_stage_that_rewrites_an_earlier_output_takes_it_over(tmp_path):
+    cfg, ds, spec = _setup(tmp_path)
+    stages = fixture.stages(cfg) + [Stage("rewrite", _rewrite_third, ("third.json",), deps=("third",))]
+    assert run_trial(ds, spec, cfg, stages).ran == ["first", "second", "third", "rewrite"]
+    assert run_trial(ds, spec, cfg, stages).ran == []
+    # deleting the shared file re-runs both: third makes it, rewrite finishes it
+    (ds / "trials" / spec.trial / "third.json").unlink()
+    assert run_trial(ds, spec, cfg, stages).ran == ["third", "rewrite"]
+    assert json.loads((ds / "trials" / spec.trial / "third.json").read_text())["verdict"] == "passed"

@@ -257,6 +257,13 @@ def run_trial(dataset: Path, spec: TrialSpec, config: Config, stages: list[Stage
                                      seconds=round(time.monotonic() - s0, 3),
                                      versions={"odahgen": __version__}, time=time.time())
                 write_record(trial_dir, record)
+                # a stage that rewrites an earlier stage's file (qa adds /qa to trial.h5)
+                # takes it over: the earlier record describes the new file from now on
+                for earlier in records.values():
+                    shared = set(earlier.get("files", {})) & set(record["files"])
+                    if shared:
+                        earlier["files"].update({f: record["files"][f] for f in shared})
+                        write_record(trial_dir, earlier)
                 records[stage.name] = record
                 outcome.ran.append(stage.name)
                 log.info("stage %s: done in %.2f s", stage.name, record["seconds"])

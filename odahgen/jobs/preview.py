@@ -88,18 +88,15 @@ def preview_trial(motion: str, config, out_dir: str | Path, step: int = 4, secon
 def _subsample_motion(path: Path, step: int) -> None:
     """Keep every ``step``-th frame of a trial's ``motion.npz`` (the preview shows only those),
     with its contact schedule and frame rate, so the skeleton stage still plants the feet."""
-    from odahgen.io.atomic import atomic_path
+    from odahgen.motion.stored import load_arrays, save_arrays
 
-    with np.load(path, allow_pickle=False) as z:
-        data = {k: z[k] for k in z.files}
+    data = load_arrays(path)
     for k in ("times", "coordinates", "markers", "contact"):  # contact: the feet's schedule
         if k in data:
             data[k] = data[k][::step]
     if "fps" in data:  # the thinned frames are 1/step as dense (replant's flight arcs use it)
         data["fps"] = np.float64(float(data["fps"]) / step)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **data)
+    save_arrays(path, data)
 
 
 def _side_by_side(images: list[np.ndarray]) -> np.ndarray:
