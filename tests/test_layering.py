@@ -27,6 +27,11 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def _is_module(name: str) -> bool:
+    path = PACKAGE.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
 def _imports() -> dict[str, set[str]]:
     """module -> the odahgen modules it imports anywhere in its body."""
     out: dict[str, set[str]] = defaultdict(set)
@@ -42,7 +47,9 @@ def _imports() -> dict[str, set[str]]:
                     target = ".".join(base + ([node.module] if node.module else []))
                 else:
                     target = node.module or ""
-                names = [target]
+                # ``from odahgen.gt import fk`` imports the module odahgen.gt.fk
+                names = [f"{target}.{a.name}" if _is_module(f"{target}.{a.name}") else target
+                         for a in node.names]
             else:
                 continue
             out[mod].update(n for n in names if n == "odahgen" or n.startswith("odahgen."))

@@ -15,9 +15,7 @@ from odahgen.config.loader import builtin_config_path
 
 
 def run_demo(output: Path, overrides: list[str] = (), workers: int = 0) -> int:
-    from odahgen.gt.dataset import finalize_dataset
-    from odahgen.gt.report import build_report
-    from odahgen.gt.validate import format_report, validate_dataset
+    from odahgen.gt import build_report, finalize_dataset, format_report, validate_dataset
     from odahgen.jobs.status import print_failures
     from odahgen.jobs.local import run_local
     from odahgen.jobs.plan import plan

@@ -131,7 +131,7 @@ def run_preview(motion: str, config, out_dir: str | Path, fast: bool = False, st
     if fast:
         frames = _fast_frames(trial, res["config"])
     else:
-        from odahgen.render.video import read_frames
+        from odahgen.render import read_frames
 
         render = json.loads((trial / "render" / "render.json").read_text())
         per_view = [read_frames(trial / "render" / Path(p).name) for p in render["videos"].values()]
@@ -152,9 +152,8 @@ def run_preview(motion: str, config, out_dir: str | Path, fast: bool = False, st
 def _fast_frames(trial: Path, config) -> list[np.ndarray]:
     """pyrender frames (both views side by side) of a preview trial's fitted body, with the
     skeleton's markers (green) and joint centres (red) drawn on top."""
-    from odahgen.scene.cameras import project
-    from odahgen.render.visibility import Rasterizer
-    from odahgen.scene.sample import sample_scene
+    from odahgen.render import Rasterizer
+    from odahgen.scene import project, sample_scene
 
     with np.load(trial / "body.npz") as z:
         vertices, faces = z["vertices"], z["faces"]

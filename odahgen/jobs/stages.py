@@ -163,7 +163,7 @@ def fit_stage(ctx: TrialContext) -> None:
 def scene_stage(ctx: TrialContext) -> None:
     """Sample the scene (clothing, textures, lights, cameras) as data: ``scene.json``."""
     from odahgen.io import atomic_write_json
-    from odahgen.scene.sample import sample_scene
+    from odahgen.scene import sample_scene
 
     fitted = _load_npz(ctx.path("body.npz"))
     scene = sample_scene(ctx.config, ctx.spec.trial, fitted["vertices"])
@@ -175,9 +175,8 @@ def scene_stage(ctx: TrialContext) -> None:
 def render_stage(ctx: TrialContext) -> None:
     """Dress the fitted body as the scene says, write the render bundle, and render every
     view of it in one Blender process."""
-    from odahgen.render.bundle import write_render_bundle
-    from odahgen.render.stage import render_trial
-    from odahgen.scene.garments import dress, garment_regions
+    from odahgen.render import render_trial, write_render_bundle
+    from odahgen.scene import dress, garment_regions
 
     body = _body_model(ctx.config)
     fitted = _load_npz(ctx.path("body.npz"))
@@ -202,11 +201,8 @@ def gt_stage(ctx: TrialContext) -> None:
     """Cameras, 2D keypoints with depth-tested visibility, and the trial's HDF5 file."""
     from odahgen import __version__
     from odahgen.config import config_hash
-    from odahgen.gt.build import build_trial_gt
-    from odahgen.gt.schema import TrialMeta, write_trial
-    from odahgen.render.bundle import person_meshes
-    from odahgen.render.stage import load_masks
-    from odahgen.render.visibility import keypoint_visibility
+    from odahgen.gt import TrialMeta, build_trial_gt, write_trial
+    from odahgen.render import keypoint_visibility, load_masks, person_meshes
 
     sk = _load_npz(ctx.path("skeleton.npz"))
     fitted = _load_npz(ctx.path("body.npz"))
@@ -241,8 +237,7 @@ def gt_stage(ctx: TrialContext) -> None:
 
 def qa_stage(ctx: TrialContext) -> None:
     """The QA gates; the outcome goes into trial.h5 (/qa, by an atomic rewrite) and qa.json."""
-    from odahgen.gt.qa import qa_trial
-    from odahgen.gt.schema import load_trial, write_qa
+    from odahgen.gt import load_trial, qa_trial, write_qa
     from odahgen.io import atomic_write_json
 
     gt = load_trial(ctx.path("trial.h5"))
