@@ -5,6 +5,7 @@
 #   make test    set up, then run the whole pytest suite (slow tests included)
 #   make bench   set up, then run the benchmarks in bench/
 #   make lint    ruff over the package and tests
+#   make docs    build the documentation site (mkdocs.yml, docs/) into site/, strictly
 #
 # Two environments because opensim 4.6 needs NumPy >= 2.1 and bpy 5.0.1 pins NumPy < 2.
 
@@ -24,13 +25,13 @@ setup: $(CORE_STAMP) $(BLENDER_STAMP)
 # torch goes first and exactly pinned (a CPU build is served for it); an open range would
 # pull the newest CUDA build. pyrender is installed without its dependencies because it pins
 # PyOpenGL==3.1.0, which breaks under NumPy 2; requirements/core.txt has PyOpenGL 3.1.10.
-$(CORE_STAMP): requirements/core.txt requirements/test.txt requirements/ray.txt pyproject.toml
+$(CORE_STAMP): requirements/core.txt requirements/test.txt requirements/ray.txt requirements/docs.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
 	  { echo "odahgen needs Python 3.11 (found $$($(PYTHON) --version)); set PYTHON=python3.11"; exit 1; }
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@echo "setup: core environment $(VENV)"
 	$(PIP) install torch==2.13.0
-	$(PIP) install -r requirements/core.txt -r requirements/test.txt -r requirements/ray.txt
+	$(PIP) install -r requirements/core.txt -r requirements/test.txt -r requirements/ray.txt -r requirements/docs.txt
 	$(PIP) install --no-deps pyrender==0.1.45
 	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $@
@@ -53,8 +54,10 @@ test-fast: setup
 bench: setup
 	@for f in bench/*.py; do echo "== $$f"; $(VENV)/bin/python $$f || exit 1; done
 
-docs: setup
-	$(VENV)/bin/python tools/readme_docs.py
+# The documentation site: docs/*.md with the nav of mkdocs.yml; any warning (a link to a
+# missing page or anchor, a page left out of the nav) fails the build.
+docs: $(CORE_STAMP)
+	$(VENV)/bin/mkdocs build --strict -d site
 
 lint: setup
 	@test -x $(VENV)/bin/ruff || $(PIP) install ruff==0.14.0
