@@ -1,5 +1,5 @@
 """Procedural motions on subject-scaled skeletons: the pelvis is placed again from the
-subject's own feet (odahgen.motion.procedural.replant, called by the skeleton stage), so FK of
+subject's own feet (odahgen.motion.placement.replant, called by the skeleton stage), so FK of
 the scaled model keeps the planted feet fixed with the thresholds of
 tests/test_motion.py::test_procedural_feet_planted."""
 
@@ -12,7 +12,8 @@ import pytest
 
 from odahgen.motion import kinematics as K
 from odahgen.motion.footslip import point_slip
-from odahgen.motion.procedural import MOTIONS, generate, replant
+from odahgen.motion.placement import replant
+from odahgen.motion.procedural import MOTIONS, generate
 from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES
 
 #: segment -> scale factors (x, y, z): clearly non-uniform between segments and axes
