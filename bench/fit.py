@@ -42,10 +42,15 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(2)
-    from odahgen.body.base import load_body_model
-    from odahgen.body.fit import fit_sequence
-    from odahgen.body.markers import load_layout, markers_from_vertices
-    from odahgen.body.variants import subject_shape_base
+    from odahgen.body import (
+        fit_sequence,
+        load_body_model,
+        load_layout,
+        load_regressor,
+        markers_from_vertices,
+        regressor_path,
+        subject_shape_base,
+    )
     from odahgen.motion.registry import get_source
     from odahgen.skeleton.fk import fk_tree, load_tree
     from odahgen.skeleton.names import COORDINATE_NAMES
@@ -54,8 +59,6 @@ def main(argv=None) -> int:
 
     body = load_body_model(args.body, model_dir=args.model_dir)
     layout = load_layout(body, args.layout)
-    from odahgen.body.regressor import load_regressor, regressor_path
-
     reg = load_regressor(args.regressor or regressor_path(body.name), body.n_vertices)
     shape = np.asarray(subject_shape_base(body, args.seed), dtype=np.float32)
     with torch.no_grad():

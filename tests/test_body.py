@@ -7,21 +7,24 @@ does not matter. Deterministic (seeded), offline.
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
 import torch
 
-from odahgen.body.base import load_body_model
-from odahgen.body.markers import build_layout, load_layout, marker_points, markers_from_vertices
-from odahgen.body.regressor import (
+from odahgen.body import (
     Regressor,
-    fit_regressor,
-    fit_sparse_weights,
-    joint_errors_mm,
+    build_layout,
+    load_body_model,
+    load_layout,
     load_regressor,
-    random_poses,
+    marker_points,
+    markers_from_vertices,
 )
+from odahgen.body.regressor import fit_regressor, joint_errors_mm
+from odahgen.body.sampling import random_poses
+from odahgen.body.sparse import fit_sparse_weights
 from odahgen.testing.body import write_synthetic_smplx
 from odahgen.errors import OdahgenError
 from odahgen.skeleton.names import JOINT_NAMES
@@ -107,6 +110,25 @@ def test_smplx_wrong_structure_one_line(tmp_path, smplx_dir):
     bad.write_bytes(b"not a zip file")
     with pytest.raises(OdahgenError, match="SMPLX_NEUTRAL.npz"):
         load_body_model("smplx", model_dir=str(tmp_path))
+
+
+def test_body_model_kept_per_process(anny, smplx_dir, tmp_path):
+    """load_body_model returns the model built earlier with the same arguments; an SMPL-X
+    file that changed on disk is loaded again; cache=False builds a private one."""
+    assert load_body_model("anny") is anny
+    assert load_body_model("anny", model_dir="", gender="neutral") is anny  # ignored options
+    a = load_body_model("smplx", model_dir=str(smplx_dir))
+    assert load_body_model("smplx", model_dir=str(smplx_dir / "SMPLX_NEUTRAL.npz")) is a
+    assert load_body_model("smplx", model_dir=str(smplx_dir), cache=False) is not a
+    d = tmp_path / "m"
+    write_synthetic_smplx(str(d))
+    b = load_body_model("smplx", model_dir=str(d))
+    assert b is not a and load_body_model("smplx", model_dir=str(d)) is b
+    write_synthetic_smplx(str(d), seed=1)  # a new file at the same path
+    os.utime(d / "SMPLX_NEUTRAL.npz", ns=(1, 1))
+    assert load_body_model("smplx", model_dir=str(d)) is not b
+    with pytest.raises(OdahgenError, match="unknown body model"):
+        load_body_model("nope")
 
 
 def test_nan_pose_rejected(anny):
@@ -256,7 +278,7 @@ def test_shipped_anny_regressor_report():
 # --------------------------------------------------------------------------- fitting
 def _synthetic_sequence(body, layout, T, seed):
     """A smooth known motion of the body model itself -> (shape, pose, trans, verts, regressor)."""
-    from odahgen.body.regressor import random_shapes
+    from odahgen.body.sampling import random_shapes
 
     rng = np.random.default_rng(seed)
     shape = torch.as_tensor(random_shapes(body, 1, rng, spread=0.5)[0])
@@ -325,6 +347,27 @@ def test_fit_bad_inputs_one_line(smplx_body):
         fit_sequence(smplx_body, np.zeros((3, 22, 3)), np.zeros((2, 1, 3)), ["RASI"], regressor=reg, layout=layout)
 
 
+def test_fit_options_and_keyword_settings_agree(smplx_body):
+    """fit_sequence(options=FitOptions(...)) is fit_sequence(**the same settings); keywords
+    override the options; an unknown setting is a TypeError."""
+    from odahgen.body import FitOptions, fit_sequence
+
+    layout = build_layout(smplx_body)
+    _, _, _, v, reg = _synthetic_sequence(smplx_body, layout, T=4, seed=5)
+    args = (smplx_body, reg(v), markers_from_vertices(v, layout), list(layout["markers"]))
+    small = dict(iterations=5, shape_iterations=6, coarse_iterations=6, key_frames=2, return_vertices=False)
+    a = fit_sequence(*args, regressor=reg, layout=layout, **small)
+    b = fit_sequence(*args, regressor=reg, layout=layout, options=FitOptions(**small))
+    c = fit_sequence(*args, regressor=reg, layout=layout, options=FitOptions(**{**small, "iterations": 1}),
+                     iterations=5)
+    for r in (b, c):
+        np.testing.assert_array_equal(r.pose, a.pose)
+        np.testing.assert_array_equal(r.shape, a.shape)
+    assert a.vertices is None and a.info["stride"] == 4
+    with pytest.raises(TypeError, match="nope"):
+        fit_sequence(*args, regressor=reg, layout=layout, nope=1)
+
+
 def test_regressor_eval_cli_prints_mean(capsys):
     from odahgen.body.regressor import regressor_path
     from odahgen.cli import main
@@ -347,7 +390,7 @@ def test_regressor_eval_cli_missing_file(tmp_path, capsys):
 @pytest.mark.slow
 def test_training_pairs_through_skeleton_ik(anny):
     """Shapes x poses -> virtual markers -> scaling + IK -> FK joint centres (the real pipeline)."""
-    from odahgen.body.regressor import subject_pairs
+    from odahgen.body.training import subject_pairs
 
     layout = load_layout(anny)
     poses = random_poses(anny, 3, np.random.default_rng(0), amount=0.3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from odahgen.body.base import load_body_model
+from odahgen.body import load_body_model
 from odahgen.body.variants import body_stats, subject_shape_base, variant_shape
 
 

@@ -44,7 +44,7 @@ LEG = ("hip_flexion_r", "hip_flexion_l", "knee_angle_r", "knee_angle_l")
 
 
 def test_amass_markers_anny_ik_preserves_angles(tmp_path):
-    from odahgen.body.base import load_body_model
+    from odahgen.body import load_body_model
 
     truth = generate("walk_normal", seed=1, seconds=2.0, fps=30.0).coordinates
     poses, trans = RT.coordinates_to_smpl(truth, 52)  # SMPL-H layout
@@ -68,7 +68,7 @@ def test_amass_markers_anny_ik_preserves_angles(tmp_path):
 
 @pytest.mark.slow
 def test_amass_markers_smplx_model_file(tmp_path):
-    from odahgen.body.base import load_body_model
+    from odahgen.body import load_body_model
     from odahgen.testing.body import write_synthetic_smplx
 
     write_synthetic_smplx(str(tmp_path / "models"), "female")

@@ -341,19 +341,3 @@ class BodyModel:
                 heads = heads[None]
         return {j: heads[:, self.bone_names.index(b)] for j, b in self.joint_bones.items()}
 
-
-def load_body_model(name: str = "anny", **options) -> BodyModel:
-    """The body model ``name`` (``"anny"`` or ``"smplx"``).
-
-    Options: anny -> none needed; smplx -> ``model_dir`` (folder with SMPLX_<GENDER>.npz, or the
-    file itself) and ``gender`` (neutral|male|female).
-    """
-    if name == "anny":
-        from odahgen.body.anny_model import AnnyBody
-
-        return AnnyBody(**{k: v for k, v in options.items() if k not in ("model_dir", "gender")})
-    if name == "smplx":
-        from odahgen.body.smplx_model import SmplxBody
-
-        return SmplxBody(**options)
-    raise OdahgenError(f"unknown body model {name!r}; choose anny or smplx")

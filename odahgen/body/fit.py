@@ -22,6 +22,7 @@ Residuals (mm, per frame): joint-centre error through the regressor, marker erro
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -29,6 +30,8 @@ import numpy as np
 import torch
 
 from odahgen.body.base import BodyModel
+from odahgen.body.markers import load_layout, marker_points
+from odahgen.body.regressor import Regressor, load_regressor, regressor_path
 from odahgen.errors import OdahgenError
 
 ROOT_JOINTS = (0, 1, 7, 13)  # ground_pelvis, hip_r, hip_l, back (JOINT_NAMES order)
@@ -110,90 +113,95 @@ def _check(name: str, x, shape_tail: tuple[int, ...]) -> np.ndarray:
     return a
 
 
-class _Problem:
-    def __init__(self, body, points_idx, points_w, n_joints, jt, mk, mk_valid, weights):
-        self.body, self.idx, self.w = body, points_idx, points_w
-        self.nj = n_joints
-        self.jt, self.mk, self.valid = jt, mk, mk_valid  # (T,22,3), (T,M,3), (T,M) float
-        self.wts = weights
-        self.lo, self.hi = body.pose_lower, body.pose_upper
+@dataclass(frozen=True)
+class FitOptions:
+    """Settings of :func:`fit_sequence`; the defaults are the pipeline's.
 
-    def data_loss(self, pts, frames):
-        j = pts[:, : self.nj]
-        m = pts[:, self.nj :]
-        lj = ((j - self.jt[frames]) ** 2).sum(-1).mean()
-        if m.shape[1]:
-            v = self.valid[frames]
-            lm = (((m - self.mk[frames]) ** 2).sum(-1) * v).sum() / v.sum().clamp_min(1)
-        else:
-            lm = pts.new_zeros(())
-        return lj, lm
+    The objective is a sum of squared residuals: joint centres and markers in m^2 (mean over
+    joints / valid markers and frames), pose penalties in rad^2; the weights below are
+    unitless factors on those terms (relative to the joint-centre term, weight 1).
 
-    def reg_loss(self, pose):
-        lim = (torch.relu(self.lo - pose) ** 2 + torch.relu(pose - self.hi) ** 2).sum(-1).mean()
-        prior = (pose[:, 3:] ** 2).sum(-1).mean()
-        return self.wts["limits"] * lim + self.wts["prior"] * prior
-
-
-def fit_sequence(
-    body: BodyModel,
-    joint_centres,
-    markers,
-    marker_names,
-    regressor=None,
-    layout: dict | None = None,
-    shape=None,
-    fit_shape: bool = True,
-    iterations: int = 30,
-    coarse_iterations: int = 150,
-    shape_iterations: int = 100,
-    key_frames: int = 8,
-    stride: int | None = None,
-    lr: float = 0.04,
-    smooth_weight: float = 0.002,
-    marker_weight: float = 3.0,
-    return_vertices: bool = True,
-    threads: int | None = 1,
-    progress=None,
-) -> FitResult:
-    """Fit ``body`` to a sequence.
-
-    Args:
-        joint_centres: (T, 22, 3) m, OpenSim joint centres (JOINT_NAMES order), world frame.
-        markers: (T, M, 3) m model markers (NaN = missing, ignored), ``marker_names`` (M,).
-        regressor: a :class:`odahgen.body.regressor.Regressor` (default: the shipped one for
-            this body model and the built-in skeleton).
-        layout: virtual marker layout (default: the shipped one); markers not in it are ignored.
-        shape: (S,) fixed shape (with ``fit_shape=False``) or the shape initialisation.
-        iterations: L-BFGS steps of the all-frames pose stage (``body.fit_iterations``).
-        coarse_iterations: Adam steps (+ half as many L-BFGS steps) on the key frames.
-        stride: key-frame spacing in frames; None: 4 for clips of <= 300 frames (cheap there,
-            and it halves the interpolation gap the all-frames stage must close), else 8.
-        threads: torch intra-op threads while optimising (1 is fastest for these small
-            tensors, and robust on a busy machine); None leaves torch's setting.
-    Returns:
-        :class:`FitResult` (pose (T, P) rad, trans (T, 3) m, vertices (T, V, 3) float32 m,
-        joint_err_mm (T,), marker_err_mm (T,)).
+    Attributes:
+        fit_shape: fit the shape (stage 2); False keeps the given (or default) shape.
+        iterations: L-BFGS iterations of the all-frames pose stage (``body.fit_iterations``).
+        coarse_iterations: Adam steps on the key frames of the pose stage, followed by half as
+            many L-BFGS iterations.
+        shape_iterations: Adam steps of the shape stage with the shape free (preceded by half
+            as many on the key-frame poses alone and followed by half as many after
+            re-linearising the rest state at the new shape).
+        key_frames: frames (evenly spread over the sequence) posed jointly with the shape.
+        stride: key-frame spacing (frames) of the pose stage; None: 4 for clips of <= 300
+            frames (cheap there, and it halves the interpolation gap the all-frames stage must
+            close), else 8.
+        lr: Adam learning rate (in parameter units: rad for poses, m for translations, logit
+            units for the bounded shape), cosine-annealed to 5 % of it.
+        smooth_weight: weight of the temporal smoothness of the all-frames stage: pose
+            acceleration (rad^2 per frame^4) + 0.01 x pose velocity (rad^2 per frame^2)
+            + 10 x root translation acceleration (m^2 per frame^4), each a mean over frames.
+        marker_weight: weight of the marker term.
+        limit_weight: weight of the joint-limit penalty (rad^2 outside the body model's box
+            limits, summed over pose values).
+        prior_weight: weight of the pull of the non-root pose towards the rest pose (rad^2).
+        return_vertices: skin the full mesh of every frame at the end (``FitResult.vertices``).
+        threads: torch intra-op threads while fitting (1 is fastest for these small tensors,
+            and robust on a busy machine); None leaves torch's setting.
     """
 
-    old_threads = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        return _fit(body, joint_centres, markers, marker_names, regressor, layout, shape, fit_shape, iterations,
-                    shape_iterations, key_frames, stride, lr, smooth_weight, marker_weight, return_vertices,
-                    progress, old_threads, coarse_iterations)
-    finally:
-        torch.set_num_threads(old_threads)
+    fit_shape: bool = True
+    iterations: int = 30
+    coarse_iterations: int = 150
+    shape_iterations: int = 100
+    key_frames: int = 8
+    stride: int | None = None
+    lr: float = 0.04
+    smooth_weight: float = 0.002
+    marker_weight: float = 3.0
+    limit_weight: float = 10.0
+    prior_weight: float = 1e-4
+    return_vertices: bool = True
+    threads: int | None = 1
+
+    def key_frame_stride(self, n_frames: int) -> int:
+        """The pose stage's key-frame spacing (frames) for a clip of ``n_frames``."""
+        if self.stride is not None:
+            return self.stride
+        return 4 if n_frames <= 300 else 8
 
 
-def _fit(body, joint_centres, markers, marker_names, regressor, layout, shape, fit_shape, iterations,
-         shape_iterations, key_frames, stride, lr, smooth_weight, marker_weight, return_vertices, progress,
-         mesh_threads=None, coarse_iterations=150):
-    from odahgen.body.markers import load_layout, marker_points
-    from odahgen.body.regressor import load_regressor, regressor_path
+#: weight of the pull of the normalised shape towards the model's default shape (stage 2)
+SHAPE_PRIOR_WEIGHT = 1e-5
+#: the warm start takes a frame's root rotation from its own rigid fit where the rotations of
+#: its two neighbouring key frames differ by more than this (rad, axis-angle distance)
+ROOT_JUMP_RAD = 0.5
+#: frames skinned at once when the full mesh is built
+MESH_CHUNK = 64
 
-    t0 = time.perf_counter()
+
+@dataclass
+class _Targets:
+    """What the fit matches, checked and aligned.
+
+    joints (T, 22, 3) float32 m; markers (T, M, 3) float32 m of the M markers the layout has
+    (0 where missing) and valid (T, M) float32 (1 = present); marker_names (M,); the mesh's
+    linear points (see :meth:`BodyModel.prepare_points`): the regressor's 22 joint rows, then
+    the M markers, as point_idx (22 + M, K) int64 vertex ids and point_w (22 + M, K) float32.
+    """
+
+    joints: torch.Tensor
+    markers: torch.Tensor
+    valid: torch.Tensor
+    marker_names: list[str]
+    point_idx: np.ndarray
+    point_w: np.ndarray
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.joints.shape[0])
+
+
+def _targets(body: BodyModel, joint_centres, markers, marker_names, regressor: Regressor | None,
+             layout: dict | None) -> _Targets:
+    """Check the inputs (one-line errors) and build the :class:`_Targets`."""
     jc = _check("joint_centres", joint_centres, (22, 3))
     T = jc.shape[0]
     if T == 0:
@@ -226,158 +234,306 @@ def _fit(body, joint_centres, markers, marker_names, regressor, layout, shape, f
     pw[:22, : regressor.weights.shape[1]] = regressor.weights
     pidx[22:, : midx.shape[1]] = midx
     pw[22:, : mw.shape[1]] = mw
-
     f32 = torch.float32
-    jt = torch.as_tensor(jc, dtype=f32)
-    prob = _Problem(body, pidx, pw, 22, jt, torch.as_tensor(mk, dtype=f32), torch.as_tensor(valid, dtype=f32),
-                    {"limits": 10.0, "prior": 1e-4})
-    if stride is None:
-        stride = 4 if T <= 300 else 8
-    info: dict = {"frames": T, "markers_used": len(names), "stride": stride}
-    lo, hi = body.shape_bounds()
-    s0 = body.default_shape() if shape is None else torch.as_tensor(shape, dtype=f32).reshape(-1)
-    if s0.shape[0] != body.n_shape:
-        raise OdahgenError(f"shape must have {body.n_shape} values, got {s0.shape[0]}")
+    return _Targets(torch.as_tensor(jc, dtype=f32), torch.as_tensor(mk, dtype=f32),
+                    torch.as_tensor(valid, dtype=f32), names, pidx, pw)
 
-    def root_init(shape_t):
+
+class _Problem:
+    """The objective: data terms (joint centres, markers) and pose penalties (limits, prior)."""
+
+    def __init__(self, body: BodyModel, targets: _Targets, opts: FitOptions):
+        self.body, self.targets = body, targets
+        self.idx, self.w = targets.point_idx, targets.point_w
+        self.nj = 22
+        self.jt, self.mk, self.valid = targets.joints, targets.markers, targets.valid
+        self.marker_weight = opts.marker_weight
+        self.limit_weight, self.prior_weight = opts.limit_weight, opts.prior_weight
+        self.lo, self.hi = body.pose_lower, body.pose_upper
+
+    def data_loss(self, pts: torch.Tensor, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(joint term, marker term), m^2, of the posed linear points ``pts (B, 22 + M, 3)`` of
+        the target frames ``frames (B,)``."""
+        j = pts[:, : self.nj]
+        m = pts[:, self.nj :]
+        lj = ((j - self.jt[frames]) ** 2).sum(-1).mean()
+        if m.shape[1]:
+            v = self.valid[frames]
+            lm = (((m - self.mk[frames]) ** 2).sum(-1) * v).sum() / v.sum().clamp_min(1)
+        else:
+            lm = pts.new_zeros(())
+        return lj, lm
+
+    def reg_loss(self, pose: torch.Tensor) -> torch.Tensor:
+        """Weighted joint-limit and rest-pose penalties of ``pose (B, P)`` rad."""
+        lim = (torch.relu(self.lo - pose) ** 2 + torch.relu(pose - self.hi) ** 2).sum(-1).mean()
+        prior = (pose[:, 3:] ** 2).sum(-1).mean()
+        return self.limit_weight * lim + self.prior_weight * prior
+
+    def pose_loss(self, prep: dict, pose: torch.Tensor, trans: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """Data terms + pose penalties of ``pose (B, P)``, ``trans (B, 3)`` at ``frames (B,)``."""
+        pts = self.body.pose_points(prep, pose, trans)
+        lj, lm = self.data_loss(pts, frames)
+        return lj + self.marker_weight * lm + self.reg_loss(pose)
+
+    def points(self, shape: torch.Tensor, rest_fn=None) -> dict:
+        """The linear points prepared for ``shape (1, S)`` (see :meth:`BodyModel.prepare_points`)."""
+        return self.body.prepare_points(shape, self.idx, self.w, rest_fn=rest_fn)
+
+
+# ---- optimisers ------------------------------------------------------------------------
+def _lbfgs(params: list[torch.Tensor], closure, n: int) -> float:
+    """At most ``n`` L-BFGS iterations (strong Wolfe line search) on ``closure() -> loss``;
+    returns the loss at the start of the last iteration."""
+    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=n, history_size=20, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-10, tolerance_change=1e-14)
+
+    def c():
+        opt.zero_grad(set_to_none=True)
+        loss = closure()
+        loss.backward()
+        return loss
+
+    return float(opt.step(c).detach())
+
+
+def _adam(params: list[torch.Tensor], closure, n: int, lr: float) -> float:
+    """``n`` Adam steps, learning rate ``lr`` cosine-annealed to 5 %; returns the last loss."""
+    if n <= 0:
         with torch.no_grad():
-            prep = body.prepare_points(shape_t, pidx, pw)
-            rest = body.pose_points(prep, torch.zeros(1, body.pose_dim), torch.zeros(1, 3))[0]
-            h = prep["frames"][0, 0, :3, 3]
-            R, c = _kabsch(rest[list(ROOT_JOINTS)], jt[:, list(ROOT_JOINTS)])
-            pose = torch.zeros(T, body.pose_dim)
-            pose[:, :3] = _matrix_to_axis_angle(R)
-            trans = c - h + (R @ h[:, None])[..., 0]
-        return pose, trans
+            return float(closure())
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n, eta_min=lr * 0.05)
+    for _ in range(n):
+        opt.zero_grad(set_to_none=True)
+        loss = closure()
+        loss.backward()
+        opt.step()
+        sched.step()
+    return float(loss.detach())
 
-    def lbfgs(params, closure, n):
-        opt = torch.optim.LBFGS(params, lr=1.0, max_iter=n, history_size=20, line_search_fn="strong_wolfe",
-                                tolerance_grad=1e-10, tolerance_change=1e-14)
 
-        def c():
-            opt.zero_grad(set_to_none=True)
-            loss = closure()
-            loss.backward()
-            return loss
-
-        return float(opt.step(c).detach())
-
-    def adam(params, closure, n):
-        opt = torch.optim.Adam(params, lr=lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, n, eta_min=lr * 0.05)
-        for _ in range(n):
-            opt.zero_grad(set_to_none=True)
-            loss = closure()
-            loss.backward()
-            opt.step()
-            sched.step()
-        return float(loss.detach())
-
-    # --- stage 2: shape (+ key-frame poses)
-    pose_init, trans_init = root_init(s0.clamp(lo, hi))
-    shape_final = s0.clamp(lo, hi)
-    if fit_shape:
-        t1 = time.perf_counter()
-        kf = torch.as_tensor(np.unique(np.linspace(0, T - 1, min(key_frames, T)).round().astype(int)))
-        eps = 1e-3
-        u = torch.logit(((s0 - lo) / (hi - lo)).clamp(eps, 1 - eps)).clone().requires_grad_(True)
-        kp = pose_init[kf].clone().requires_grad_(True)
-        kt = trans_init[kf].clone().requires_grad_(True)
-        s_default = ((body.default_shape() - lo) / (hi - lo))
-
-        lin = {"fn": linearised_rest(body, s0.clamp(lo, hi))}
-
-        def shape_closure():
-            sh = lo + (hi - lo) * torch.sigmoid(u)
-            prep = body.prepare_points(sh[None], pidx, pw, rest_fn=lin["fn"])
-            pts = body.pose_points(prep, kp, kt)
-            lj, lm = prob.data_loss(pts, kf)
-            return lj + marker_weight * lm + prob.reg_loss(kp) + 1e-5 * ((sh - lo) / (hi - lo) - s_default).pow(2).sum()
-
-        # poses first (shape fixed), then shape and poses together
-        adam([kp, kt], lambda: shape_closure(), shape_iterations // 2)
-        adam([u, kp, kt], shape_closure, shape_iterations)
-        # re-linearise at the new shape and refine
-        lin["fn"] = linearised_rest(body, (lo + (hi - lo) * torch.sigmoid(u)).detach())
-        info["shape_loss"] = adam([u, kp, kt], shape_closure, shape_iterations // 2)
-        shape_final = (lo + (hi - lo) * torch.sigmoid(u)).detach()
-        info["shape_seconds"] = round(time.perf_counter() - t1, 3)
-        pose_init, trans_init = root_init(shape_final)
-        if progress:
-            progress("shape", 1)
-
-    # --- stage 3/4: poses
-    t2 = time.perf_counter()
+# ---- stages ----------------------------------------------------------------------------
+def _root_init(prob: _Problem, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stage 1: per frame, the rigid (Kabsch) fit of the rest pelvis/hip/back joints of
+    ``shape (S,)`` to the targets. Returns pose (T, P) rad (root rotation only), trans (T, 3) m."""
+    body, jt = prob.body, prob.jt
+    T = jt.shape[0]
     with torch.no_grad():
-        prep = body.prepare_points(shape_final[None], pidx, pw)
-    prep = {k: v.detach() for k, v in prep.items()}
-    coarse = torch.arange(0, T, max(1, stride))
+        prep = prob.points(shape)
+        rest = body.pose_points(prep, torch.zeros(1, body.pose_dim), torch.zeros(1, 3))[0]
+        h = prep["frames"][0, 0, :3, 3]
+        R, c = _kabsch(rest[list(ROOT_JOINTS)], jt[:, list(ROOT_JOINTS)])
+        pose = torch.zeros(T, body.pose_dim)
+        pose[:, :3] = _matrix_to_axis_angle(R)
+        trans = c - h + (R @ h[:, None])[..., 0]
+    return pose, trans
+
+
+def _fit_shape(prob: _Problem, s0: torch.Tensor, pose_init: torch.Tensor, trans_init: torch.Tensor,
+               opts: FitOptions, info: dict) -> torch.Tensor:
+    """Stage 2: the shape (bounded through a sigmoid) and the poses of ``opts.key_frames``
+    frames spread over the sequence, jointly, on a rest state linear in the shape. Returns the
+    shape (S,)."""
+    body = prob.body
+    T = prob.jt.shape[0]
+    lo, hi = body.shape_bounds()
+    kf = torch.as_tensor(np.unique(np.linspace(0, T - 1, min(opts.key_frames, T)).round().astype(int)))
+    eps = 1e-3
+    u = torch.logit(((s0 - lo) / (hi - lo)).clamp(eps, 1 - eps)).clone().requires_grad_(True)
+    kp = pose_init[kf].clone().requires_grad_(True)
+    kt = trans_init[kf].clone().requires_grad_(True)
+    s_default = (body.default_shape() - lo) / (hi - lo)
+    lin = {"fn": linearised_rest(body, s0.clamp(lo, hi))}
+
+    def closure():
+        sh = lo + (hi - lo) * torch.sigmoid(u)
+        prep = prob.points(sh[None], rest_fn=lin["fn"])
+        return prob.pose_loss(prep, kp, kt, kf) + SHAPE_PRIOR_WEIGHT * ((sh - lo) / (hi - lo) - s_default).pow(2).sum()
+
+    # poses first (shape fixed), then shape and poses together
+    _adam([kp, kt], closure, opts.shape_iterations // 2, opts.lr)
+    _adam([u, kp, kt], closure, opts.shape_iterations, opts.lr)
+    # re-linearise at the new shape and refine
+    lin["fn"] = linearised_rest(body, (lo + (hi - lo) * torch.sigmoid(u)).detach())
+    info["shape_loss"] = _adam([u, kp, kt], closure, opts.shape_iterations // 2, opts.lr)
+    return (lo + (hi - lo) * torch.sigmoid(u)).detach()
+
+
+def _fit_key_frames(prob: _Problem, prep: dict, coarse: torch.Tensor, pose_init: torch.Tensor,
+                    trans_init: torch.Tensor, opts: FitOptions) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stage 3: the key frames ``coarse (C,)`` all at once from the root initialisation (Adam,
+    then L-BFGS). Returns their pose (C, P) rad and trans (C, 3) m."""
     cp = pose_init[coarse].clone().requires_grad_(True)
     ct = trans_init[coarse].clone().requires_grad_(True)
 
-    def coarse_closure():
-        pts = body.pose_points(prep, cp, ct)
-        lj, lm = prob.data_loss(pts, coarse)
-        return lj + marker_weight * lm + prob.reg_loss(cp)
+    def closure():
+        return prob.pose_loss(prep, cp, ct, coarse)
 
-    adam([cp, ct], coarse_closure, coarse_iterations)
-    lbfgs([cp, ct], coarse_closure, coarse_iterations // 2)
-    # warm start: every frame from its solved neighbour key frames (linear blend; the root
-    # rotation from its own rigid fit when the key frames' rotations differ a lot)
-    cpd, ctd = cp.detach(), ct.detach()
+    _adam([cp, ct], closure, opts.coarse_iterations, opts.lr)
+    _lbfgs([cp, ct], closure, opts.coarse_iterations // 2)
+    return cp.detach(), ct.detach()
+
+
+def _warm_start(coarse: torch.Tensor, stride: int, cpd: torch.Tensor, ctd: torch.Tensor,
+                pose_init: torch.Tensor, trans_init: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every frame from its solved neighbouring key frames (linear blend); the root from its
+    own rigid fit where the two key frames' root rotations differ by more than
+    :data:`ROOT_JUMP_RAD`. Returns pose (T, P) rad, trans (T, 3) m."""
+    T = pose_init.shape[0]
+    f32 = torch.float32
     if len(coarse) > 1:
         pos = torch.arange(T, dtype=f32) / max(1, stride)
         i0 = pos.floor().long().clamp(max=len(coarse) - 1)
         i1 = (i0 + 1).clamp(max=len(coarse) - 1)
         last = coarse[i1] <= coarse[i0]
-        a = torch.where(last, torch.zeros(()), (torch.arange(T) - coarse[i0]).to(f32) / (coarse[i1] - coarse[i0]).clamp(min=1).to(f32))
+        a = torch.where(last, torch.zeros(()),
+                        (torch.arange(T) - coarse[i0]).to(f32) / (coarse[i1] - coarse[i0]).clamp(min=1).to(f32))
         pose = (1 - a)[:, None] * cpd[i0] + a[:, None] * cpd[i1]
         trans = (1 - a)[:, None] * ctd[i0] + a[:, None] * ctd[i1]
-        jump = (cpd[i1, :3] - cpd[i0, :3]).norm(dim=-1) > 0.5
+        jump = (cpd[i1, :3] - cpd[i0, :3]).norm(dim=-1) > ROOT_JUMP_RAD
         pose[jump, :3] = pose_init[jump, :3]
         trans[jump] = trans_init[jump]
     else:
         pose, trans = cpd[[0] * T].clone(), ctd[[0] * T].clone()
     pose[coarse] = cpd
     trans[coarse] = ctd
+    return pose, trans
+
+
+def _fit_all_frames(prob: _Problem, prep: dict, pose: torch.Tensor, trans: torch.Tensor,
+                    opts: FitOptions) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Stage 4: all frames together (L-BFGS) with temporal smoothness. Returns pose (T, P) rad,
+    trans (T, 3) m and the final loss."""
+    T = pose.shape[0]
     pose = pose.clone().requires_grad_(True)
     trans = trans.clone().requires_grad_(True)
     allf = torch.arange(T)
+    w = opts.smooth_weight
 
-    def fine_closure():
-        pts = body.pose_points(prep, pose, trans)
-        lj, lm = prob.data_loss(pts, allf)
-        loss = lj + marker_weight * lm + prob.reg_loss(pose)
+    def closure():
+        loss = prob.pose_loss(prep, pose, trans, allf)
         if T > 2:
             vel = pose[1:] - pose[:-1]
             acc = pose[2:] - 2 * pose[1:-1] + pose[:-2]
             tacc = trans[2:] - 2 * trans[1:-1] + trans[:-2]
-            loss = loss + smooth_weight * (1e-2 * (vel**2).sum(-1).mean() + (acc**2).sum(-1).mean()) \
-                + smooth_weight * 10 * (tacc**2).sum(-1).mean()
+            loss = loss + w * (1e-2 * (vel**2).sum(-1).mean() + (acc**2).sum(-1).mean()) \
+                + w * 10 * (tacc**2).sum(-1).mean()
         return loss
 
-    info["pose_loss"] = lbfgs([pose, trans], fine_closure, iterations)
-    info["pose_seconds"] = round(time.perf_counter() - t2, 3)
-    if progress:
-        progress("pose", 1)
+    loss = _lbfgs([pose, trans], closure, opts.iterations)
+    return pose.detach(), trans.detach(), loss
 
-    pose, trans = pose.detach(), trans.detach()
+
+def _residuals(prob: _Problem, prep: dict, pose: torch.Tensor, trans: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame (T,) mean joint-centre and mean marker error, mm (markers 0 if none)."""
+    T = pose.shape[0]
     with torch.no_grad():
-        pts = body.pose_points(prep, pose, trans)
-        jerr = torch.linalg.norm(pts[:, :22] - jt, dim=-1).mean(1).numpy() * 1000
-        if names:
+        pts = prob.body.pose_points(prep, pose, trans)
+        jerr = torch.linalg.norm(pts[:, :22] - prob.jt, dim=-1).mean(1).numpy() * 1000
+        if prob.targets.marker_names:
             d = torch.linalg.norm(pts[:, 22:] - prob.mk, dim=-1) * prob.valid
             merr = (d.sum(1) / prob.valid.sum(1).clamp_min(1)).numpy() * 1000
         else:
             merr = np.zeros(T)
-        verts = None
-        if return_vertices:
-            t3 = time.perf_counter()
-            full = body.prepare(shape_final[None])
-            verts = np.empty((T, body.n_vertices, 3), dtype=np.float32)
-            for a in range(0, T, 64):
-                verts[a : a + 64] = body.pose_prepared(full, pose[a : a + 64], trans[a : a + 64]).numpy()
-            info["mesh_seconds"] = round(time.perf_counter() - t3, 3)
+    return jerr, merr
+
+
+def _skin_mesh(body: BodyModel, shape: torch.Tensor, pose: torch.Tensor, trans: torch.Tensor) -> np.ndarray:
+    """(T, V, 3) float32 m: the full mesh of every frame, :data:`MESH_CHUNK` frames at a time."""
+    T = pose.shape[0]
+    with torch.no_grad():
+        full = body.prepare(shape[None])
+        verts = np.empty((T, body.n_vertices, 3), dtype=np.float32)
+        for a in range(0, T, MESH_CHUNK):
+            verts[a : a + MESH_CHUNK] = body.pose_prepared(full, pose[a : a + MESH_CHUNK], trans[a : a + MESH_CHUNK]).numpy()
+    return verts
+
+
+# ---- the fit ---------------------------------------------------------------------------
+def fit_sequence(
+    body: BodyModel,
+    joint_centres,
+    markers,
+    marker_names,
+    regressor: Regressor | None = None,
+    layout: dict | None = None,
+    shape=None,
+    options: FitOptions | None = None,
+    progress=None,
+    **settings,
+) -> FitResult:
+    """Fit ``body`` to a sequence.
+
+    Args:
+        joint_centres: (T, 22, 3) m, OpenSim joint centres (JOINT_NAMES order), world frame.
+        markers: (T, M, 3) m model markers (NaN = missing, ignored), ``marker_names`` (M,).
+        regressor: a :class:`odahgen.body.regressor.Regressor` (default: the shipped one for
+            this body model and the built-in skeleton).
+        layout: virtual marker layout (default: the shipped one); markers not in it are ignored.
+        shape: (S,) fixed shape (with ``fit_shape=False``) or the shape initialisation.
+        options: a :class:`FitOptions` (default: ``FitOptions()``).
+        progress: called as ``progress(stage, 1)`` after the "shape" and "pose" stages.
+        **settings: :class:`FitOptions` fields overriding ``options`` (e.g. ``iterations=40,
+            fit_shape=False``); an unknown name is a TypeError.
+    Returns:
+        :class:`FitResult` (pose (T, P) rad, trans (T, 3) m, vertices (T, V, 3) float32 m,
+        joint_err_mm (T,), marker_err_mm (T,)).
+    """
+    opts = dataclasses.replace(options or FitOptions(), **settings)
+    old_threads = torch.get_num_threads()
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    try:
+        return _fit(body, joint_centres, markers, marker_names, regressor, layout, shape, opts, progress)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _fit(body: BodyModel, joint_centres, markers, marker_names, regressor, layout, shape, opts: FitOptions,
+         progress) -> FitResult:
+    """The stages of :func:`fit_sequence` (see the module docstring), in order."""
+    t0 = time.perf_counter()
+    targets = _targets(body, joint_centres, markers, marker_names, regressor, layout)
+    prob = _Problem(body, targets, opts)
+    T = targets.n_frames
+    stride = opts.key_frame_stride(T)
+    info: dict = {"frames": T, "markers_used": len(targets.marker_names), "stride": stride}
+    lo, hi = body.shape_bounds()
+    s0 = body.default_shape() if shape is None else torch.as_tensor(shape, dtype=torch.float32).reshape(-1)
+    if s0.shape[0] != body.n_shape:
+        raise OdahgenError(f"shape must have {body.n_shape} values, got {s0.shape[0]}")
+
+    # stages 1-2: root initialisation, shape (+ key-frame poses)
+    shape_final = s0.clamp(lo, hi)
+    pose_init, trans_init = _root_init(prob, shape_final)
+    if opts.fit_shape:
+        t1 = time.perf_counter()
+        shape_final = _fit_shape(prob, s0, pose_init, trans_init, opts, info)
+        info["shape_seconds"] = round(time.perf_counter() - t1, 3)
+        pose_init, trans_init = _root_init(prob, shape_final)
+        if progress:
+            progress("shape", 1)
+
+    # stages 3-4: poses, key frames then all frames
+    t2 = time.perf_counter()
+    with torch.no_grad():
+        prep = prob.points(shape_final[None])
+    prep = {k: v.detach() for k, v in prep.items()}
+    coarse = torch.arange(0, T, max(1, stride))
+    cpd, ctd = _fit_key_frames(prob, prep, coarse, pose_init, trans_init, opts)
+    pose, trans = _warm_start(coarse, stride, cpd, ctd, pose_init, trans_init)
+    pose, trans, info["pose_loss"] = _fit_all_frames(prob, prep, pose, trans, opts)
+    info["pose_seconds"] = round(time.perf_counter() - t2, 3)
+    if progress:
+        progress("pose", 1)
+
+    jerr, merr = _residuals(prob, prep, pose, trans)
+    verts = None
+    if opts.return_vertices:
+        t3 = time.perf_counter()
+        verts = _skin_mesh(body, shape_final, pose, trans)
+        info["mesh_seconds"] = round(time.perf_counter() - t3, 3)
     return FitResult(
         shape=shape_final.numpy(), pose=pose.numpy(), trans=trans.numpy(), vertices=verts,
         joint_err_mm=jerr.astype(np.float32), marker_err_mm=merr.astype(np.float32),

@@ -29,6 +29,8 @@ import numpy as np
 import torch
 
 from odahgen.body.base import BodyModel
+from odahgen.body.sampling import random_poses, random_shapes
+from odahgen.body.sparse import fit_sparse_weights
 from odahgen.errors import OdahgenError
 
 ASSET_DIR = Path(__file__).resolve().parents[2] / "assets" / "markers"
@@ -73,10 +75,9 @@ def _split(body: str) -> tuple[str, str]:
 
 def _generic_model():
     """Default-pose positions of the built-in OpenSim model: joint centres by body, markers."""
-    from odahgen.skeleton.kinematics import extract_tree
-    from odahgen.skeleton.model import load_model
+    from odahgen.skeleton.fk import load_tree
 
-    tree = extract_tree(load_model("builtin"))
+    tree = load_tree("builtin")
     R, p, jc = tree.forward(tree.coord_default[None])
     mk = tree.markers(R, p)[0]
     return tree, {b: jc[0, i] for i, b in enumerate(tree.body_names)}, R[0], dict(zip(tree.marker_names, mk))
@@ -129,8 +130,6 @@ def vertex_segments(body: BodyModel) -> np.ndarray:
 
 def build_layout(body: BodyModel, shape=None) -> dict:
     """Place every marker of the built-in marker set on ``body`` (see module docstring)."""
-    from odahgen.body.regressor import fit_sparse_weights
-
     tree, gj, R, gmk = _generic_model()
     from odahgen.skeleton.markers import MARKER_BODY, MARKER_CLASS
 
@@ -189,8 +188,6 @@ def build_layout(body: BodyModel, shape=None) -> dict:
 def _joint_combination(body, shape, joint_key, target, rest, fit) -> tuple[list[int], list[float]]:
     """A sparse non-negative vertex combination (weights sum to 1) reproducing the body
     model's joint ``joint_key`` over a few random shapes and poses."""
-    from odahgen.body.regressor import random_poses
-
     cand = np.argsort(np.linalg.norm(rest - target, axis=1))[:80]
     rng = np.random.default_rng(0)
     lo, hi = body.shape_bounds()
@@ -252,11 +249,9 @@ def refine_layout(body: BodyModel, layout: dict, rounds: int = 3, n_subjects: in
     combination (sum 1, at most 12) that best reproduces the skeleton's joint centre.
     Alternating these two least-squares steps lowers the same marker mismatch every round.
     Returns a new layout (``refine`` records the mean mismatch per round, mm)."""
-    from odahgen.body.regressor import fit_sparse_weights, random_poses, random_shapes
-    from odahgen.skeleton.kinematics import extract_tree
-    from odahgen.skeleton.model import load_model
+    from odahgen.skeleton.fk import load_tree
 
-    generic = extract_tree(load_model("builtin"))
+    generic = load_tree("builtin")
     rng = np.random.default_rng(seed)
     shapes = random_shapes(body, n_subjects, rng, spread=0.6)
     shapes[0] = np.asarray(layout.get("shape") or body.default_shape().numpy(), dtype=np.float32)

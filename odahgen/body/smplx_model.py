@@ -40,6 +40,8 @@ N_BETAS = 10
 
 def resolve_smplx_file(model_dir: str, gender: str = "neutral") -> str:
     """The SMPL-X .npz for ``gender`` in ``model_dir`` (or ``model_dir`` itself if a file)."""
+    if gender not in ("neutral", "male", "female"):
+        raise OdahgenError(f"unknown SMPL-X gender {gender!r}; choose neutral, male or female")
     if not model_dir:
         raise OdahgenError("body.model_dir is empty: set it to the folder with your SMPLX_*.npz files")
     if os.path.isdir(model_dir):
@@ -104,8 +106,6 @@ class SmplxBody(BodyModel):
     name = "smplx"
 
     def __init__(self, model_dir: str = "", gender: str = "neutral") -> None:
-        if gender not in ("neutral", "male", "female"):
-            raise OdahgenError(f"unknown SMPL-X gender {gender!r}; choose neutral, male or female")
         path = resolve_smplx_file(model_dir, gender)
         check_smplx_file(path)
         try:

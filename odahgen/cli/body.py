@@ -8,8 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
-from odahgen.body.markers import build_layout, layout_path, load_layout, refine_layout, render_layout
-from odahgen.body.regressor import load_regressor, regressor_path, train
+from odahgen.body import (
+    build_layout,
+    layout_path,
+    load_body_model,
+    load_layout,
+    load_regressor,
+    refine_layout,
+    regressor_path,
+    render_layout,
+    train_regressor,
+)
 from odahgen.errors import OdahgenError
 from odahgen.skeleton.names import JOINT_NAMES
 
@@ -36,7 +45,6 @@ def register_markers(subparsers) -> None:
 
 
 def _cmd_markers(args) -> int:
-    from odahgen.body.base import load_body_model
     from odahgen.io import atomic_write_json
 
     body = load_body_model(args.body, model_dir=args.model_dir, gender=args.gender)
@@ -86,8 +94,6 @@ def register_regressor(subparsers) -> None:
 
 
 def _cmd_train(args) -> int:
-    from odahgen.body.base import load_body_model
-    from odahgen.body.markers import load_layout
     from odahgen.io import atomic_write_json
 
     if args.subjects < 2 or args.poses < 1:
@@ -101,8 +107,9 @@ def _cmd_train(args) -> int:
         procedural = get_source("procedural")
         boot = (load_regressor(args.bootstrap, body.n_vertices), partial(_motion_angles, procedural),
                 procedural.list_motions(), args.motion_frames, args.motions_per_subject)
-    reg, report = train(body, layout, args.subjects, args.poses, seed=args.seed, max_nonzero=args.vertices_per_joint,
-                        max_ik_rms_m=args.max_ik_rms_mm / 1000.0, pairs_path=args.pairs, bootstrap=boot)
+    reg, report = train_regressor(body, layout, args.subjects, args.poses, seed=args.seed,
+                                  max_nonzero=args.vertices_per_joint, max_ik_rms_m=args.max_ik_rms_mm / 1000.0,
+                                  pairs_path=args.pairs, bootstrap=boot)
     out = Path(args.out) if args.out else regressor_path(body.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     reg.save(out)

@@ -322,7 +322,7 @@ _OFFSETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def _load_body(name: str, model_dir: str | None = None, gender: str = "neutral"):
     """The body model, kept for the process (a folder of files loads it once); an SMPL-X model
     file that changed on disk is reloaded."""
-    from odahgen.body.base import load_body_model
+    from odahgen.body import load_body_model
 
     if name == "smplx":
         from odahgen.body.smplx_model import resolve_smplx_file
