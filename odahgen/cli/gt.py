@@ -30,10 +30,21 @@ def _progress(label: str):
 
 
 def _describe(path: Path) -> dict:
-    from odahgen.gt.schema import _open, check_schema
+    from odahgen.gt.schema import _open, check_schema, damaged_file_error
 
     out: dict = {"file": str(path), "attrs": {}, "datasets": {}, "groups": {}}
-    with _open(path) as f:
+    try:
+        _visit(_open(path), out)
+    except OdahgenError:
+        raise
+    except Exception as err:  # h5py on a truncated or overwritten file
+        raise damaged_file_error(path, err) from None
+    out["schema_problems"] = check_schema(path)
+    return out
+
+
+def _visit(f: h5py.File, out: dict) -> None:
+    with f:
         out["attrs"] = {k: _jsonable(v) for k, v in f.attrs.items()}
 
         def visit(name, obj):
@@ -48,8 +59,6 @@ def _describe(path: Path) -> dict:
                 out["groups"][name] = {k: _jsonable(v) for k, v in obj.attrs.items()}
 
         f.visititems(visit)
-    out["schema_problems"] = check_schema(path)
-    return out
 
 
 def _jsonable(v):

@@ -23,12 +23,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
-import h5py
 import numpy as np
 
 from odahgen import __version__
 from odahgen.errors import OdahgenError
-from odahgen.gt.schema import SCHEMA_VERSION, _attr_str
+from odahgen.gt.schema import SCHEMA_VERSION, _attr_str, _open, damaged_file_error
 from odahgen.io import atomic_path, atomic_write_json, atomic_write_text, stable_hash
 
 TRIALS_DIR = "trials"
@@ -69,12 +68,18 @@ def check_dataset(dataset: str | Path) -> Path:
 
 
 def index_row(h5_path: Path, dataset: Path) -> dict[str, Any]:
-    """One index row from a trial file's /meta, /videos and /qa (no large arrays read)."""
+    """One index row from a trial file's /meta, /videos and /qa (no large arrays read).
+    A damaged file is a one-line OdahgenError naming it."""
     try:
-        f = h5py.File(h5_path, "r")
-    except OSError as err:
-        raise OdahgenError(f"{h5_path}: not a readable HDF5 file ({' '.join(str(err).split())})") from None
-    with f:
+        return _index_row(h5_path, dataset)
+    except OdahgenError:
+        raise
+    except Exception as err:  # h5py on a truncated or overwritten file
+        raise damaged_file_error(h5_path, err) from None
+
+
+def _index_row(h5_path: Path, dataset: Path) -> dict[str, Any]:
+    with _open(h5_path) as f:
         ma = f["meta"].attrs if "meta" in f else {}
         qa = f["qa"].attrs if "qa" in f else {}
         metrics = json.loads(_attr_str(qa, "metrics", "{}") or "{}") if qa else {}
@@ -349,8 +354,14 @@ def trial_versions(dataset: str | Path, rows: list[dict[str, Any]]) -> dict[str,
     """Tool -> versions seen in the trials' ``/meta`` attribute ``versions``."""
     seen: dict[str, set[str]] = defaultdict(set)
     for row in rows:
-        with h5py.File(Path(dataset) / row["path"], "r") as f:
-            vers = json.loads(_attr_str(f["meta"].attrs, "versions", "{}") or "{}")
+        path = Path(dataset) / row["path"]
+        try:
+            with _open(path) as f:
+                vers = json.loads(_attr_str(f["meta"].attrs, "versions", "{}") or "{}") if "meta" in f else {}
+        except OdahgenError:
+            raise
+        except Exception as err:  # a damaged file, or /meta versions that are not JSON
+            raise damaged_file_error(path, err) from None
         for tool, ver in vers.items():
             seen[tool].add(str(ver))
     return {k: sorted(v) for k, v in seen.items()}

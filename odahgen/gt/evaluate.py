@@ -10,7 +10,17 @@ or one file when GT is one trial. A prediction file holds any of:
 - ``keypoints_3d`` (T,44,3) m, odahgen keypoint order (used directly when present).
 
 An odahgen ``trial.h5`` also works as a prediction. Per dataset, each metric is the mean
-over all evaluated frames (frame-weighted over trials).
+over all evaluated frames (frame-weighted over trials, each trial weighted by the frames it
+was scored on).
+
+Missing predictions: NaN marks a value the predictor did not give (an occluded joint, a
+lost frame). NaN joint-angle values are left out of the angle MAE; a predicted keypoint
+with a NaN coordinate is left out of its frame's Procrustes alignment and of the means, and
+a frame with fewer than 3 keypoints present is not scored; keypoints computed by FK from
+angles are missing in every frame with a NaN angle. Each trial reports what was missing
+(``missing``: counts per array, per coordinate and per keypoint; a note in the table; two
+columns in the CSV). A prediction array that is entirely NaN, any infinite value, and NaN
+segment scales are errors naming the file and the array: there is nothing honest to score.
 """
 
 from __future__ import annotations
@@ -28,10 +38,19 @@ import numpy as np
 from odahgen.errors import OdahgenError
 from odahgen.gt import fk as fk_adapter
 from odahgen.gt.dataset import TRIAL_FILE, trial_files
-from odahgen.gt.metrics import angle_errors_deg, pa_mpjpe_mm, pa_mpjve_mm_s
+from odahgen.gt.metrics import (
+    MIN_ALIGN_KEYPOINTS,
+    angle_errors_deg,
+    nanmean,
+    pa_errors_m,
+    pa_velocity_errors_m_s,
+)
 from odahgen.gt.schema import SCHEMA_NAME, load_trial
 
 METRICS = ("angle_mae_deg", "pa_mpjpe_mm", "pa_mpjve_mm_s")
+MISSING_ARRAYS = ("joint_angles", "keypoints_3d")
+#: CSV columns after the metrics: how many values of each array were NaN (missing).
+MISSING_COLUMNS = ("joint_angles_missing", "keypoints_3d_missing")
 
 
 @dataclass
@@ -43,10 +62,15 @@ class Prediction:
 
 @dataclass
 class TrialScore:
+    """``values``: metric -> float (NaN = not computed); ``weights``: metric -> frames it was
+    scored on (for the dataset mean); ``missing``: array -> what was NaN (empty = nothing)."""
+
     trial: str
     n_frames: int
     values: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    weights: dict[str, float] = field(default_factory=dict)
+    missing: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def load_prediction(path: str | Path) -> Prediction:
@@ -62,7 +86,7 @@ def load_prediction(path: str | Path) -> Prediction:
             with h5py.File(path, "r") as f:
                 if f.attrs.get("schema") in (SCHEMA_NAME, SCHEMA_NAME.encode()):
                     gt = load_trial(path)
-                    return Prediction(gt.joint_angles, gt.segment_scales, gt.keypoints_3d)
+                    return _check_values(path, Prediction(gt.joint_angles, gt.segment_scales, gt.keypoints_3d))
                 data = {k: f[k][()] for k in ("joint_angles", "segment_scales", "keypoints_3d") if k in f}
     except OdahgenError:
         raise
@@ -71,26 +95,71 @@ def load_prediction(path: str | Path) -> Prediction:
     pred = Prediction(data.get("joint_angles"), data.get("segment_scales"), data.get("keypoints_3d"))
     if pred.joint_angles is None and pred.keypoints_3d is None:
         raise OdahgenError(f"{path}: prediction has neither joint_angles nor keypoints_3d")
+    return _check_values(path, pred)
+
+
+def _check_values(path: Path, pred: Prediction) -> Prediction:
+    """Refuse what cannot be scored honestly: non-numeric arrays, infinite values, an array
+    that is entirely NaN, NaN segment scales. Partial NaN stays (scored as missing)."""
+    for name in ("joint_angles", "segment_scales", "keypoints_3d"):
+        arr = getattr(pred, name)
+        if arr is None:
+            continue
+        try:
+            arr = np.asarray(arr, float)
+        except (TypeError, ValueError):
+            raise OdahgenError(f"{path}: {name} is not a numeric array") from None
+        setattr(pred, name, arr)
+        inf = np.isinf(arr)
+        if inf.any():
+            where = np.argwhere(inf)[0]
+            raise OdahgenError(f"{path}: {name} has {int(inf.sum())} infinite values (first at index "
+                               f"{tuple(int(i) for i in where)}); give NaN where a value is missing")
+        nan = np.isnan(arr)
+        if arr.size and nan.all():
+            raise OdahgenError(f"{path}: {name} is all NaN: nothing to score (leave the array out, or give "
+                               "NaN only where a value is missing)")
+        if name == "segment_scales" and nan.any():
+            raise OdahgenError(f"{path}: segment_scales has {int(nan.sum())} NaN values; scales must be complete")
     return pred
 
 
 def score_trial(pred: Prediction, gt, pred_path: Path | str = "", generic_model=None) -> TrialScore:
-    """Metrics of one trial. ``gt`` is a TrialGT. Shape mismatches raise OdahgenError."""
+    """Metrics of one trial. ``gt`` is a TrialGT. Shape mismatches raise OdahgenError. NaN
+    in the prediction is left out and counted in ``TrialScore.missing`` (module docstring)."""
     T = gt.n_frames
     score = TrialScore(trial=gt.meta.trial, n_frames=T)
+    name = Path(pred_path).name if pred_path else "the prediction"
+    ang = None
     if pred.joint_angles is not None:
         ang = np.asarray(pred.joint_angles, float)
         if ang.shape != np.shape(gt.joint_angles):
             raise OdahgenError(f"{pred_path}: joint_angles shape {ang.shape}, ground truth {np.shape(gt.joint_angles)}")
-        score.values["angle_mae_deg"] = float(np.mean(angle_errors_deg(ang, gt.joint_angles)))
+        errors = angle_errors_deg(ang, gt.joint_angles)  # (T, 36)
+        present = np.isfinite(errors)
+        score.values["angle_mae_deg"] = nanmean(errors)
+        score.weights["angle_mae_deg"] = T * present.mean() if errors.size else 0.0
+        if not present.all():
+            coords = [c for c, r in zip(gt.coordinate_names, gt.rotational) if r]
+            per = (~present).sum(axis=0)
+            score.missing["joint_angles"] = {
+                "values": int((~present).sum()), "of": int(present.size),
+                "per_coordinate": {c: int(n) for c, n in zip(coords, per) if n}}
+            score.notes.append(f"{score.trial}: {100 * (~present).mean():.1f}% of the joint-angle values are NaN "
+                               f"in {name}: left out, counted as missing")
     else:
         score.values["angle_mae_deg"] = float("nan")
     kp = None
     if pred.keypoints_3d is not None:
         kp = np.asarray(pred.keypoints_3d, float)
-    elif pred.joint_angles is not None and pred.segment_scales is not None:
+    elif ang is not None and pred.segment_scales is not None:
+        lost = ~np.isfinite(ang).all(axis=1)  # frames FK cannot pose
         try:
-            kp = fk_adapter.fk_keypoints_from_scales(pred.joint_angles, pred.segment_scales, generic_model)
+            kp = fk_adapter.fk_keypoints_from_scales(np.where(np.isfinite(ang), ang, 0.0), pred.segment_scales,
+                                                     generic_model)
+            kp = np.asarray(kp, float).copy()
+            if kp.ndim == 3 and kp.shape[0] == T:
+                kp[lost] = np.nan
         except fk_adapter.FKUnavailable as err:
             score.notes.append(f"no keypoint metrics: {err}")
     else:
@@ -98,12 +167,36 @@ def score_trial(pred: Prediction, gt, pred_path: Path | str = "", generic_model=
     if kp is not None:
         if kp.shape != np.shape(gt.keypoints_3d):
             raise OdahgenError(f"{pred_path}: keypoints_3d shape {kp.shape}, ground truth {np.shape(gt.keypoints_3d)}")
-        score.values["pa_mpjpe_mm"] = pa_mpjpe_mm(kp, gt.keypoints_3d)
-        score.values["pa_mpjve_mm_s"] = pa_mpjve_mm_s(kp, gt.keypoints_3d, gt.meta.fps)
+        _score_keypoints(score, kp, gt, name, from_fk=pred.keypoints_3d is None)
     else:
         score.values["pa_mpjpe_mm"] = float("nan")
         score.values["pa_mpjve_mm_s"] = float("nan")
     return score
+
+
+def _score_keypoints(score: TrialScore, kp: np.ndarray, gt, name: str, from_fk: bool) -> None:
+    T = score.n_frames
+    errors = pa_errors_m(kp, gt.keypoints_3d)  # (T, 44), NaN = missing or frame not aligned
+    score.values["pa_mpjpe_mm"] = nanmean(errors) * 1000.0
+    score.weights["pa_mpjpe_mm"] = T * np.isfinite(errors).mean() if errors.size else 0.0
+    if T >= 2:
+        verr = pa_velocity_errors_m_s(kp, gt.keypoints_3d, gt.meta.fps)
+        score.values["pa_mpjve_mm_s"] = nanmean(verr) * 1000.0
+        score.weights["pa_mpjve_mm_s"] = T * np.isfinite(verr).mean() if verr.size else 0.0
+    else:
+        score.values["pa_mpjve_mm_s"] = float("nan")
+    present = np.isfinite(kp).all(axis=-1)
+    if present.all():
+        return
+    per = (~present).sum(axis=0)
+    unscored = int((present.sum(axis=1) < MIN_ALIGN_KEYPOINTS).sum())
+    score.missing["keypoints_3d"] = {
+        "values": int((~present).sum()), "of": int(present.size), "frames_unscored": unscored,
+        "per_keypoint": {k: int(n) for k, n in zip(gt.keypoint_names, per) if n}}
+    what = "FK of the frames with NaN joint angles" if from_fk else f"NaN in {name}"
+    score.notes.append(f"{score.trial}: {100 * (~present).mean():.1f}% of the keypoints are missing ({what}): "
+                       "left out, counted as missing"
+                       + (f"; {unscored} frames with < {MIN_ALIGN_KEYPOINTS} keypoints not scored" if unscored else ""))
 
 
 def _find_prediction(pred_dir: Path, trial: str) -> Path | None:
@@ -148,13 +241,14 @@ def evaluate(pred: str | Path, gt: str | Path, generic_model=None, trials: set[s
         raise OdahgenError(f"{pred}: no prediction matches a ground-truth trial ({len(missing)} trials without one)")
     dataset: dict[str, float] = {}
     for m in METRICS:
-        vals = [(s.values[m], s.n_frames) for s in scores if np.isfinite(s.values.get(m, np.nan))]
+        vals = [(s.values[m], s.weights.get(m, s.n_frames)) for s in scores if np.isfinite(s.values.get(m, np.nan))]
         w = sum(n for _, n in vals)
         dataset[m] = float(sum(v * n for v, n in vals) / w) if w else float("nan")
     dataset["trials"] = len(scores)
     dataset["frames"] = sum(s.n_frames for s in scores)
     return {
-        "trials": [{"trial": s.trial, "n_frames": s.n_frames, **s.values, "notes": s.notes} for s in scores],
+        "trials": [{"trial": s.trial, "n_frames": s.n_frames, **s.values, "missing": s.missing, "notes": s.notes}
+                   for s in scores],
         "dataset": dataset,
         "missing": missing,
     }
@@ -184,11 +278,15 @@ def format_table(result: dict[str, Any]) -> str:
 def to_csv(result: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["trial", "n_frames", *METRICS])
+    w.writerow(["trial", "n_frames", *METRICS, *MISSING_COLUMNS])
     for t in result["trials"]:
-        w.writerow([t["trial"], t["n_frames"], *[t[m] for m in METRICS]])
+        missing = t.get("missing", {})
+        w.writerow([t["trial"], t["n_frames"], *[t[m] for m in METRICS],
+                    *[missing.get(a, {}).get("values", 0) for a in MISSING_ARRAYS]])
     d = result["dataset"]
-    w.writerow(["__dataset__", d["frames"], *[d[m] for m in METRICS]])
+    w.writerow(["__dataset__", d["frames"], *[d[m] for m in METRICS],
+                *[sum(t.get("missing", {}).get(a, {}).get("values", 0) for t in result["trials"])
+                  for a in MISSING_ARRAYS]])
     return buf.getvalue()
 
 

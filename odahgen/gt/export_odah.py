@@ -43,6 +43,7 @@ from odahgen.errors import OdahgenError
 from odahgen.gt.dataset import check_dataset, trial_files
 from odahgen.gt.schema import TrialGT, load_trial
 from odahgen.io import atomic_path, atomic_write_json
+from odahgen.io.atomic import check_output_dir
 from odahgen.io.mocap import write_mot as write_table
 from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES
 
@@ -143,12 +144,14 @@ def export_odah(
 ) -> dict[str, Any]:
     """Export a dataset to the ODAH layout under ``out``; returns the manifest.
 
+    ``out`` must be a folder or not exist yet (an existing file there is a one-line error,
+    raised before anything is written). Files are written atomically and follow the umask.
     ``generic_model``: the unscaled .osim for ``opensim_data/generic.osim`` (default
     ``DATASET/models/generic.osim``, else the skeleton's built-in model, else a trial's
     scaled model with unit scale factors — only the scale factors are read from it).
     """
     dataset = check_dataset(dataset)
-    out = Path(out)
+    out = check_output_dir(out)
     trials: list[tuple[Path, TrialGT]] = []
     skipped: list[dict[str, str]] = []
     files = trial_files(dataset)

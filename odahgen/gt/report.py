@@ -20,6 +20,7 @@ from odahgen import __version__
 from odahgen.gt.dataset import check_dataset, trial_files
 from odahgen.gt.schema import TrialGT, load_trial
 from odahgen.io import atomic_write_text
+from odahgen.io.atomic import check_output_file
 
 MAX_ANGLE_SAMPLES = 200_000  # rows of (T,39) kept for the histograms
 
@@ -154,12 +155,13 @@ def build_report(
     samples: int = 3,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> Path:
-    """Write the HTML report (default ``DATASET/report.html``); returns its path."""
+    """Write the HTML report (default ``DATASET/report.html``); returns its path. An ``out``
+    that is a folder (or lies below a file) is a one-line error before any work."""
     import matplotlib
 
     matplotlib.use("Agg")
     dataset = check_dataset(dataset)
-    out = Path(out) if out else dataset / "report.html"
+    out = check_output_file(Path(out) if out else dataset / "report.html")
     files = trial_files(dataset)
     rows: list[dict] = []
     angle_chunks: list[np.ndarray] = []

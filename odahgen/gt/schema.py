@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ import numpy as np
 
 from odahgen.errors import OdahgenError
 from odahgen.io import atomic_path
+from odahgen.io.records import adopt_output
 from odahgen.scene.cameras import project_points
 from odahgen.skeleton.names import (
     BODY_NAMES,
@@ -329,15 +331,52 @@ def _finite_or_none(metrics: dict[str, float]) -> dict[str, float | None]:
     return out
 
 
-def write_qa(path: str | Path, qa: QARecord) -> None:
-    """Replace the ``/qa`` group of an existing trial file in place."""
-    with h5py.File(path, "r+") as f:
-        if "qa" in f:
-            del f["qa"]
-        q = f.create_group("qa")
-        q.attrs["passed"] = bool(qa.passed)
-        q.attrs["reasons"] = json.dumps(list(qa.reasons))
-        q.attrs["metrics"] = json.dumps(_finite_or_none(qa.metrics), sort_keys=True)
+def write_qa(path: str | Path, qa: QARecord) -> Path:
+    """Store ``qa`` as the ``/qa`` group of the trial file at ``path``; returns the path.
+
+    The file is never modified in place (a kill during an in-place HDF5 write leaves a
+    file that no longer opens): every object except ``/qa`` is copied into a new file
+    beside it, the new ``/qa`` is added, and the new file is flushed and renamed onto the
+    original. A file that already holds this verdict is left untouched. Afterwards the
+    trial's stage records that list the file describe the new one
+    (:func:`odahgen.io.records.adopt_output`), so a resumed run does not take it for a
+    changed output. Raises OdahgenError (one line naming the file) when the file is not
+    readable odahgen ground truth; the file is then unchanged.
+    """
+    path = Path(path)
+    passed = bool(qa.passed)
+    reasons = json.dumps(list(qa.reasons))
+    metrics = json.dumps(_finite_or_none(qa.metrics), sort_keys=True)
+    try:
+        with _open(path) as src:
+            _check_version(path, src)
+            if _holds_qa(src, passed, reasons, metrics):
+                return path
+        with atomic_path(path) as tmp:
+            with _open(path) as src, h5py.File(tmp, "w") as dst:
+                for key, attr in src.attrs.items():
+                    dst.attrs.create(key, attr, dtype=src.attrs.get_id(key).dtype)
+                for name in src:
+                    if name != "qa":
+                        src.copy(src[name], dst, name=name)
+                q = dst.create_group("qa")
+                q.attrs["passed"] = passed
+                q.attrs["reasons"] = reasons
+                q.attrs["metrics"] = metrics
+    except OdahgenError:
+        raise
+    except Exception as err:  # a damaged file: h5py raises KeyError, OSError, RuntimeError, ...
+        raise damaged_file_error(path, err) from None
+    adopt_output(path)
+    return path
+
+
+def _holds_qa(f: h5py.File, passed: bool, reasons: str, metrics: str) -> bool:
+    if "qa" not in f:
+        return False
+    attrs = f["qa"].attrs
+    return ("passed" in attrs and bool(attrs["passed"]) == passed
+            and _attr_str(attrs, "reasons") == reasons and _attr_str(attrs, "metrics") == metrics)
 
 
 # --------------------------------------------------------------------------------------
@@ -425,8 +464,35 @@ def _open(path: Path) -> h5py.File:
         raise OdahgenError(f"{path}: no such trial file")
     try:
         return h5py.File(path, "r")
-    except OSError as err:
-        raise OdahgenError(f"{path}: not a readable HDF5 file ({' '.join(str(err).split())})") from None
+    except Exception as err:  # OSError for a truncated or foreign file
+        raise OdahgenError(f"{path}: not a readable HDF5 file ({_brief(err)})") from None
+
+
+def _brief(err: BaseException) -> str:
+    """An h5py error as one short line (its text, without the "Unable to ..." preamble)."""
+    text = " ".join(str(err).split()).strip("'\"")
+    for prefix in ("Unable to synchronously open object ", "Unable to synchronously open file ",
+                   "Unable to synchronously ", "Unable to open object ", "Unable to open file "):
+        if text.startswith(prefix):
+            text = text[len(prefix):].strip("() ")
+            break
+    return (text or type(err).__name__)[:200]
+
+
+def damaged_file_error(path: str | Path, err: BaseException) -> OdahgenError:
+    """The one-line error for a trial file that opened but could not be read: its first
+    schema problem (a missing group or dataset) when the structure is wrong, else a
+    damaged-file message (an HDF5 file truncated or overwritten after it was written)."""
+    path = Path(path)
+    problems = check_schema(path) if isinstance(err, KeyError) else []  # h5py: a missing object
+    if problems:
+        missing = re.search(r"object '([^']+)' doesn't exist", str(err))
+        named = [p for p in problems if missing and missing.group(1) in p]
+        first = (named or problems)[0]
+        first = first if first.startswith(str(path)) else f"{path}: {first}"
+        more = f" (+{len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        return OdahgenError(f"{first}{more}")
+    return OdahgenError(f"{path}: damaged HDF5 file, truncated or overwritten? ({type(err).__name__}: {_brief(err)})")
 
 
 def _check_version(path: Path, f: h5py.File) -> str:
@@ -449,15 +515,19 @@ def load_trial(path: str | Path) -> TrialGT:
     """Read a trial file into a :class:`TrialGT` (NumPy arrays, units as in the schema).
 
     Raises OdahgenError (one line naming the file) on a missing file, a file that is not
-    odahgen ground truth, an unsupported schema version or a missing required dataset.
+    odahgen ground truth, an unsupported schema version, a missing required group or
+    dataset, or a damaged (truncated, overwritten) HDF5 file.
     """
     path = Path(path)
-    with _open(path) as f:
-        _check_version(path, f)
-        try:
+    f = _open(path)
+    try:
+        with f:
+            _check_version(path, f)
             return _read(f)
-        except KeyError as err:
-            raise OdahgenError(f"{path}: missing {' '.join(str(err).split())} in the ground truth") from None
+    except OdahgenError:
+        raise
+    except Exception as err:  # KeyError (a missing object), OSError/RuntimeError (damaged), ...
+        raise damaged_file_error(path, err) from None
 
 
 def _read(f: h5py.File) -> TrialGT:
@@ -570,89 +640,95 @@ def check_schema(path: str | Path) -> list[str]:
         f = _open(path)
     except OdahgenError as err:
         return [str(err)]
-    with f:
-        try:
-            _check_version(path, f)
-        except OdahgenError as err:
-            return [str(err)]
-        for group in ("meta", "kinematics", "cameras", "scene", "videos", "qa"):
-            if group not in f:
-                problems.append(f"missing group /{group}")
-        if "meta" not in f or "kinematics" not in f:
-            return problems
-        for key in _REQUIRED_META:
-            if key not in f["meta"].attrs:
-                problems.append(f"missing /meta attribute {key}")
-        T = int(f["meta"].attrs.get("n_frames", -1))
-
-        def need(name: str, shape: tuple, kind: str) -> None:
-            if name not in f:
-                problems.append(f"missing dataset /{name}")
-                return
-            ds = f[name]
-            if not isinstance(ds, h5py.Dataset):
-                problems.append(f"/{name} is not a dataset")
-                return
-            if ds.dtype.kind not in kind:
-                problems.append(f"/{name} has dtype {ds.dtype}, expected kind {kind!r}")
-            p = _shape_problem(f"/{name}", np.empty(ds.shape, dtype=np.uint8), shape)
-            if p:
-                problems.append(p)
-
-        need("kinematics/joint_angles", (T, N_COORDS), "f")
-        need("kinematics/coordinate_names", (N_COORDS,), "OS")
-        need("kinematics/rotational", (N_COORDS,), "b")
-        need("kinematics/ranges", (N_COORDS, 2), "f")
-        need("kinematics/segment_scales", (N_BODIES, 3), "f")
-        need("kinematics/body_names", (N_BODIES,), "OS")
-        need("kinematics/keypoints_3d", (T, N_KEYPOINTS, 3), "f")
-        need("kinematics/keypoint_names", (N_KEYPOINTS,), "OS")
-        for group, expected in (
-            ("kinematics/coordinate_names", COORDINATE_NAMES),
-            ("kinematics/body_names", BODY_NAMES),
-            ("kinematics/keypoint_names", KEYPOINT_NAMES),
-        ):
-            if group in f and tuple(_str_list(f[group])) != expected:
-                problems.append(f"/{group} differs from the canonical order")
-        if "markers" in f:
-            M = f["markers/names"].shape[0] if "markers/names" in f else -1
-            need("markers/names", (M,), "OS")
-            need("markers/positions", (T, M, 3), "f")
-            need("markers/ik_rms", (T,), "f")
-            need("markers/ik_max", (T,), "f")
-            need("markers/flagged", (T,), "b")
-        if "body" in f:
-            need("body/shape", (None,), "f")
-            need("body/pose", (T, None), "f")
-            need("body/trans", (T, 3), "f")
-            for name in ("fit_joint_err", "fit_marker_err"):
-                if name in f["body"]:
-                    need(f"body/{name}", (T,), "f")
-        cameras = f["cameras"] if "cameras" in f else {}
-        videos = f["videos"] if "videos" in f else {}
-        if "cameras" in f and len(cameras) == 0:
-            problems.append("no camera under /cameras")
-        for view in cameras:
-            base = f"cameras/{view}"
-            need(f"{base}/K", (3, 3), "f")
-            need(f"{base}/R", (3, 3), "f")
-            need(f"{base}/t", (3,), "f")
-            need(f"{base}/resolution", (2,), "iu")
-            need(f"{base}/focal_mm", (), "f")
-            need(f"{base}/sensor_width_mm", (), "f")
-            need(f"{base}/keypoints_2d", (T, N_KEYPOINTS, 2), "f")
-            need(f"{base}/visibility", (T, N_KEYPOINTS), "b")
-            if "keypoints_in_mask" in f[base]:
-                need(f"{base}/keypoints_in_mask", (T, N_KEYPOINTS), "b")
-            if "videos" in f and view not in videos:
-                problems.append(f"camera {view!r} has no /videos/{view} entry")
-        for view in videos:
-            attrs = videos[view].attrs
-            for key in ("path", "codec", "n_frames", "fps"):
-                if key not in attrs:
-                    problems.append(f"missing /videos/{view} attribute {key}")
-        if "scene" in f:
-            need("scene/json", (), "OS")
-        if "qa" in f and "passed" not in f["qa"].attrs:
-            problems.append("no QA result in /qa (attribute passed)")
+    try:
+        with f:
+            _check_schema(path, f, problems)
+    except OdahgenError as err:
+        return [str(err)]
+    except Exception as err:  # h5py on a damaged file: KeyError, OSError, RuntimeError, ...
+        problems.append(f"{path}: damaged HDF5 file, truncated or overwritten? ({type(err).__name__}: {_brief(err)})")
     return problems
+
+
+def _check_schema(path: Path, f: h5py.File, problems: list[str]) -> None:
+    _check_version(path, f)
+    for group in ("meta", "kinematics", "cameras", "scene", "videos", "qa"):
+        if group not in f:
+            problems.append(f"missing group /{group}")
+    if "meta" not in f or "kinematics" not in f:
+        return
+    for key in _REQUIRED_META:
+        if key not in f["meta"].attrs:
+            problems.append(f"missing /meta attribute {key}")
+    T = int(f["meta"].attrs.get("n_frames", -1))
+
+    def need(name: str, shape: tuple, kind: str) -> None:
+        if name not in f:
+            problems.append(f"missing dataset /{name}")
+            return
+        ds = f[name]
+        if not isinstance(ds, h5py.Dataset):
+            problems.append(f"/{name} is not a dataset")
+            return
+        if ds.dtype.kind not in kind:
+            problems.append(f"/{name} has dtype {ds.dtype}, expected kind {kind!r}")
+        p = _shape_problem(f"/{name}", np.empty(ds.shape, dtype=np.uint8), shape)
+        if p:
+            problems.append(p)
+
+    need("kinematics/joint_angles", (T, N_COORDS), "f")
+    need("kinematics/coordinate_names", (N_COORDS,), "OS")
+    need("kinematics/rotational", (N_COORDS,), "b")
+    need("kinematics/ranges", (N_COORDS, 2), "f")
+    need("kinematics/segment_scales", (N_BODIES, 3), "f")
+    need("kinematics/body_names", (N_BODIES,), "OS")
+    need("kinematics/keypoints_3d", (T, N_KEYPOINTS, 3), "f")
+    need("kinematics/keypoint_names", (N_KEYPOINTS,), "OS")
+    for group, expected in (
+        ("kinematics/coordinate_names", COORDINATE_NAMES),
+        ("kinematics/body_names", BODY_NAMES),
+        ("kinematics/keypoint_names", KEYPOINT_NAMES),
+    ):
+        if group in f and tuple(_str_list(f[group])) != expected:
+            problems.append(f"/{group} differs from the canonical order")
+    if "markers" in f:
+        M = f["markers/names"].shape[0] if "markers/names" in f else -1
+        need("markers/names", (M,), "OS")
+        need("markers/positions", (T, M, 3), "f")
+        need("markers/ik_rms", (T,), "f")
+        need("markers/ik_max", (T,), "f")
+        need("markers/flagged", (T,), "b")
+    if "body" in f:
+        need("body/shape", (None,), "f")
+        need("body/pose", (T, None), "f")
+        need("body/trans", (T, 3), "f")
+        for name in ("fit_joint_err", "fit_marker_err"):
+            if name in f["body"]:
+                need(f"body/{name}", (T,), "f")
+    cameras = f["cameras"] if "cameras" in f else {}
+    videos = f["videos"] if "videos" in f else {}
+    if "cameras" in f and len(cameras) == 0:
+        problems.append("no camera under /cameras")
+    for view in cameras:
+        base = f"cameras/{view}"
+        need(f"{base}/K", (3, 3), "f")
+        need(f"{base}/R", (3, 3), "f")
+        need(f"{base}/t", (3,), "f")
+        need(f"{base}/resolution", (2,), "iu")
+        need(f"{base}/focal_mm", (), "f")
+        need(f"{base}/sensor_width_mm", (), "f")
+        need(f"{base}/keypoints_2d", (T, N_KEYPOINTS, 2), "f")
+        need(f"{base}/visibility", (T, N_KEYPOINTS), "b")
+        if "keypoints_in_mask" in f[base]:
+            need(f"{base}/keypoints_in_mask", (T, N_KEYPOINTS), "b")
+        if "videos" in f and view not in videos:
+            problems.append(f"camera {view!r} has no /videos/{view} entry")
+    for view in videos:
+        attrs = videos[view].attrs
+        for key in ("path", "codec", "n_frames", "fps"):
+            if key not in attrs:
+                problems.append(f"missing /videos/{view} attribute {key}")
+    if "scene" in f:
+        need("scene/json", (), "OS")
+    if "qa" in f and "passed" not in f["qa"].attrs:
+        problems.append("no QA result in /qa (attribute passed)")

@@ -97,6 +97,12 @@ def read_trc(path: str | os.PathLike, units: str | None = None, strict: bool = T
     units: None to use the header's ``Units`` (or detect mm vs m from the data when the
     header lacks it), or "mm"/"cm"/"m" to override. strict: raise on a marker with no valid
     sample at all (else keep it as all-NaN with a warning).
+
+    Refused with a one-line error naming the file and line: a Time column that goes
+    backwards, repeats a time or never changes (a Time column with blanks is replaced by
+    frame / DataRate), and a truncated last row (fewer fields than the header names, in a
+    file without a final newline or after a longer row). Warned, then read as found: a
+    header NumMarkers or NumFrames that disagrees with the names or the data rows.
     """
     p = Path(path)
     if not p.is_file():
@@ -129,26 +135,42 @@ def read_trc(path: str | os.PathLike, units: str | None = None, strict: bool = T
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise OdahgenError(f"{p}: duplicate marker names: {', '.join(dup)}")
-    data_lines = [ln for ln in lines[5:] if ln.strip()]
-    if not data_lines:
+    numbered = [(k + 6, ln) for k, ln in enumerate(lines[5:]) if ln.strip()]  # (1-based line, text)
+    if not numbered:
         raise OdahgenError(f"{p}: no data rows")
+    line_no = [k for k, _ in numbered]
+    data_lines = [ln for _, ln in numbered]
     # comma decimals: a numeric locale other than C writes "0,5" (fields are still tab separated)
     sample = data_lines[0]
     comma_decimal = "," in sample and "." not in sample
     ncol = 2 + 3 * len(names)
     rows = np.full((len(data_lines), ncol), np.nan)
+    n_fields = []
     for i, ln in enumerate(data_lines):
         toks = _split_data(ln, comma_decimal)
         if len(toks) < 2:
-            raise OdahgenError(f"{p}: data row {i + 1} has fewer than 2 fields")
+            raise OdahgenError(f"{p}: data row {i + 1} (line {line_no[i]}) has fewer than 2 fields")
         try:
             v = [_num(t) for t in toks[:ncol]]
         except ValueError as err:
-            raise OdahgenError(f"{p}: data row {i + 1}: not a number ({err})") from err
+            raise OdahgenError(f"{p}: data row {i + 1} (line {line_no[i]}): not a number ({err})") from err
         rows[i, : len(v)] = v
+        n_fields.append(len(toks))
+    _check_last_row(p, text, n_fields, ncol, line_no[-1])
+    n_frames_hdr = header.get("numframes")
+    if n_frames_hdr is not None:
+        try:
+            n_frames_hdr = int(_num(n_frames_hdr))
+        except (ValueError, OverflowError):
+            n_frames_hdr = None
+    if n_frames_hdr is not None and n_frames_hdr != len(rows):
+        warnings.warn(f"{p}: header says NumFrames {n_frames_hdr} but {len(rows)} data rows follow; using the rows",
+                      stacklevel=2)
     times = rows[:, 1]
     if not np.all(np.isfinite(times)):
         times = np.arange(len(rows)) / fps
+    else:
+        _check_times(p, times, line_no)
     pos = rows[:, 2:].reshape(len(rows), len(names), 3)
     unit = (units or header.get("units", "")).strip().lower()
     if unit == "":
@@ -173,6 +195,36 @@ def read_trc(path: str | os.PathLike, units: str | None = None, strict: bool = T
         warnings.warn(msg, stacklevel=2)
     pos[~finite] = np.nan
     return MarkerData(names, pos, float(fps), times)
+
+
+def _check_last_row(p: Path, text: str, n_fields: list[int], ncol: int, line: int) -> None:
+    """A last data row with fewer fields than the header names, in a file cut short (no
+    final newline) or shorter than the row before it, is a truncated file: refused."""
+    last = n_fields[-1]
+    if last >= ncol:
+        return
+    cut = not text.endswith(("\n", "\r"))
+    shorter = len(n_fields) > 1 and last < n_fields[-2]
+    if cut or shorter:
+        raise OdahgenError(f"{p}: line {line}: truncated last data row ({last} of {ncol} fields); "
+                           "the file looks cut short")
+
+
+def _check_times(p: Path, times: np.ndarray, line_no: list[int]) -> None:
+    """Times must increase from row to row (as the motion sources require)."""
+    if len(times) < 2:
+        return
+    dt = np.diff(times)
+    if np.all(dt == 0):
+        raise OdahgenError(f"{p}: the Time column never changes ({times[0]:g} s in all {len(times)} rows)")
+    back = np.flatnonzero(dt < 0)
+    if back.size:
+        i = int(back[0]) + 1
+        raise OdahgenError(f"{p}: line {line_no[i]}: time goes backwards ({times[i]:g} s after {times[i - 1]:g} s)")
+    same = np.flatnonzero(dt == 0)
+    if same.size:
+        i = int(same[0]) + 1
+        raise OdahgenError(f"{p}: line {line_no[i]}: time does not advance ({times[i]:g} s again)")
 
 
 def _fmt(v: float) -> str:
