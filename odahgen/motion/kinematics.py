@@ -1,9 +1,11 @@
 """Light-weight kinematics of the Rajagopal 2016 topology used by the motion sources.
 
-Numbers are transcribed from Rajagopal2016.osim (opensim-models repository; Rajagopal et
-al. 2016, IEEE TBME 63(10):2068-2079): coordinate ranges, joint offset frames and axes, and a
-table of the walker knee's femur->tibia transform sampled from the model's coupled spline
-functions. The product never reads the .osim file; tests compare this code with OpenSim.
+The model's numbers come from :mod:`odahgen.skeleton.rajagopal` (the data the built-in
+OpenSim model is built from, generated from Rajagopal2016.osim: opensim-models repository;
+Rajagopal et al. 2016, IEEE TBME 63(10):2068-2079): coordinate ranges, joint offset frames
+and axes, and a table of the walker knee's femur->tibia transform sampled from the model's
+coupled spline functions. Only the foot sole contact points are odahgen's own. The product
+never reads the .osim file; tests compare this code with OpenSim.
 
 Frames follow OpenSim: X forward, Y up, Z to the subject's right; lengths in metres.
 Everything is vectorised over frames: rotations are (T, 3, 3), points (T, 3).
@@ -16,77 +18,77 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from odahgen.skeleton import rajagopal as _raj
 from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES
 
 CI = {name: i for i, name in enumerate(COORDINATE_NAMES)}
 
-_P2 = 1.5707963300000001
+
+def _range(name: str) -> tuple[float, float]:
+    # the coupled knee_angle_*_beta are unbounded in the model; they mirror knee_angle_*
+    lo, hi = _raj.COORDINATE[name.replace("_beta", "")]["range"]
+    return (lo, hi)
+
+
 #: (min, max) of every coordinate as in Rajagopal2016.osim (rad; m for pelvis_t*).
 #: The coupled knee_angle_*_beta are unbounded in the file; they mirror knee_angle_*.
-COORDINATE_RANGES: dict[str, tuple[float, float]] = {
-    "pelvis_tilt": (-_P2, _P2), "pelvis_list": (-_P2, _P2), "pelvis_rotation": (-_P2, _P2),
-    "pelvis_tx": (-5.0, 5.0), "pelvis_ty": (-1.0, 2.0), "pelvis_tz": (-3.0, 3.0),
-    **{f"{c}_{s}": r for s in "rl" for c, r in (
-        ("hip_flexion", (-0.52359878, 2.0943951)), ("hip_adduction", (-0.87266463, 0.52359878)),
-        ("hip_rotation", (-0.6981317, 0.6981317)), ("knee_angle", (0.0, 2.0944)),
-        ("knee_angle_beta", (0.0, 2.0944)),
-        ("ankle_angle", (-0.6981317, 0.52359878)), ("subtalar_angle", (-0.34906585, 0.34906585)),
-        ("mtp_angle", (-0.52359878, 0.52359878)),
-        ("arm_flex", (-_P2, _P2)), ("arm_add", (-2.0943951, _P2)), ("arm_rot", (-_P2, _P2)),
-        ("elbow_flex", (0.0, 2.618)), ("pro_sup", (0.0, _P2)),
-        ("wrist_flex", (-1.22173048, 1.22173048)), ("wrist_dev", (-0.43633231, 0.61086524)),
-    )},
-    "lumbar_extension": (-_P2, _P2), "lumbar_bending": (-_P2, _P2), "lumbar_rotation": (-_P2, _P2),
-}
-COORDINATE_RANGES = {k.replace("knee_angle_beta_r", "knee_angle_r_beta").replace("knee_angle_beta_l", "knee_angle_l_beta"): v
-                     for k, v in COORDINATE_RANGES.items()}
-assert set(COORDINATE_RANGES) == set(COORDINATE_NAMES)
+COORDINATE_RANGES: dict[str, tuple[float, float]] = {n: _range(n) for n in COORDINATE_NAMES}
+
+
+def _rotation_axes(joint: str) -> tuple[tuple[str, tuple[float, float, float]], ...]:
+    out = []
+    for ta in _raj.JOINT[joint]["spatial_transform"][:3]:
+        kind, (slope, intercept) = ta["function"]
+        if kind != "linear" or abs(slope) != 1.0 or intercept != 0.0:
+            raise ValueError(f"{joint} {ta['name']}: expected a +-1 x LinearFunction, got {ta['function']}")
+        out.append((ta["coordinates"][0], tuple(slope * a + 0.0 for a in ta["axis"])))  # + 0.0: no -0.0
+    return tuple(out)
+
 
 #: rotation axes (in the parent-side joint frame) of the 3-axis CustomJoints, in order
 #: rotation1, rotation2, rotation3 (body-fixed sequence), as in Rajagopal2016.osim, with the
 #: sign of each axis' LinearFunction coefficient folded in (hip_l's are -1).
 JOINT_AXES: dict[str, tuple[tuple[str, tuple[float, float, float]], ...]] = {
-    "ground_pelvis": (("pelvis_tilt", (0, 0, 1)), ("pelvis_list", (1, 0, 0)), ("pelvis_rotation", (0, 1, 0))),
-    "hip_r": (("hip_flexion_r", (0, 0, 1)), ("hip_adduction_r", (1, 0, 0)), ("hip_rotation_r", (0, 1, 0))),
-    "hip_l": (("hip_flexion_l", (0, 0, 1)), ("hip_adduction_l", (-1, 0, 0)), ("hip_rotation_l", (0, -1, 0))),
-    "back": (("lumbar_extension", (0, 0, 1)), ("lumbar_bending", (1, 0, 0)), ("lumbar_rotation", (0, 1, 0))),
-    "acromial_r": (("arm_flex_r", (0, 0, 1)), ("arm_add_r", (1, 0, 0)), ("arm_rot_r", (0, 1, 0))),
-    "acromial_l": (("arm_flex_l", (0, 0, 1)), ("arm_add_l", (-1, 0, 0)), ("arm_rot_l", (0, -1, 0))),
-}
+    j: _rotation_axes(j) for j in ("ground_pelvis", "hip_r", "hip_l", "back", "acromial_r", "acromial_l")}
 
-# Joint offset frames: (location in parent body, XYZ body-fixed orientation) — from the .osim.
-HIP_OFFSET = {"r": (-0.056276, -0.07849, 0.07726), "l": (-0.056276, -0.07849, -0.07726)}
-ANKLE = {"r": ((-0.01, -0.4, 0.0), (0.175895, -0.105208, 0.0186622)),
-         "l": ((-0.01, -0.4, 0.0), (-0.175895, 0.105208, 0.0186622))}
-SUBTALAR = {"r": ((-0.04877, -0.04195, 0.00792), (-1.76819, 0.906223, 1.8196)),
-            "l": ((-0.04877, -0.04195, -0.00792), (1.76819, -0.906223, 1.8196))}
-MTP = {"r": ((0.1788, -0.002, 0.00108), (-3.14159, 0.619901, 0.0)),
-       "l": ((0.1788, -0.002, -0.00108), (-3.14159, -0.619901, 0.0))}
-ELBOW = {"r": (-0.0228627, 0.228018, 0.0051689), "l": (0.0228627, -0.228018, 0.0051689)}
+
+def _offset(joint: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """(location in the parent body m, XYZ body-fixed orientation rad) of a joint's parent frame."""
+    j = _raj.JOINT[joint]
+    return j["parent_translation"], j["parent_orientation"]
+
+
+# Joint offset frames: (location in parent body, XYZ body-fixed orientation) -- from the .osim.
+# The pin joints' child frames share their parent frame's orientation (and sit at the child
+# body's origin), so one orientation describes each of them.
+HIP_OFFSET = {s: _offset(f"hip_{s}")[0] for s in "rl"}
+ANKLE = {s: _offset(f"ankle_{s}") for s in "rl"}
+SUBTALAR = {s: _offset(f"subtalar_{s}") for s in "rl"}
+MTP = {s: _offset(f"mtp_{s}") for s in "rl"}
+ELBOW = {s: _offset(f"elbow_{s}")[1] for s in "rl"}
 #: walker knee's parent offset frame in the femur (location, orientation): OpenSim scales the
 #: knee's translation functions along this frame's axes by the femur's factors of the same index
-KNEE_OFFSET = {"r": ((-0.00809, -0.40796, -0.00275), (-1.64157, 1.44618, 1.5708)),
-               "l": ((-0.00809, -0.40796, 0.00275), (1.64157, -1.44618, 1.5708))}
-RADIOULNAR = {"r": (-1.56884, 0.056428, 1.53614), "l": (1.56884, -0.056428, 1.53614)}
+KNEE_OFFSET = {s: _offset(f"walker_knee_{s}") for s in "rl"}
+RADIOULNAR = {s: _offset(f"radioulnar_{s}")[1] for s in "rl"}
 
-# femur_r -> tibia_r transform of the walker knee sampled every 10 deg of knee_angle_r:
-# columns: knee angle (rad), tibia origin in femur (x, y, z) m, rotation vector (x, y, z) rad.
-# Derived from the knee's SimmSpline functions in Rajagopal2016.osim (evaluated with OpenSim 4.6).
-KNEE_TABLE = np.array([
-    [0.0, -0.0, -0.404425, -0.001265, 0.0, 0.0, 0.0],
-    [0.174533, 0.001479, -0.405335, -0.001677, 0.010461, 0.047507, -0.177907],
-    [0.349067, 0.002593, -0.40644, -0.002004, 0.028246, 0.083832, -0.354275],
-    [0.5236, 0.00335, -0.407666, -0.002256, 0.050436, 0.109645, -0.529411],
-    [0.698133, 0.003758, -0.408945, -0.002444, 0.074703, 0.12598, -0.703684],
-    [0.872667, 0.003833, -0.410216, -0.00258, 0.099321, 0.134093, -0.877444],
-    [1.0472, 0.003593, -0.411418, -0.002673, 0.123157, 0.135319, -1.050971],
-    [1.221733, 0.003065, -0.412496, -0.002733, 0.145647, 0.130923, -1.224439],
-    [1.396267, 0.002277, -0.413397, -0.002769, 0.166751, 0.12195, -1.397906],
-    [1.5708, 0.001265, -0.414076, -0.002788, 0.186894, 0.109072, -1.571312],
-    [1.745333, 0.000069, -0.414491, -0.002799, 0.206877, 0.092439, -1.744489],
-    [1.919867, -0.001266, -0.414612, -0.002805, 0.22777, 0.071501, -1.917172],
-    [2.0944, -0.002695, -0.414413, -0.002812, 0.25076, 0.044849, -2.088998],
-])
+
+def _knee_table() -> np.ndarray:
+    from scipy.spatial.transform import Rotation  # noqa: PLC0415
+
+    angle = np.linspace(*COORDINATE_RANGES["knee_angle_r"], 13)
+    R, p = _raj.joint_transform("walker_knee_r", {"knee_angle_r": angle})
+    return np.round(np.column_stack([angle, p, Rotation.from_matrix(R).as_rotvec()]), 6)
+
+
+#: femur_r -> tibia_r transform of the walker knee at 13 knee angles over its range (every
+#: ~10 deg): columns knee angle (rad), tibia origin in the femur (x, y, z) m, rotation
+#: vector (x, y, z) rad; :func:`knee_transform` interpolates it linearly. Evaluated from the
+#: knee's SimmSpline functions (:func:`odahgen.skeleton.rajagopal.joint_transform`, equal to
+#: OpenSim 4.6's evaluation to 1e-18) and rounded to 1e-6 as the table was first transcribed,
+#: so that the generated motions stay bit-identical to earlier versions (unrounded, the
+#: table moves by <= 5e-7, far below its interpolation error, yet jump_vertical's replant
+#: on a scaled subject changes by up to 3.5 deg in two frames).
+KNEE_TABLE = _knee_table()
 
 #: Foot sole contact points (body, location in body) used to keep feet on the ground:
 #: heel and ball under the calcaneus, toe tip under the toes. With the model's default
@@ -95,9 +97,9 @@ CONTACT_POINTS = {
     s: (("calcn", (-0.01, -0.015, 0.0)), ("calcn", (0.17, -0.015, 0.0)), ("toes", (0.055, -0.013, 0.0)))
     for s in "rl"
 }
-DEFAULT_PELVIS_HEIGHT = 0.94  # m, default_value of pelvis_ty in Rajagopal2016.osim
+DEFAULT_PELVIS_HEIGHT = _raj.COORDINATE["pelvis_ty"]["default"]  # m (0.94)
 #: Sum of the 22 body masses in Rajagopal2016.osim (kg).
-MODEL_MASS_KG = 75.337
+MODEL_MASS_KG = _raj.MODEL_MASS_KG
 
 
 # ---------------------------------------------------------------------------------------

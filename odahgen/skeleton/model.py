@@ -1,13 +1,14 @@
 """The built-in Rajagopal-compatible OpenSim model, and loading any user model.
 
 :func:`build_default_model` builds the model with the ``opensim`` API from the numbers in
-:mod:`odahgen.skeleton._rajagopal_data` (transcribed from Rajagopal2016.osim): same body,
-joint and coordinate names, joint offset frames, coordinate ranges, masses, mass centres,
-inertias, the walker knee's coupled rotations/translations and the patellofemoral coupling
-(a ``CoordinateCouplerConstraint`` knee_angle_*_beta = knee_angle_*). There are no muscles.
-Each body carries one visual ``Mesh`` named ``<body>_geom_1`` whose ``scale_factors`` hold
-the body segment scales after scaling. Pelvis (ground) coordinates are unclamped with wide
-ranges so long or turning clips work. The odahgen marker set (:mod:`.markers`) is attached.
+:mod:`odahgen.skeleton._rajagopal_data` (generated from Rajagopal2016.osim by
+tools/gen_rajagopal_data.py): same body, joint and coordinate names, joint offset frames,
+coordinate ranges, masses, mass centres, inertias, the walker knee's coupled
+rotations/translations and the patellofemoral coupling (a ``CoordinateCouplerConstraint``
+knee_angle_*_beta = knee_angle_*). There are no muscles. Each body carries one visual
+``Mesh`` named ``<body>_geom_1`` whose ``scale_factors`` hold the body segment scales after
+scaling. Pelvis (ground) coordinates are unclamped with wide ranges so long or turning clips
+work. The odahgen marker set (:mod:`.markers`) is attached.
 """
 
 from __future__ import annotations
@@ -177,10 +178,11 @@ def build_default_model(out_path: str | os.PathLike) -> Path:
 
 
 def model_version_key() -> str:
-    """A short hash of everything the built-in model is made of (data, markers, builder)."""
+    """A short hash of everything the built-in model is made of (data, markers, builder).
+    The data count by value (its generated header may change without changing the model)."""
     h = hashlib.sha256()
-    for mod in (_data, _markers):
-        h.update(inspect.getsource(mod).encode())
+    h.update(repr((_data.GRAVITY, _data.BODIES, _data.JOINTS)).encode())
+    h.update(inspect.getsource(_markers).encode())
     h.update(inspect.getsource(build_model_object).encode())
     h.update(f"{BUILDER_VERSION}".encode())
     try:
