@@ -7,6 +7,7 @@ Errors name the file, the key and the reason in one line, e.g.
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Iterable
@@ -42,13 +43,22 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: no such config file") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    except UnicodeDecodeError as err:  # TOML is UTF-8 only
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.object[err.start:err.start + 1]!r} at "
+                          f"offset {err.start}); save the config as UTF-8") from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror}") from None
 
 
+_AFTER_VALUE = re.compile(r"^Expected newline or end of document after a statement \(at line 1, column (\d+)\)")
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"render.width=640"`` -> (["render", "width"], 640). Values are TOML literals;
-    anything that is not one (``cycles``) is taken as a plain string."""
+    """``"render.width=640"`` -> (["render", "width"], 640). Values are TOML literals (a
+    trailing ``# comment`` is allowed); a bare word that is not one (``cycles``,
+    ``/data/my model.osim``) is taken as a plain string. Anything else is a ConfigError: text
+    after the value (``motion.fps=60 extra = 1``), a second key on another line, a broken
+    literal (``[1, 2``) -- never silently truncated."""
     if "=" not in text:
         raise ConfigError(f"--set {text}: expected KEY=VALUE, e.g. render.engine=cycles")
     key, raw = text.split("=", 1)
@@ -56,11 +66,23 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     parts = key.split(".")
     if not key or any(not p for p in parts):
         raise ConfigError(f"--set {text}: empty key")
+    prefix = "v = "
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
-    return parts, value
+        doc = tomllib.loads(f"{prefix}{raw}")
+    except tomllib.TOMLDecodeError as err:
+        after = _AFTER_VALUE.match(str(err))
+        if after:
+            rest = raw[max(0, int(after.group(1)) - 1 - len(prefix)):].strip()
+            raise ConfigError(f"--set {text}: unexpected text after the value: {rest!r} (one KEY=VALUE "
+                              f"per --set; quote a string with spaces: {key}='...')") from None
+        if "=" in raw or "\n" in raw or raw[:1] in ("'", '"', "[", "{"):
+            raise ConfigError(f"--set {text}: not a valid TOML value ({err})") from None
+        return parts, raw  # a bare word: a plain string
+    extra = sorted(set(doc) - {"v"})
+    if extra:
+        raise ConfigError(f"--set {text}: unexpected TOML after the value (sets {', '.join(extra)}); "
+                          f"give one KEY=VALUE per --set")
+    return parts, doc["v"]
 
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:

@@ -3,6 +3,12 @@
 Every key is documented in ``configs/odah.toml`` (the paper's spec) and in the README.
 Unknown keys are rejected (``extra="forbid"``), so a typo never silently becomes a default.
 Units: metres, seconds, millimetres only where the key says ``_mm``.
+
+Limits: every float must be finite (``inf``/``nan`` are refused wherever they appear, lists
+and tables included), and the keys that size a dataset or a trial have a maximum (e.g.
+``dataset.subjects`` <= :data:`MAX_SUBJECTS`), so a typo such as ``subjects = 1000000000``
+is refused up front, naming the key, instead of exhausting memory. The whole plan is
+limited to :data:`MAX_TRIALS` trials (checked by ``odahgen plan``).
 """
 
 from __future__ import annotations
@@ -11,12 +17,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+#: The most trials one plan may have (subjects x shape variants x motions x scene samples,
+#: or rows of a ``--trials`` list). Planning keeps every trial spec in memory (~0.5 kB each)
+#: and writes one job file per trial; split a bigger dataset into several.
+MAX_TRIALS = 1_000_000
+MAX_SUBJECTS = 100_000
+MAX_SHAPE_VARIANTS = 100
+MAX_SCENE_SAMPLES = 1_000
+MAX_MOTIONS = 100_000
+
 UPPER_GARMENTS = ("vest", "short_sleeves", "three_quarter_sleeves", "long_sleeves")
 LOWER_GARMENTS = ("short_shorts", "knee_shorts", "capri", "trousers")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DatasetConfig(_Section):
@@ -24,13 +39,17 @@ class DatasetConfig(_Section):
 
     name: str = Field("odah", pattern=r"^[A-Za-z0-9_.-]+$")
     seed: int = Field(0, ge=0)
-    subjects: int = Field(56, ge=1, description="number of synthetic subjects")
+    subjects: int = Field(56, ge=1, le=MAX_SUBJECTS,
+                          description=f"number of synthetic subjects (at most {MAX_SUBJECTS:,})")
     shape_variants: list[float] = Field(
         default_factory=lambda: [-1.0, -0.5, 0.0, 0.5, 1.0],
-        description="BMI steps per subject (kg/m^2 offsets from the subject's own BMI)",
-        min_length=1,
+        description="BMI steps per subject (kg/m^2 offsets from the subject's own BMI; "
+                    f"at most {MAX_SHAPE_VARIANTS}, each within +-50)",
+        min_length=1, max_length=MAX_SHAPE_VARIANTS,
     )
-    scene_samples: int = Field(1, ge=1, description="scenes (clothing/lights/cameras) per motion")
+    scene_samples: int = Field(1, ge=1, le=MAX_SCENE_SAMPLES,
+                               description="scenes (clothing/lights/cameras) per motion "
+                                           f"(at most {MAX_SCENE_SAMPLES:,})")
     split: dict[str, float] = Field(
         default_factory=lambda: {"train": 42.0, "val": 6.0, "test": 8.0},
         description="subject-level split proportions (normalised)",
@@ -43,17 +62,26 @@ class DatasetConfig(_Section):
             raise ValueError("split needs non-negative proportions with a positive sum")
         return v
 
+    @field_validator("shape_variants")
+    @classmethod
+    def _variants_bounded(cls, v: list[float]) -> list[float]:
+        if any(abs(x) > 50 for x in v):
+            raise ValueError("BMI steps must be within -50..50 kg/m^2")
+        return v
+
 
 class MotionConfig(_Section):
     """Where motions come from and how they are cut into clips."""
 
     source: str = Field("procedural", description="motion source name (see `odahgen motion list`)")
     path: str = Field("", description="data folder or file for file-based sources")
-    motions: list[str] = Field(default_factory=list, description="motion ids; empty = all")
-    fps: float = Field(60.0, gt=0, description="output frame rate (sources are resampled)")
-    clip_seconds: float = Field(10.0, gt=0, description="clip length; longer recordings are split")
-    min_frames: int = Field(64, ge=1, description="clips shorter than this are rejected")
-    max_gap_seconds: float = Field(0.1, ge=0, description="marker gaps up to this are filled")
+    motions: list[str] = Field(default_factory=list, max_length=MAX_MOTIONS,
+                               description=f"motion ids; empty = all (at most {MAX_MOTIONS:,})")
+    fps: float = Field(60.0, gt=0, le=1000, description="output frame rate (sources are resampled; <= 1000)")
+    clip_seconds: float = Field(10.0, gt=0, le=3600,
+                                description="clip length; longer recordings are split (<= 3600 s)")
+    min_frames: int = Field(64, ge=1, le=1_000_000, description="clips shorter than this are rejected")
+    max_gap_seconds: float = Field(0.1, ge=0, le=3600, description="marker gaps up to this are filled")
 
 
 class SkeletonConfig(_Section):
@@ -63,7 +91,7 @@ class SkeletonConfig(_Section):
     markers: str = Field("", description="optional marker set .xml for a user model")
     marker_map: str = Field("", description="optional file mapping data labels to model markers")
     ik_accuracy: float = Field(1e-5, gt=0)
-    ik_workers: int = Field(0, ge=0, description="parallel IK processes; 0 = one per core")
+    ik_workers: int = Field(0, ge=0, le=4096, description="parallel IK processes; 0 = one per core")
     bony_flag_m: float = Field(0.02, gt=0, description="flag frames with a bony landmark this far off")
 
 
@@ -73,13 +101,13 @@ class BodyConfig(_Section):
     model: Literal["anny", "smplx"] = "anny"
     model_dir: str = Field("", description="folder with the user's SMPLX_*.npz (smplx only)")
     gender: Literal["neutral", "male", "female"] = "neutral"
-    fit_iterations: int = Field(30, ge=1, description="pose optimisation steps per frame")
+    fit_iterations: int = Field(30, ge=1, le=100_000, description="pose optimisation steps per frame")
 
 
 class ClothingConfig(_Section):
     upper_types: list[str] = Field(default_factory=lambda: list(UPPER_GARMENTS), min_length=1)
     lower_types: list[str] = Field(default_factory=lambda: list(LOWER_GARMENTS), min_length=1)
-    textures_per_type: int = Field(5, ge=1)
+    textures_per_type: int = Field(5, ge=1, le=1000)
     texture_dir: str = Field("", description="optional folder of user texture images")
 
     @field_validator("upper_types")
@@ -101,7 +129,7 @@ def _check_members(values: list[str], allowed: tuple[str, ...]) -> list[str]:
 
 
 class LightsConfig(_Section):
-    count: int = Field(4, ge=1, description="area lights evenly spread on the ceiling")
+    count: int = Field(4, ge=1, le=64, description="area lights evenly spread on the ceiling (<= 64)")
     ceiling_height_m: float = Field(3.0, gt=0)
     power_w: tuple[float, float] = Field((300.0, 800.0), description="per-light power range")
     color_temperature_k: tuple[float, float] = Field((3500.0, 6500.0))
@@ -128,7 +156,7 @@ class CamerasConfig(_Section):
             CameraView(name="front", azimuth_deg=0.0),
             CameraView(name="side", azimuth_deg=90.0),
         ],
-        min_length=1,
+        min_length=1, max_length=16,
     )
     height_m: float = Field(1.1, gt=0)
     height_jitter_m: float = Field(0.1, ge=0)
@@ -162,8 +190,8 @@ class RenderConfig(_Section):
         "auto", description="cycles device; gpu also makes EEVEE/Workbench fail on a software OpenGL renderer")
     width: int = Field(1080, ge=16, le=8192)
     height: int = Field(720, ge=16, le=8192)
-    fps: int = Field(60, ge=1)
-    samples: int = Field(16, ge=1, description="cycles/eevee samples per pixel")
+    fps: int = Field(60, ge=1, le=1000)
+    samples: int = Field(16, ge=1, le=65536, description="cycles/eevee samples per pixel")
     frame_step: int = Field(1, ge=1, description="render every Nth frame (previews only)")
     crf: int = Field(23, ge=0, le=51, description="H.264 constant rate factor (23 = medium)")
     motion_blur: bool = False
@@ -187,9 +215,9 @@ class QAConfig(_Section):
 
 
 class JobsConfig(_Section):
-    workers: int = Field(1, ge=1)
-    gpus: int = Field(0, ge=0, description="GPU slots for the local executor")
-    retries: int = Field(2, ge=0, description="resubmissions of a failed trial")
+    workers: int = Field(1, ge=1, le=4096)
+    gpus: int = Field(0, ge=0, le=1024, description="GPU slots for the local executor")
+    retries: int = Field(2, ge=0, le=100, description="resubmissions of a failed trial")
     slurm_partition_cpu: str = ""
     slurm_partition_gpu: str = ""
     slurm_concurrency: int = Field(64, ge=1, description="array tasks running at once")
