@@ -29,8 +29,39 @@ COMMAND_MODULES = [
 ]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with the house rule: a usage error is one line naming the option, exit 2
+    (sub-parsers inherit the class)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def workers_option(text: str) -> int:
+    """argparse type of every ``--workers``: 0 (the default) or a positive count."""
+    value = _whole_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be 0 (the default) or a positive number")
+    return value
+
+
+def count_option(text: str) -> int:
+    """argparse type of a count that may be 0 but not negative."""
+    value = _whole_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be 0 or more")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="odahgen",
         description=(
             "Generate ODAH-style synthetic datasets for markerless biomechanics: OpenSim "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from odahgen.cli import count_option, workers_option
 from odahgen.errors import OdahgenError
 from odahgen.jobs.status import print_failures
 
@@ -42,27 +43,43 @@ def parse_stages(text: str | None) -> list[str] | None:
     return names
 
 
+def selected_trials(dataset: Path, requested: list[str] | None) -> list[str] | None:
+    """The ``--trial`` ids (duplicates dropped), each checked against the plan."""
+    if not requested:
+        return None
+    from odahgen.jobs.plan import JOBS_DIR, TRIAL_LIST, trial_ids
+
+    known = set(trial_ids(dataset))
+    unknown = [t for t in requested if t not in known]
+    if unknown:
+        more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+        raise OdahgenError(f"--trial {unknown[0]}: not a trial of {dataset}{more}; its "
+                           f"{len(known)} trials are listed in {dataset / JOBS_DIR / TRIAL_LIST}")
+    return list(dict.fromkeys(requested))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from odahgen.jobs.plan import dataset_config
 
     dataset = Path(args.dataset)
     config = dataset_config(dataset)
     only = parse_stages(args.stages)
+    trials = selected_trials(dataset, args.trial)
     workers = args.workers or config.jobs.workers
     if args.executor == "local":
         from odahgen.jobs.local import run_local
 
         outcomes = run_local(dataset, workers=workers, gpus=config.jobs.gpus, only=only,
-                             trials=args.trial or None)
+                             trials=trials)
         return _summarise(dataset, outcomes)
     if args.executor == "slurm":
         from odahgen.jobs.slurm import run_slurm
 
-        return run_slurm(dataset, config, only=only, wait=not args.no_wait)
+        return run_slurm(dataset, config, only=only, wait=not args.no_wait, trials=trials)
     if args.executor == "ray":
         from odahgen.jobs.ray_executor import run_ray
 
-        outcomes = run_ray(dataset, workers=workers, only=only, trials=args.trial or None,
+        outcomes = run_ray(dataset, workers=workers, only=only, trials=trials,
                            address=args.ray_address)
         return _summarise(dataset, outcomes)
     raise OdahgenError(f"--executor {args.executor}: unknown executor")
@@ -113,7 +130,8 @@ def register(sub) -> None:
                        "on one partition and `--stages render` on GPU nodes.")
     p.add_argument("dataset")
     p.add_argument("--executor", choices=["local", "slurm", "ray"], default="local")
-    p.add_argument("--workers", type=int, default=0, help="parallel trials (default: jobs.workers)")
+    p.add_argument("--workers", type=workers_option, default=0,
+                   help="parallel trials (default: jobs.workers)")
     p.add_argument("--stages", help="comma-separated stages to run (default: all)")
     p.add_argument("--trial", action="append", help="run only this trial (repeatable)")
     p.add_argument("--no-wait", action="store_true", help="slurm: submit and return")
@@ -124,7 +142,7 @@ def register(sub) -> None:
                        description="Show how many trials are at each stage and state, and the "
                        "failures with their reason and log path.")
     p.add_argument("dataset")
-    p.add_argument("--failures", type=int, default=20, help="failures to list (0: none)")
+    p.add_argument("--failures", type=count_option, default=20, help="failures to list (0: none)")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("demo", help="generate the demo dataset end to end (what `make demo` runs)",
@@ -133,5 +151,6 @@ def register(sub) -> None:
                        "validate it, write the report, and print where everything is.")
     p.add_argument("-o", "--output", default="demo_out", help="dataset folder (default demo_out)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
-    p.add_argument("--workers", type=int, default=0, help="parallel trials (default: jobs.workers)")
+    p.add_argument("--workers", type=workers_option, default=0,
+                   help="parallel trials (default: jobs.workers)")
     p.set_defaults(func=cmd_demo)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from odahgen.cli import workers_option
+from odahgen.errors import OdahgenError
 
 
 def register(subparsers) -> None:
@@ -50,7 +52,7 @@ def register(subparsers) -> None:
     pi.add_argument("--mass", type=float, metavar="KG", help="subject mass (default: estimated, BMI 22)")
     pi.add_argument("--height", type=float, metavar="M", help="subject height (default: estimated from the markers)")
     pi.add_argument("--units", choices=["mm", "cm", "m"], help="override the TRC units")
-    pi.add_argument("--workers", type=int, default=0, help="parallel IK processes (0 = one per core)")
+    pi.add_argument("--workers", type=workers_option, default=0, help="parallel IK processes (0 = one per core)")
     pi.add_argument("--no-register", action="store_true", help="do not register marker offsets over the motion")
     pi.add_argument("--no-scale", action="store_true", help="use the model as is (already scaled)")
     pi.add_argument("--bony-flag", type=float, default=0.02, metavar="M", help="flag frames with a bony landmark this far off")
@@ -95,12 +97,17 @@ def run_ik_command(
 
     t0 = time.perf_counter()
     out = Path(outdir)
+    if out.exists() and not out.is_dir():
+        raise OdahgenError(f"{out}: exists and is not a folder (-o OUTDIR is the output folder)")
     data = read_trc(trc, units=units)
     st = read_trc(static, units=units) if static else data
     mmap = read_marker_map(map_path) if map_path else None
     mpath = resolve_model_path(model)
     tree = extract_tree(load_model(mpath, markers_xml))
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OdahgenError(f"{out}: cannot create the output folder: {err.strerror}") from None
     if scale:
         log(f"scaling {mpath.name} to {Path(static or trc).name} ...")
         tree, sres = scale_subject(tree, st, mmap, mass, height, source=str(static or trc))

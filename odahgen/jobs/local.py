@@ -15,8 +15,10 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict
 from pathlib import Path
 
-from odahgen.jobs.graph import TrialOutcome, run_trial
-from odahgen.jobs.plan import dataset_config, load_spec, trial_ids
+from odahgen.errors import OdahgenError
+from odahgen.io import atomic_write_json
+from odahgen.jobs.graph import TRIALS_DIR, TrialOutcome, run_trial, set_state, trial_lock
+from odahgen.jobs.plan import JOBS_DIR, dataset_config, load_spec, trial_ids
 
 _CONFIG_CACHE: dict[str, object] = {}
 
@@ -40,10 +42,31 @@ def run_one(dataset: str, trial: str, only: list[str] | None, stage_factory=None
     if key not in _CONFIG_CACHE:
         _CONFIG_CACHE[key] = dataset_config(Path(dataset))
     config = _CONFIG_CACHE[key]
-    spec = load_spec(Path(dataset), trial)
+    try:
+        spec = load_spec(Path(dataset), trial)
+    except OdahgenError as err:  # a missing or corrupt job spec fails this trial only
+        return asdict(_spec_failure(Path(dataset), trial, str(err)))
     outcome = run_trial(Path(dataset), spec, config, factory(config),
                         only=set(only) if only else None)
     return asdict(outcome)
+
+
+def _spec_failure(dataset: Path, trial: str, error: str) -> TrialOutcome:
+    """The outcome of a trial whose job spec cannot be read. When a (corrupt) spec file is
+    there, the failure is also recorded like a stage failure (stage ``spec``), so ``odahgen
+    status`` lists it; a trial with no spec at all leaves nothing behind."""
+    outcome = TrialOutcome(trial, "failed", "spec", error)
+    if not (dataset / JOBS_DIR / f"{trial}.json").is_file():
+        return outcome
+    trial_dir = dataset / TRIALS_DIR / trial
+    with trial_lock(trial_dir) as locked:
+        if not locked:
+            return TrialOutcome(trial, "skipped-locked")
+        atomic_write_json(trial_dir / "failure.json", {
+            "trial": trial, "stage": "spec", "error": error, "exception": "OdahgenError",
+            "log": "", "job_log": os.environ.get("ODAHGEN_JOB_LOG", ""), "time": time.time()})
+        set_state(dataset, trial, "spec", "failed")
+    return outcome
 
 
 def run_local(dataset: Path, workers: int = 1, gpus: int = 0, only: list[str] | None = None,

@@ -137,12 +137,14 @@ def submit(dataset: Path, config: Config, trials: list[str], only: list[str] | N
 
 
 def run_slurm(dataset: Path, config: Config, only: list[str] | None = None, wait: bool = True,
-              poll_s: float = 2.0, python: str | None = None) -> int:
-    """Submit the unfinished trials; with ``wait``, resubmit failures up to jobs.retries."""
+              poll_s: float = 2.0, python: str | None = None,
+              trials: list[str] | None = None) -> int:
+    """Submit the unfinished trials (of ``trials``, default all); with ``wait``, resubmit
+    failures up to jobs.retries."""
     if not shutil.which("sbatch"):
         raise OdahgenError("--executor slurm: sbatch not found on PATH (run on a Slurm login node)")
     dataset = Path(dataset).resolve()
-    all_trials = trial_ids(dataset)
+    all_trials = list(trials) if trials else trial_ids(dataset)
     for attempt in range(config.jobs.retries + 1):
         done = dataset_status(dataset).finished
         todo = [t for t in all_trials if t not in done]

@@ -13,16 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from odahgen.jobs.graph import SEP, STATE_DIR, TRIALS_DIR
-from odahgen.jobs.plan import JOBS_DIR, TRIAL_LIST, read_dataset
+from odahgen.jobs.plan import trial_ids
 
 
 @dataclass
 class DatasetStatus:
+    """Trial counts of a dataset. ``counts`` keys are (stage, state) with state one of
+    running, interrupted (its state says running but no process holds its lock: killed),
+    failed, done, pending (stopped before a stage that was not selected)."""
+
     total: int
     counts: Counter  # (stage, state) -> trials
     failed: list[str] = field(default_factory=list)
     running: list[str] = field(default_factory=list)
     finished: set[str] = field(default_factory=set)  # trials whose last stage is done
+    interrupted: list[str] = field(default_factory=list)
 
     @property
     def done(self) -> int:
@@ -33,21 +38,20 @@ class DatasetStatus:
         return sum(self.counts.values())
 
     @property
+    def stopped(self) -> int:
+        """Trials that stopped before a stage not selected (``run --stages``)."""
+        return sum(n for (_, state), n in self.counts.items() if state == "pending")
+
+    @property
     def pending(self) -> int:
         return self.total - self.started
 
 
-def _count_lines(path: Path) -> int:
-    with open(path, "rb") as fh:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
-
-
 def dataset_status(dataset: Path) -> DatasetStatus:
     dataset = Path(dataset)
-    read_dataset(dataset)  # a clear error if this is not a dataset
-    total = _count_lines(dataset / JOBS_DIR / TRIAL_LIST)
+    total = len(trial_ids(dataset))  # also a clear error if this is not a (complete) dataset
     counts: Counter = Counter()
-    failed, running, finished = [], [], set()
+    failed, running, finished = [], {}, set()
     folder = dataset / STATE_DIR
     if folder.exists():
         with os.scandir(folder) as it:
@@ -56,26 +60,24 @@ def dataset_status(dataset: Path) -> DatasetStatus:
                 if len(parts) != 3:
                     continue
                 trial, stage, state = parts
+                if state == "running":
+                    running[trial] = stage
+                    continue
                 counts[(stage, state)] += 1
                 if state == "failed":
                     failed.append(trial)
-                elif state == "running":
-                    running.append(trial)
                 elif state == "done":
                     finished.add(trial)
     # A "running" trial whose lock is free was interrupted (killed); say so.
-    alive = []
-    for trial in running:
+    alive, interrupted = [], []
+    for trial, stage in running.items():
         if _lock_is_free(dataset / TRIALS_DIR / trial):
-            stage = next(s for (s, st) in counts if st == "running" and
-                         (folder / f"{trial}{SEP}{s}{SEP}running").exists())
-            counts[(stage, "running")] -= 1
+            interrupted.append(trial)
             counts[(stage, "interrupted")] += 1
-            if not counts[(stage, "running")]:
-                del counts[(stage, "running")]
         else:
             alive.append(trial)
-    return DatasetStatus(total, counts, sorted(failed), sorted(alive), finished)
+            counts[(stage, "running")] += 1
+    return DatasetStatus(total, counts, sorted(failed), sorted(alive), finished, sorted(interrupted))
 
 
 def _lock_is_free(trial_dir: Path) -> bool:
@@ -112,8 +114,13 @@ def print_status(dataset: Path, status: DatasetStatus, show_failures: int = 20) 
     from rich.table import Table
 
     console = Console()
+    stopped = f", {status.stopped} stopped before a stage not selected" if status.stopped else ""
     print(f"{dataset}: {status.total} trials: {status.done} done, {len(status.failed)} failed, "
-          f"{len(status.running)} running, {status.pending} not started")
+          f"{len(status.running)} running, {len(status.interrupted)} interrupted{stopped}, "
+          f"{status.pending} not started")
+    if status.interrupted:
+        print(f"interrupted (killed while running; `odahgen run {dataset}` resumes them): "
+              f"{', '.join(status.interrupted[:5])}{' ...' if len(status.interrupted) > 5 else ''}")
     table = Table(title="trials by stage and state")
     table.add_column("stage")
     table.add_column("state")
@@ -135,5 +142,5 @@ def print_status(dataset: Path, status: DatasetStatus, show_failures: int = 20) 
 def print_failures(dataset: Path, failed, limit: int = 20) -> None:
     """One line per failed trial: stage, reason and its log."""
     for o in failed[:limit]:
-        print(f"  FAILED {o.trial} at {o.stage}: {o.error} "
-              f"(log: {dataset / 'trials' / o.trial / 'trial.log'})")
+        log = Path(dataset) / TRIALS_DIR / o.trial / "trial.log"
+        print(f"  FAILED {o.trial} at {o.stage}: {o.error}" + (f" (log: {log})" if log.exists() else ""))
