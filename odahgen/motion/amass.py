@@ -2,7 +2,8 @@
 
 Fields read: ``poses``, ``trans`` (T, 3) m, ``betas``, ``gender``, ``mocap_framerate`` or
 ``mocap_frame_rate``, ``surface_model_type`` (optional). Files are opened with
-``allow_pickle=False``; one that needs pickle is rejected with a one-line error.
+``allow_pickle=False``; one that needs pickle is rejected with a one-line error, and so is
+a file that is not an .npz at all (random bytes, a pickle, a lone .npy), naming the file.
 
 Three outputs (option ``output``):
 
@@ -22,6 +23,7 @@ A folder (e.g. BMLMovi) gives one motion per file, the subject being the file's 
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -35,16 +37,36 @@ LAYOUTS = {156: "smplh", 165: "smplx"}
 GENDERS = {"male": "male", "female": "female", "neutral": "neutral"}
 
 
+def _check_npz_signature(path: Path) -> None:
+    """Refuse, naming the file, what is not an .npz (a zip archive) before NumPy guesses:
+    given anything else NumPy falls back to unpickling and says "needs pickle"."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as err:
+        raise OdahgenError(f"{path}: cannot read: {err.strerror}") from None
+    if not head:
+        raise OdahgenError(f"{path}: empty file, not an .npz")
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):  # zip (empty zip)
+        return
+    if head.startswith(b"\x93NUMPY"):
+        raise OdahgenError(f"{path}: a single .npy array, not an .npz archive of named arrays (poses, trans, ...)")
+    if head[:1] == b"\x80" and 2 <= head[1] <= 5:
+        raise OdahgenError(f"{path}: a Python pickle, not an .npz; refusing to unpickle it")
+    raise OdahgenError(f"{path}: not an .npz file (no zip signature; truncated at the start, or another format)")
+
+
 def read_amass(path: Path) -> dict:
     """Read and check an AMASS npz: returns poses, trans, betas, gender, fps, layout."""
+    _check_npz_signature(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             data = {k: npz[k] for k in npz.files}
     except ValueError as err:
         if "pickle" in str(err):
-            raise OdahgenError(f"{path}: contains Python objects that need pickle; refusing to load it") from None
-        raise OdahgenError(f"{path}: not a readable .npz ({err})") from None
-    except (zipfile.BadZipFile, OSError, EOFError) as err:
+            raise OdahgenError(f"{path}: contains Python object arrays that need pickle; refusing to load it") from None
+        raise OdahgenError(f"{path}: truncated or corrupt .npz ({err})") from None
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
         raise OdahgenError(f"{path}: truncated or corrupt .npz ({type(err).__name__}: {err})") from None
     for key in ("poses", "trans"):
         if key not in data:

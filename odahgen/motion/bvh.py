@@ -37,47 +37,139 @@ NAME_MAP = {  # BVH joint name (lower case) -> SMPL joint
 
 
 def read_bvh(path: Path) -> dict:
-    """Parse a BVH file: joints [(name, parent, channels)], frames (T, C), frame time (s)."""
-    text = Path(path).read_text(errors="replace").split()
-    if not text or text[0].upper() != "HIERARCHY":
-        raise OdahgenError(f"{path}: not a BVH file (no HIERARCHY)")
-    joints, stack, i = [], [], 1
+    """Parse a BVH file: joints [(name, parent, channels)], frames (T, C), frame time (s).
+
+    Every problem is a one-line OdahgenError naming the file: a file that ends early says
+    ``truncated`` and where (inside the hierarchy, before the frame count or frame time, or
+    how many of the expected motion values are there); a malformed one names the token."""
     try:
-        while text[i].upper() != "MOTION":
-            tok = text[i].upper()
-            if tok in ("ROOT", "JOINT"):
-                joints.append([text[i + 1], stack[-1] if stack else -1, []])
-                i += 2
-            elif tok == "END":  # End Site
-                joints.append(["_end", stack[-1], []])
-                i += 2
-            elif tok == "{":
-                stack.append(len(joints) - 1)
-                i += 1
-            elif tok == "}":
-                stack.pop()
-                i += 1
-            elif tok == "OFFSET":
-                i += 4
-            elif tok == "CHANNELS":
+        text = Path(path).read_bytes().decode("utf-8", errors="replace").split()
+    except OSError as err:
+        raise OdahgenError(f"{path}: cannot read: {err.strerror}") from None
+    if not text:
+        raise OdahgenError(f"{path}: empty file, not a BVH")
+    if text[0].upper() != "HIERARCHY":
+        raise OdahgenError(f"{path}: not a BVH file (no HIERARCHY)")
+
+    def need(i: int, where: str) -> None:
+        if i >= len(text):
+            raise OdahgenError(f"{path}: truncated: the file ends {where}")
+
+    def bad(msg: str) -> OdahgenError:
+        return OdahgenError(f"{path}: malformed BVH: {msg}")
+
+    joints: list[list] = []
+    stack: list[int] = []
+    i = 1
+    while True:
+        need(i, "inside the HIERARCHY section (no MOTION section)")
+        tok = text[i].upper()
+        if tok == "MOTION":
+            break
+        if tok in ("ROOT", "JOINT"):
+            need(i + 1, f"after {text[i]} (no joint name)")
+            if tok == "JOINT" and not stack:
+                raise bad(f"JOINT {text[i + 1]} outside any joint's braces")
+            joints.append([text[i + 1], stack[-1] if stack else -1, []])
+            need(i + 2, f"after {text[i]} {text[i + 1]}")
+            if text[i + 2] != "{":
+                raise bad(f"expected '{{' after {text[i]} {text[i + 1]}, got {text[i + 2]!r}")
+            i += 2
+        elif tok == "END":  # End Site
+            if not stack:
+                raise bad("End Site outside any joint's braces")
+            joints.append(["_end", stack[-1], []])
+            i += 2
+        elif tok == "{":
+            if not joints:
+                raise bad("'{' before any ROOT")
+            stack.append(len(joints) - 1)
+            i += 1
+        elif tok == "}":
+            if not stack:
+                raise bad("unbalanced braces: '}' without a matching '{'")
+            stack.pop()
+            i += 1
+        elif tok == "OFFSET":
+            need(i + 3, "inside an OFFSET")
+            try:
+                [float(x) for x in text[i + 1:i + 4]]
+            except ValueError:
+                raise bad(f"OFFSET needs 3 numbers, got {' '.join(text[i + 1:i + 4])!r}") from None
+            i += 4
+        elif tok == "CHANNELS":
+            need(i + 1, "inside a CHANNELS line")
+            if not joints or joints[-1][0] == "_end" or not stack:
+                raise bad("CHANNELS outside a joint")
+            try:
                 n = int(text[i + 1])
-                joints[-1][2] = text[i + 2:i + 2 + n]
-                i += 2 + n
-            else:
-                i += 1
-        n_frames = int(text[i + 2])
-        frame_time = float(text[i + 5])
-        vals = np.array(text[i + 6:], dtype=np.float64)
-    except (IndexError, ValueError) as err:
-        raise OdahgenError(f"{path}: malformed BVH ({type(err).__name__}: {err})") from None
+            except ValueError:
+                raise bad(f"CHANNELS needs a channel count, got {text[i + 1]!r}") from None
+            if not 0 <= n <= 9:
+                raise bad(f"CHANNELS count {n} (a joint has at most 6 channels)")
+            need(i + 1 + n, "inside a CHANNELS line")
+            chans = text[i + 2:i + 2 + n]
+            for ch in chans:
+                c = ch.lower()
+                if c[:1] not in ("x", "y", "z") or not c.endswith(("position", "rotation")):
+                    raise bad(f"unknown channel {ch!r} of joint {joints[-1][0]}")
+            joints[-1][2] = chans
+            i += 2 + n
+        else:
+            i += 1
+    if stack:
+        raise bad(f"unbalanced braces: {len(stack)} '{{' not closed before MOTION")
+    if not joints:
+        raise bad("no ROOT joint in HIERARCHY")
+    i += 1
+    need(i, "right after MOTION (no 'Frames:' line)")
+    if text[i].lower() != "frames:":
+        raise bad(f"expected 'Frames:' after MOTION, got {text[i]!r}")
+    need(i + 1, "before the frame count")
+    try:
+        n_frames = int(text[i + 1])
+    except ValueError:
+        raise bad(f"'Frames:' needs a whole number, got {text[i + 1]!r}") from None
+    need(i + 2, "before 'Frame Time:'")
+    need(i + 3, "inside 'Frame Time:'")
+    if text[i + 2].lower() != "frame" or text[i + 3].lower() != "time:":
+        raise bad(f"expected 'Frame Time:' after the frame count, got {' '.join(text[i + 2:i + 4])!r}")
+    need(i + 4, "before the frame time value")
+    try:
+        frame_time = float(text[i + 4])
+    except ValueError:
+        raise bad(f"'Frame Time:' needs a number, got {text[i + 4]!r}") from None
+    if not np.isfinite(frame_time) or frame_time <= 0:
+        raise bad(f"invalid frame time {text[i + 4]} (must be a positive number of seconds)")
+    tokens = text[i + 5:]
     n_ch = sum(len(j[2]) for j in joints)
     if n_frames <= 0:
         raise OdahgenError(f"{path}: zero frames")
-    if n_ch == 0 or vals.size != n_frames * n_ch:
-        raise OdahgenError(f"{path}: {vals.size} motion values, expected {n_frames} frames x {n_ch} channels (truncated?)")
-    if not np.isfinite(vals).all() or frame_time <= 0:
-        raise OdahgenError(f"{path}: NaN values or invalid frame time")
+    if n_ch == 0:
+        raise bad("no CHANNELS in HIERARCHY")
+    expected = n_frames * n_ch
+    if len(tokens) < expected:
+        raise OdahgenError(f"{path}: truncated: {len(tokens)} of {expected} motion values "
+                           f"({len(tokens) // n_ch} complete frames of {n_frames}, {n_ch} channels each)")
+    if len(tokens) > expected:
+        raise bad(f"{len(tokens)} motion values, more than {n_frames} frames x {n_ch} channels "
+                  f"(wrong 'Frames:' count?)")
+    try:
+        vals = np.array(tokens, dtype=np.float64)
+    except ValueError:
+        k = next(k for k, t in enumerate(tokens) if not _is_number(t))
+        raise bad(f"motion value {k} (frame {k // n_ch + 1}) is not a number: {tokens[k]!r}") from None
+    if not np.isfinite(vals).all():
+        raise OdahgenError(f"{path}: NaN or infinite motion values")
     return {"joints": [tuple(j) for j in joints], "frames": vals.reshape(n_frames, n_ch), "frame_time": frame_time}
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
 
 
 def bvh_to_smpl(bvh: dict, scale: float | None = None) -> tuple[np.ndarray, np.ndarray]:
