@@ -135,7 +135,10 @@ class _Progress:
         self.last_poll = now
         from odahgen.jobs.status import dataset_status
 
-        st = dataset_status(self.dataset)
+        try:
+            st = dataset_status(self.dataset)
+        except OdahgenError:  # e.g. a plan being rewritten meanwhile: skip this refresh
+            return
         running = {}
         for (stage, state), n in st.counts.items():
             if state == "running":
