@@ -22,10 +22,7 @@ from odahgen.gt.schema import QARecord, load_trial, write_qa, write_trial
 from odahgen.io import atomic_write_text
 from odahgen.io.records import changed_outputs, make_record, read_record, write_record
 
-try:  # the test fixtures are moving out of the runtime package
-    from odahgen.testing.gt import make_dataset, synthetic_trial
-except ImportError:  # pragma: no cover - before the move
-    from odahgen.gt.synthetic import make_dataset, synthetic_trial
+from odahgen.testing.gt import make_dataset, synthetic_trial
 
 TRIAL = "s01_walk_b0"
 

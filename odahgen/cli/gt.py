@@ -239,7 +239,10 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("eval", help="score predictions: joint-angle MAE, PA-MPJPE, PA-MPJVE",
                               description="PRED: a folder of <trial>.npz/.h5 (joint_angles (T,39) rad, optional "
                                           "segment_scales (22,3), optional keypoints_3d (T,44,3) m) or one file; "
-                                          "GT: a dataset folder or one trial.h5. Prints per-trial and dataset metrics.")
+                                          "GT: a dataset folder or one trial.h5. Prints per-trial and dataset metrics. "
+                                          "NaN marks a missing value: it is left out of the metrics and counted as "
+                                          "missing (per coordinate and keypoint in --json, totals in --csv); an "
+                                          "array that is all NaN, or any inf, is an error.")
     p.add_argument("pred", metavar="PRED")
     p.add_argument("gt", metavar="GT")
     p.add_argument("--split", help="only the trials of this split (from GT/splits.json)")
