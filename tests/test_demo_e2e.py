@@ -54,3 +54,27 @@ def test_demo_end_to_end_and_resume(tmp_path, blender_python):
     proc = run_demo(out)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert {p: p.stat().st_mtime_ns for p in out.glob("trials/*/stages/*.json")} == records
+    # resume trusts content, not existence: a deleted video, a truncated trial.h5 and a
+    # motion.npz overwritten with random bytes are each made again by `odahgen run`
+    first, second = trials
+    (first / "render" / "side.mp4").unlink()
+    h5 = second / "trial.h5"
+    with open(h5, "r+b") as fh:
+        fh.truncate(h5.stat().st_size // 2)
+    (first / "motion.npz").write_bytes(np.random.default_rng(1).bytes(4096))
+    proc = subprocess.run([sys.executable, "-m", "odahgen.cli", "run", str(out)],
+                          capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert (first / "render" / "side.mp4").stat().st_size > 0
+    for trial in trials:
+        gt = load_trial(trial / "trial.h5")
+        assert gt.qa is not None and gt.qa.passed
+    log = (first / "trial.log").read_text()
+    assert "stage motion: start (its outputs changed since: motion.npz)" in log
+    assert "stage render: start (its outputs changed since: render/side.mp4)" in log
+    # and a second run after the repair does nothing
+    records = {p: p.stat().st_mtime_ns for p in out.glob("trials/*/stages/*.json")}
+    proc = subprocess.run([sys.executable, "-m", "odahgen.cli", "run", str(out)],
+                          capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0
+    assert {p: p.stat().st_mtime_ns for p in out.glob("trials/*/stages/*.json")} == records

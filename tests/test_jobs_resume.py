@@ -151,3 +151,31 @@ def test_later_stage_that_rewrites_an_earlier_output_takes_it_over(tmp_path):
     (ds / "trials" / spec.trial / "third.json").unlink()
     assert run_trial(ds, spec, cfg, stages).ran == ["third", "rewrite"]
     assert json.loads((ds / "trials" / spec.trial / "third.json").read_text())["verdict"] == "passed"
+
+
+def test_run_local_verify_and_slurm_intact_check(tmp_path):
+    from odahgen.jobs.graph import outputs_intact
+    from odahgen.jobs.local import run_local
+
+    cfg, ds, spec = _setup(tmp_path)
+    factory = "jobs_fixture_stages:stages"
+    import os as _os
+
+    env = dict(_os.environ)
+    try:
+        _os.environ["ODAHGEN_STAGE_FACTORY"] = factory
+        outs = run_local(ds, workers=1, show_progress=False)
+        assert [o.state for o in outs] == ["done"]
+        trial = ds / "trials" / spec.trial
+        assert outputs_intact(trial)
+        path = trial / "second.bin"
+        st = os.stat(path)
+        path.write_bytes(bytes(st.st_size))
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert outputs_intact(trial) and not outputs_intact(trial, verify=True)
+        assert run_local(ds, workers=1, show_progress=False)[0].ran == []
+        out = run_local(ds, workers=1, show_progress=False, verify=True)[0]
+        assert out.ran == ["second"] and outputs_intact(trial, verify=True)
+    finally:
+        _os.environ.clear()
+        _os.environ.update(env)

@@ -70,17 +70,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         from odahgen.jobs.local import run_local
 
         outcomes = run_local(dataset, workers=workers, gpus=config.jobs.gpus, only=only,
-                             trials=trials)
+                             trials=trials, verify=args.verify)
         return _summarise(dataset, outcomes)
     if args.executor == "slurm":
         from odahgen.jobs.slurm import run_slurm
 
-        return run_slurm(dataset, config, only=only, wait=not args.no_wait, trials=trials)
+        return run_slurm(dataset, config, only=only, wait=not args.no_wait, trials=trials,
+                         verify=args.verify)
     if args.executor == "ray":
         from odahgen.jobs.ray_executor import run_ray
 
         outcomes = run_ray(dataset, workers=workers, only=only, trials=trials,
-                           address=args.ray_address)
+                           address=args.ray_address, verify=args.verify)
         return _summarise(dataset, outcomes)
     raise OdahgenError(f"--executor {args.executor}: unknown executor")
 
@@ -125,7 +126,9 @@ def register(sub) -> None:
 
     p = sub.add_parser("run", help="run or resume the trials of a planned dataset",
                        description="Run every trial's stages (motion, skeleton, fit, scene, "
-                       "render, gt, qa), skipping those already complete. Safe to start twice "
+                       "render, gt, qa), skipping those already complete: a stage is complete when "
+                       "its record matches the config and its output files are as it wrote them "
+                       "(a deleted or damaged output is made again). Safe to start twice "
                        "and to resume after a crash. --stages runs a subset, e.g. the CPU stages "
                        "on one partition and `--stages render` on GPU nodes.")
     p.add_argument("dataset")
@@ -134,6 +137,9 @@ def register(sub) -> None:
                    help="parallel trials (default: jobs.workers)")
     p.add_argument("--stages", help="comma-separated stages to run (default: all)")
     p.add_argument("--trial", action="append", help="run only this trial (repeatable)")
+    p.add_argument("--verify", action="store_true",
+                   help="check finished stages' outputs by content hash, not just size and "
+                   "time (re-runs a stage whose output was rewritten behind its back)")
     p.add_argument("--no-wait", action="store_true", help="slurm: submit and return")
     p.add_argument("--ray-address", help="ray: join this cluster (default: a local Ray instance)")
     p.set_defaults(func=cmd_run)

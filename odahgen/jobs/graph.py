@@ -109,6 +109,17 @@ def record_is_current(record: dict | None, key: str, trial_dir: Path, verify: bo
     return not changed_outputs(record, trial_dir, verify=verify)
 
 
+def outputs_intact(trial_dir: Path, verify: bool = False) -> bool:
+    """Every stage record of the trial lists output files that are all still as written
+    (a cheap check for executors that decide which trials to submit)."""
+    records = sorted((Path(trial_dir) / "stages").glob("*.json"))
+    for path in records:
+        record = read_record(trial_dir, path.stem)
+        if record is None or changed_outputs(record, trial_dir, verify=verify):
+            return False
+    return bool(records)
+
+
 # ----------------------------------------------------------------------------- state files
 
 def set_state(dataset: Path, trial: str, stage: str, state: str) -> None:

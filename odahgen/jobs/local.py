@@ -33,8 +33,10 @@ def _init_worker(slots, stage_factory) -> None:
 _STAGE_FACTORY = None
 
 
-def run_one(dataset: str, trial: str, only: list[str] | None, stage_factory=None) -> dict:
-    """Run one trial in this process (used by every executor); returns the outcome dict."""
+def run_one(dataset: str, trial: str, only: list[str] | None, stage_factory=None,
+            verify: bool = False) -> dict:
+    """Run one trial in this process (used by every executor); returns the outcome dict.
+    ``verify``: hash every recorded output instead of trusting size and mtime."""
     factory = stage_factory or _STAGE_FACTORY
     if factory is None:
         from odahgen.jobs.pipeline import stages_for as factory
@@ -47,7 +49,7 @@ def run_one(dataset: str, trial: str, only: list[str] | None, stage_factory=None
     except OdahgenError as err:  # a missing or corrupt job spec fails this trial only
         return asdict(_spec_failure(Path(dataset), trial, str(err)))
     outcome = run_trial(Path(dataset), spec, config, factory(config),
-                        only=set(only) if only else None)
+                        only=set(only) if only else None, verify=verify)
     return asdict(outcome)
 
 
@@ -71,8 +73,11 @@ def _spec_failure(dataset: Path, trial: str, error: str) -> TrialOutcome:
 
 def run_local(dataset: Path, workers: int = 1, gpus: int = 0, only: list[str] | None = None,
               trials: list[str] | None = None, stage_factory=None,
-              show_progress: bool = True) -> list[TrialOutcome]:
+              show_progress: bool = True, verify: bool = False) -> list[TrialOutcome]:
     """Run (or resume) the trials of ``dataset`` with ``workers`` processes.
+
+    ``verify``: compare every finished stage's outputs by content hash (slower; finds
+    same-size rewrites that kept their mtime), not just by size and mtime.
 
     ``stage_factory(config) -> list[Stage]`` defaults to the real pipeline; tests pass their
     own (it must be importable by name for the worker processes).
@@ -90,7 +95,7 @@ def run_local(dataset: Path, workers: int = 1, gpus: int = 0, only: list[str] | 
     progress = _Progress(dataset, len(trials)) if show_progress else None
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(slots, stage_factory)) as pool:
-        pending = {pool.submit(run_one, str(dataset), t, only): t for t in trials}
+        pending = {pool.submit(run_one, str(dataset), t, only, None, verify): t for t in trials}
         try:
             while pending:
                 done, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)

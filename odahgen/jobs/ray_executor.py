@@ -18,7 +18,8 @@ from odahgen.jobs.plan import trial_ids
 
 def run_ray(dataset: Path, workers: int = 1, only: list[str] | None = None,
             trials: list[str] | None = None, address: str | None = None,
-            gpus_per_render: float = 1.0, show_progress: bool = True) -> list[TrialOutcome]:
+            gpus_per_render: float = 1.0, show_progress: bool = True,
+            verify: bool = False) -> list[TrialOutcome]:
     try:
         import ray
     except ImportError:
@@ -39,7 +40,7 @@ def run_ray(dataset: Path, workers: int = 1, only: list[str] | None = None,
         if has_gpu and renders:
             options["num_gpus"] = gpus_per_render
         task = ray.remote(run_one).options(**options)
-        refs = {task.remote(str(dataset), t, only): t for t in trials}
+        refs = {task.remote(str(dataset), t, only, None, verify): t for t in trials}
         outcomes: list[TrialOutcome] = []
         pending = list(refs)
         while pending:

@@ -29,6 +29,7 @@ from pathlib import Path
 from odahgen.config import Config
 from odahgen.errors import OdahgenError
 from odahgen.io import atomic_write_json, atomic_write_text
+from odahgen.jobs.graph import TRIALS_DIR, outputs_intact
 from odahgen.jobs.plan import trial_ids
 from odahgen.jobs.status import dataset_status
 
@@ -57,7 +58,8 @@ def phases(stage_names: list[str], stage_resources: dict[str, str],
 
 
 def _sbatch_script(dataset: Path, config: Config, phase: str, stages: list[str], list_file: Path,
-                   n_tasks: int, per_task: int, dependency: str | None, python: str) -> str:
+                   n_tasks: int, per_task: int, dependency: str | None, python: str,
+                   verify: bool = False) -> str:
     jobs = config.jobs
     gpu = phase.startswith("gpu")
     logs = dataset / SLURM_DIR / "logs"
@@ -81,7 +83,7 @@ def _sbatch_script(dataset: Path, config: Config, phase: str, stages: list[str],
     lines += [f"#SBATCH {x}" for x in jobs.slurm_extra]
     cmd = [python, "-m", "odahgen.jobs.task", str(dataset), "--list", str(list_file),
            "--index", "${SLURM_ARRAY_TASK_ID}", "--per-task", str(per_task),
-           "--stages", ",".join(stages)]
+           "--stages", ",".join(stages)] + (["--verify"] if verify else [])
     lines += [
         "set -u",
         f"export ODAHGEN_JOB_LOG={logs}/${{SLURM_JOB_NAME}}_${{SLURM_ARRAY_JOB_ID}}_${{SLURM_ARRAY_TASK_ID}}.out",
@@ -106,7 +108,7 @@ def _active(job_ids: list[str]) -> bool:
 
 
 def submit(dataset: Path, config: Config, trials: list[str], only: list[str] | None,
-           attempt: int, python: str | None = None) -> list[str]:
+           attempt: int, python: str | None = None, verify: bool = False) -> list[str]:
     """Write the list file and one sbatch script per phase, submit them chained; job ids."""
     from odahgen.jobs.pipeline import stages_for
 
@@ -125,7 +127,7 @@ def submit(dataset: Path, config: Config, trials: list[str], only: list[str] | N
         script = folder / f"attempt{attempt}_{phase}.sbatch"
         atomic_write_text(script, _sbatch_script(dataset, config, phase, stages, list_file,
                                                  n_tasks, per_task, previous,
-                                                 python or sys.executable))
+                                                 python or sys.executable, verify))
         previous = _sbatch(script)
         job_ids.append(previous)
     record = folder / "submissions.json"
@@ -138,19 +140,21 @@ def submit(dataset: Path, config: Config, trials: list[str], only: list[str] | N
 
 def run_slurm(dataset: Path, config: Config, only: list[str] | None = None, wait: bool = True,
               poll_s: float = 2.0, python: str | None = None,
-              trials: list[str] | None = None) -> int:
+              trials: list[str] | None = None, verify: bool = False) -> int:
     """Submit the unfinished trials (of ``trials``, default all); with ``wait``, resubmit
-    failures up to jobs.retries."""
+    failures up to jobs.retries. A trial counts as finished when its state is done and its
+    stage records' output files are intact (``verify``: by content hash)."""
     if not shutil.which("sbatch"):
         raise OdahgenError("--executor slurm: sbatch not found on PATH (run on a Slurm login node)")
     dataset = Path(dataset).resolve()
     all_trials = list(trials) if trials else trial_ids(dataset)
     for attempt in range(config.jobs.retries + 1):
         done = dataset_status(dataset).finished
-        todo = [t for t in all_trials if t not in done]
+        todo = [t for t in all_trials
+                if t not in done or not outputs_intact(dataset / TRIALS_DIR / t, verify)]
         if not todo:
             break
-        ids = submit(dataset, config, todo, only, attempt, python)
+        ids = submit(dataset, config, todo, only, attempt, python, verify)
         print(f"attempt {attempt}: submitted {len(todo)} trials as Slurm jobs {', '.join(ids)} "
               f"(logs: {dataset / SLURM_DIR / 'logs'})", flush=True)
         if not wait:

@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--index", type=int, required=True, help="array task index")
     p.add_argument("--per-task", type=int, default=1)
     p.add_argument("--stages", default="", help="comma-separated stages (default: all)")
+    p.add_argument("--verify", action="store_true", help="hash every recorded output")
     args = p.parse_args(argv)
     try:
         from odahgen.jobs.local import run_one
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
             raise OdahgenError(f"{args.list}: no trials for task index {args.index}")
         only = [s for s in args.stages.split(",") if s] or None
         for trial in chunk:
-            out = run_one(args.dataset, trial, only)
+            out = run_one(args.dataset, trial, only, verify=args.verify)
             print(f"{trial}: {out['state']} {out['stage']} {out['error']}".rstrip(), flush=True)
         return 0
     except (OdahgenError, OSError) as err:
