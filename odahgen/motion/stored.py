@@ -81,7 +81,7 @@ def subject_coordinates(motion: dict, scales: np.ndarray) -> np.ndarray:
     angles = np.array(motion["coordinates"], dtype=np.float64)
     T = len(motion["times"])
     if "contact" in motion and len(motion["contact"]) == T and np.isfinite(angles).all():
-        from odahgen.motion.procedural import replant
+        from odahgen.motion.placement import replant
 
         # older motion.npz files have no placement: replant's defaults
         placement = json.loads(str(motion["placement"])) if "placement" in motion else None
