@@ -1,6 +1,7 @@
 """The dataset configuration: pydantic models mirroring the TOML sections.
 
-Every key is documented in ``configs/odah.toml`` (the paper's spec) and in the README.
+Every key is documented in ``configs/odah.toml`` (the paper's spec) and in
+docs/configuration.md.
 Unknown keys are rejected (``extra="forbid"``), so a typo never silently becomes a default.
 Units: metres, seconds, millimetres only where the key says ``_mm``.
 
@@ -101,7 +102,7 @@ class BodyConfig(_Section):
     model: Literal["anny", "smplx"] = "anny"
     model_dir: str = Field("", description="folder with the user's SMPLX_*.npz (smplx only)")
     gender: Literal["neutral", "male", "female"] = "neutral"
-    fit_iterations: int = Field(30, ge=1, le=100_000, description="pose optimisation steps per frame")
+    fit_iterations: int = Field(30, ge=1, le=100_000, description="L-BFGS iterations of the fit stage's all-frames pose optimisation")
 
 
 class ClothingConfig(_Section):
