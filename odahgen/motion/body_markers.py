@@ -97,7 +97,7 @@ def rest_offsets(body, shape: torch.Tensor, rounds: int = 3) -> dict[int, np.nda
     bone of OpenSim body ``k`` (``body.segment_bones``) gets ``R_k(q_T) R_k(q_rest)^T``. Skinning
     blends bones near the joints, so the body so posed is not exactly at ``q_T``: ``rounds``
     - 1 more IK passes on it correct the offsets by what is left."""
-    from odahgen.body.markers import load_layout, markers_from_vertices
+    from odahgen.body import load_layout, markers_from_vertices
     from odahgen.io.mocap import MarkerData
     from odahgen.skeleton.fk import load_tree
     from odahgen.skeleton.ik import run_ik_tree
@@ -325,7 +325,7 @@ def _load_body(name: str, model_dir: str | None = None, gender: str = "neutral")
     from odahgen.body import load_body_model
 
     if name == "smplx":
-        from odahgen.body.smplx_model import resolve_smplx_file
+        from odahgen.body import resolve_smplx_file
 
         path = resolve_smplx_file(model_dir, gender)
         key = ("smplx", os.path.realpath(path), os.stat(path).st_mtime_ns, gender)
@@ -370,7 +370,7 @@ def amass_markers(data: dict, body_name: str = "anny", model_dir: str | None = N
     of frames, from the rotation matrices; "mesh" poses the whole mesh with
     :meth:`BodyModel.forward` from the axis-angle pose (the reference; slow, for checks).
     """
-    from odahgen.body.markers import load_layout, marker_points
+    from odahgen.body import load_layout, marker_points
 
     if method not in ("points", "mesh"):
         raise OdahgenError(f"amass: method must be 'points' or 'mesh', got {method!r}")
