@@ -450,3 +450,14 @@ def test_full_bvh_still_reads(tmp_path):
 
     bvh = read_bvh(_bvh(tmp_path))
     assert bvh["frames"].shape[0] == 10 and abs(bvh["frame_time"] - 1 / 30) < 1e-6
+
+
+def test_validate_refuses_an_interrupted_plan(tmp_path):
+    from odahgen.gt.dataset import load_dataset_config
+    from odahgen.jobs.plan import INCOMPLETE
+
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    (ds / INCOMPLETE).write_text("")
+    with pytest.raises(OdahgenError, match="interrupted"):
+        load_dataset_config(ds)

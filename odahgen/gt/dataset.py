@@ -377,6 +377,9 @@ def load_dataset_config(dataset: str | Path, config_path: str | Path | None = No
     if config_path is not None:
         return load_config(config_path), str(config_path)
     planned = Path(dataset) / "dataset.json"  # written by `odahgen plan`
+    if (Path(dataset) / ".plan-incomplete").exists():  # odahgen.jobs.plan.INCOMPLETE
+        raise OdahgenError(f"{dataset}: its plan was interrupted (.plan-incomplete); run the "
+                           f"plan again (the same command) to complete it")
     if planned.is_file():
         try:
             return Config.model_validate(json.loads(planned.read_text())["config"]), str(planned)
