@@ -191,11 +191,11 @@ def test_worker_imports_nothing_of_the_core():
 
 
 def test_eevee_engine_id_follows_the_blender_version(blender_python):
-    code = ("from odahgen.render.blender_worker import engine_id as e; import bpy; "
+    code = ("from blender_worker import engine_id as e; import bpy; "
             "print([e('eevee', (4, 2, 0)), e('eevee', (4, 4, 3)), e('eevee', (4, 5, 1)), e('eevee', (5, 0, 1)), "
             "e('cycles', (4, 2, 0)), e('workbench', (5, 0, 0)), e('eevee'), bpy.app.version[:2]])")
     proc = subprocess.run([str(blender_python), "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(launcher.REPO_ROOT)})
+                          env={**os.environ, "PYTHONPATH": str(launcher.WORKER_PATH.parent)})
     assert proc.returncode == 0, proc.stderr[-500:]
     got = ast.literal_eval(proc.stdout.strip().splitlines()[-1])
     assert got[:6] == ["BLENDER_EEVEE_NEXT", "BLENDER_EEVEE_NEXT", "BLENDER_EEVEE_NEXT", "BLENDER_EEVEE",

@@ -126,3 +126,13 @@ def test_no_module_over_800_lines():
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 800
             and not p.name.startswith("_rajagopal_data")}  # generated data
     assert not long, long
+
+
+STAGE_PACKAGES = ("skeleton", "body", "motion", "scene", "render", "gt")
+
+
+def test_jobs_imports_the_stage_packages_through_their_fronts():
+    inner = sorted(f"{mod} imports {t}" for mod, ts in _imports().items()
+                   if _top(mod) == "jobs" for t in ts
+                   if _top(t) in STAGE_PACKAGES and t != f"odahgen.{_top(t)}")
+    assert not inner, "\n".join(inner)

@@ -88,7 +88,7 @@ def preview_trial(motion: str, config, out_dir: str | Path, step: int = 4, secon
 def _subsample_motion(path: Path, step: int) -> None:
     """Keep every ``step``-th frame of a trial's ``motion.npz`` (the preview shows only those),
     with its contact schedule and frame rate, so the skeleton stage still plants the feet."""
-    from odahgen.motion.stored import load_arrays, save_arrays
+    from odahgen.io import load_arrays, save_arrays
 
     data = load_arrays(path)
     for k in ("times", "coordinates", "markers", "contact"):  # contact: the feet's schedule

@@ -32,7 +32,9 @@ import numpy as np
 
 from odahgen.config import Config
 from odahgen.jobs.graph import Stage, TrialContext
-from odahgen.skeleton.names import COORDINATE_NAMES
+from odahgen.io import load_arrays as _load_npz
+from odahgen.io import save_arrays
+from odahgen.skeleton import COORDINATE_NAMES
 
 #: the body-model settings every stage that loads the body model reads
 BODY_MODEL_KEYS = ("body.model", "body.model_dir", "body.gender")
@@ -40,21 +42,13 @@ BODY_MODEL_KEYS = ("body.model", "body.model_dir", "body.gender")
 
 def _body_model(config: Config):
     """The config's body model (loaded once per process: the loader caches it)."""
-    from odahgen.body.base import load_body_model
+    from odahgen.body import load_body_model
 
     return load_body_model(config.body.model, model_dir=config.body.model_dir,
                            gender=config.body.gender)
 
 
-def _load_npz(path):
-    from odahgen.motion.stored import load_arrays
-
-    return load_arrays(path)
-
-
 def _save_npz(path, **arrays) -> None:
-    from odahgen.motion.stored import save_arrays
-
     save_arrays(path, arrays)
 
 
@@ -64,7 +58,7 @@ def motion_stage(ctx: TrialContext) -> None:
     """Load the motion, fill gaps, resample to the output fps, keep the first clip."""
     from odahgen.errors import OdahgenError
     from odahgen.motion import get_source, prepare
-    from odahgen.motion.stored import clip_arrays, save_arrays
+    from odahgen.motion import clip_arrays
 
     mc = ctx.config.motion
     options = {"path": mc.path} if mc.path else {}
@@ -86,14 +80,11 @@ def motion_stage(ctx: TrialContext) -> None:
 def skeleton_stage(ctx: TrialContext) -> None:
     """Body shape of the subject's variant -> its virtual markers -> scaled model; then the
     GT angles (the motion's coordinates on the subject, or IK of its markers) -> FK keypoints."""
-    from odahgen.body.markers import load_layout
-    from odahgen.body.static import static_trial
-    from odahgen.body.variants import subject_shape
+    from odahgen.body import load_layout, static_trial, subject_shape
     from odahgen.io.mocap import MarkerData
-    from odahgen.motion.stored import subject_coordinates
-    from odahgen.skeleton.fk import fk_tree, load_tree, segment_scales
-    from odahgen.skeleton.ik import run_ik
-    from odahgen.skeleton.scale import scale_subject, write_scaled_model
+    from odahgen.motion import subject_coordinates
+    from odahgen.skeleton import (fk_tree, load_tree, run_ik, scale_subject, segment_scales,
+                                  write_scaled_model)
 
     cfg = ctx.config
     body = _body_model(cfg)
@@ -144,7 +135,7 @@ def _coordinate_ranges(tree) -> np.ndarray:
 
 def fit_stage(ctx: TrialContext) -> None:
     """Fit the body's pose per frame to the skeleton's joint centres and markers."""
-    from odahgen.body.fit import fit_sequence
+    from odahgen.body import fit_sequence
 
     body = _body_model(ctx.config)
     sk = _load_npz(ctx.path("skeleton.npz"))

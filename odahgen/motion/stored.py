@@ -10,12 +10,10 @@ generator's pelvis-placement options as JSON text).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 
 from odahgen.errors import OdahgenError
-from odahgen.io import atomic_path
 from odahgen.motion.base import Motion
 from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES
 
@@ -50,24 +48,6 @@ def clip_arrays(clip: Motion) -> dict[str, np.ndarray]:
         raise OdahgenError(f"motion {clip.id!r}: body-model parameter motions need the AMASS "
                            f"marker route (motion.source = 'amass' with its marker output)")
     return arrays
-
-
-def save_arrays(path: str | Path, arrays: dict) -> None:
-    """Write ``arrays`` as a compressed .npz atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-
-
-def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
-    """All arrays of an .npz (no pickled objects); a damaged file is a one-line error."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise OdahgenError(f"{path}: not found") from None
-    except (OSError, ValueError, EOFError) as err:
-        raise OdahgenError(f"{path}: not a readable .npz file ({' '.join(str(err).split())})") from None
 
 
 def subject_coordinates(motion: dict, scales: np.ndarray) -> np.ndarray:

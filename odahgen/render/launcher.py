@@ -55,14 +55,14 @@ class Blender:
         if self.kind == "binary":
             return [self.path, "-b", "--factory-startup", "-noaudio", "-P", str(WORKER_PATH),
                     "--", str(job_file)]
-        return [self.path, "-m", "odahgen.render.blender_worker", str(job_file)]
+        # run as a script, not ``-m odahgen.render...``: importing the package (its fronts)
+        # would need the core environment's dependencies, which Blender's Python lacks
+        return [self.path, str(WORKER_PATH), str(job_file)]
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
-        # The worker module is importable as odahgen.render.blender_worker without
-        # installing odahgen into Blender's Python: it imports nothing else of the package.
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(REPO_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        # The worker is a standalone script (bpy, NumPy and the standard library only), so
+        # nothing of odahgen has to be importable in Blender's Python.
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
