@@ -20,7 +20,6 @@ Everything returned is in the OpenSim world frame (Y up), metres.
 
 from __future__ import annotations
 
-import os
 import weakref
 
 import numpy as np
@@ -315,28 +314,7 @@ def _pose_points(plan: dict, R: np.ndarray, trans: np.ndarray) -> np.ndarray:
     return (plan["q"] @ A.reshape(-1, 3 * T)).reshape(-1, 3, T)
 
 
-_BODIES: dict[tuple, object] = {}
 _OFFSETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _load_body(name: str, model_dir: str | None = None, gender: str = "neutral"):
-    """The body model, kept for the process (a folder of files loads it once); an SMPL-X model
-    file that changed on disk is reloaded."""
-    from odahgen.body import load_body_model
-
-    if name == "smplx":
-        from odahgen.body import resolve_smplx_file
-
-        path = resolve_smplx_file(model_dir, gender)
-        key = ("smplx", os.path.realpath(path), os.stat(path).st_mtime_ns, gender)
-        opts = {"model_dir": model_dir, "gender": gender}
-    else:
-        key, opts = (name,), {}
-    if key not in _BODIES:
-        if len(_BODIES) >= 4:
-            _BODIES.pop(next(iter(_BODIES)))
-        _BODIES[key] = load_body_model(name, **opts)
-    return _BODIES[key]
 
 
 def cached_rest_offsets(body, shape: torch.Tensor) -> dict[int, np.ndarray]:
@@ -370,7 +348,7 @@ def amass_markers(data: dict, body_name: str = "anny", model_dir: str | None = N
     of frames, from the rotation matrices; "mesh" poses the whole mesh with
     :meth:`BodyModel.forward` from the axis-angle pose (the reference; slow, for checks).
     """
-    from odahgen.body import load_layout, marker_points
+    from odahgen.body import load_body_model, load_layout, marker_points
 
     if method not in ("points", "mesh"):
         raise OdahgenError(f"amass: method must be 'points' or 'mesh', got {method!r}")
@@ -379,7 +357,7 @@ def amass_markers(data: dict, body_name: str = "anny", model_dir: str | None = N
     if body_name == "smplx":
         if not model_dir:
             raise OdahgenError("amass: body 'smplx' needs model_dir (the folder with your SMPLX_*.npz)")
-        body = _load_body("smplx", model_dir, gender)
+        body = load_body_model("smplx", model_dir=model_dir, gender=gender)  # cached per process
         betas = np.zeros(body.n_shape)
         b = np.asarray(data.get("betas", np.zeros(0)), np.float64).reshape(-1)[: body.n_shape]
         betas[: len(b)] = b
@@ -387,7 +365,7 @@ def amass_markers(data: dict, body_name: str = "anny", model_dir: str | None = N
         trans = _smplx_trans(body, shape, data["trans"])
         ground = False if ground is None else ground
     elif body_name == "anny":
-        body = _load_body("anny")
+        body = load_body_model("anny")  # cached per process
         s = body.default_shape().clone()
         s[0] = {"male": 1.0, "female": 0.0}.get(gender, 0.5)  # anny's gender phenotype
         shape = s[None]
