@@ -40,6 +40,46 @@ class QAResult:
         """The form stored under ``/qa`` in the trial file."""
         return QARecord(passed=self.passed, reasons=list(self.reasons), metrics=dict(self.metrics))
 
+    @property
+    def gates(self) -> list[str]:
+        """The stable gate key (:data:`GATES`) of each reason, in the same order."""
+        return [reason_gate(r) for r in self.reasons]
+
+
+# Stable keys of the gates, for counting failures by gate (yield reports): a reason's text
+# carries numbers, its gate does not. Key -> short label.
+GATES: dict[str, str] = {
+    "min_frames": "clip too short",
+    "finite": "NaN/inf values",
+    "ik_rms": "IK marker RMS",
+    "ik_max": "IK max marker error",
+    "flagged_frames": "flagged frames",
+    "fit_joint": "body fit joint residual",
+    "fit_marker": "body fit marker residual",
+    "joint_limits": "joint limits",
+    "mask": "keypoints in mask",
+}
+
+# What each gate's reason line contains (checked in order; also matches older files' lines).
+_GATE_TEXT = (
+    ("min_frames", "clip too short"),
+    ("finite", "nan/inf"),
+    ("ik_rms", "ik marker rms"),
+    ("ik_max", "ik max marker error"),
+    ("flagged_frames", "frames flagged"),
+    ("fit_joint", "body fit joint"),
+    ("fit_marker", "body fit marker"),
+    ("joint_limits", "joint limit"),
+    ("mask", "inside the person mask"),
+)
+
+
+def reason_gate(reason: str) -> str:
+    """The :data:`GATES` key of a reason line written by :func:`qa_trial` (this or an
+    earlier version), or ``""`` for a line no gate wrote."""
+    text = reason.lower()
+    return next((key for key, part in _GATE_TEXT if part in text), "")
+
 
 def keypoints_in_mask(keypoints_2d: np.ndarray, visibility: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """(T,44) bool: visible keypoints whose pixel (rounded) is inside the person mask.
