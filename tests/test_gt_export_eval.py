@@ -116,7 +116,7 @@ def test_report_is_self_contained_html(dataset, tmp_path):
     assert gt_main(["report", str(dataset), "-o", str(out), "--samples", "1"]) == 0
     text = out.read_text()
     imgs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
-    assert len(imgs) == 4  # angles, coverage, QA, one sample trial
+    assert len(imgs) == 5  # yield, angles, coverage, QA, one sample trial
     assert "http" not in text and "src=\"/" not in text
     assert "Joint-angle distributions" in text and "Sample frames" in text
 

@@ -98,10 +98,18 @@ def _summarise(dataset: Path, outcomes) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from odahgen.jobs.status import dataset_status, print_status
+    from odahgen.jobs.status import dataset_status, print_status, qa_yield, status_json
 
-    status = dataset_status(Path(args.dataset))
-    print_status(Path(args.dataset), status, show_failures=args.failures)
+    dataset = Path(args.dataset)
+    status = dataset_status(dataset)
+    qa = None if args.no_yield else qa_yield(dataset, status)
+    if args.json:
+        import json
+
+        print(json.dumps(status_json(dataset, status, qa, top=args.reasons or None,
+                                     show_failures=args.failures), indent=2))
+        return 0
+    print_status(dataset, status, show_failures=args.failures, qa=qa, top=args.reasons)
     return 0
 
 
@@ -144,11 +152,20 @@ def register(sub) -> None:
     p.add_argument("--ray-address", help="ray: join this cluster (default: a local Ray instance)")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("status", help="counts per stage and state, failures with reasons",
-                       description="Show how many trials are at each stage and state, and the "
-                       "failures with their reason and log path.")
+    p = sub.add_parser("status", help="counts per stage and state, QA yield, failures with reasons",
+                       description="Show how many trials are at each stage and state; the QA "
+                       "yield: how many finished trials pass QA, why the others fail (trials per "
+                       "QA gate) and pipeline failures by stage and error; and the failures with "
+                       "their reason and log path. The yield reads each trial's qa.json or "
+                       "failure.json once and keeps what it read in DATASET/.status-cache.json.")
     p.add_argument("dataset")
     p.add_argument("--failures", type=count_option, default=20, help="failures to list (0: none)")
+    p.add_argument("--reasons", type=count_option, default=10,
+                   help="QA reasons and pipeline errors to list, most frequent first (0: "
+                   "counts only; with --json: all)")
+    p.add_argument("--no-yield", action="store_true",
+                   help="counts only: do not read qa.json / failure.json for the QA yield")
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("demo", help="generate the demo dataset end to end (what `make demo` runs)",

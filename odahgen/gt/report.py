@@ -1,7 +1,9 @@
 """``odahgen report DATASET``: one self-contained HTML file (plots embedded as base64 PNGs).
 
-Sections: counts, joint-angle distributions per coordinate, motion and shape coverage, QA
-histograms, the QA exclusions, and sample frames of each view with the 2D keypoints drawn.
+Sections: counts, the QA yield (trials passing QA, a histogram of why the others fail,
+pipeline failures by stage and error, yield per motion and per motion source), joint-angle
+distributions per coordinate, motion and shape coverage, QA histograms, the QA exclusions,
+and sample frames of each view with the 2D keypoints drawn.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import math
 from collections import Counter
 from pathlib import Path
@@ -17,7 +20,8 @@ from typing import Callable
 import numpy as np
 
 from odahgen import __version__
-from odahgen.gt.dataset import check_dataset, trial_files
+from odahgen.gt.dataset import TRIALS_DIR, check_dataset, trial_files
+from odahgen.gt.qa_yield import QAYield, error_category, reason_category
 from odahgen.gt.schema import TrialGT, load_trial
 from odahgen.io import atomic_write_text
 from odahgen.io.atomic import check_output_file
@@ -120,6 +124,109 @@ def _qa_plot(rows: list[dict]) -> str:
     return _fig_to_img(fig)
 
 
+def _yield_plot(qa: QAYield) -> str:
+    """Two bar charts: what became of the planned trials, and trials per QA failure reason."""
+    import matplotlib.pyplot as plt
+
+    outcome = [("pass QA", qa.passed, "#6a9f58"), ("fail QA", qa.failed, "#d1605e")]
+    if qa.no_verdict:
+        outcome.append(("no QA verdict", qa.no_verdict, "#999999"))
+    outcome += [(f"failed at {s}", n, "#e0a040")
+                for s, n in sorted(qa.stage_failures.items(), key=lambda kv: (-kv[1], kv[0]))]
+    rest = qa.planned - qa.finished - qa.pipeline_failed
+    if qa.planned and rest > 0:
+        outcome.append(("not finished", rest, "#cccccc"))
+    reasons = qa.top_reasons(15)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 0.35 * max(len(outcome), len(reasons), 4) + 1.2))
+    labels, values, colors = zip(*outcome)
+    axes[0].barh(labels[::-1], values[::-1], color=colors[::-1])
+    axes[0].set_title("trials by outcome")
+    if reasons:
+        axes[1].barh([r[1] for r in reasons][::-1], [r[2] for r in reasons][::-1], color="#d1605e")
+        axes[1].set_title("trials failing each QA gate")
+    else:
+        axes[1].text(0.5, 0.5, "no trial fails QA", ha="center", va="center", transform=axes[1].transAxes)
+        axes[1].axis("off")
+    for ax in axes:
+        ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    return _fig_to_img(fig)
+
+
+def _pipeline_failures(dataset: Path, qa: QAYield) -> None:
+    """Count each ``trials/<t>/failure.json`` (a trial the pipeline stopped) into ``qa``."""
+    root = dataset / TRIALS_DIR
+    for path in sorted(root.glob("*/failure.json")):
+        trial = path.parent.name
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            stage, error = str(data.get("stage") or "?"), str(data.get("error", ""))
+        except (OSError, ValueError, AttributeError):
+            stage, error = "?", "no readable failure record"
+        qa.add_failure(stage, error_category(error, trial))
+
+
+def _planned_trials(dataset: Path) -> int:
+    """The trial count ``odahgen plan`` recorded in dataset.json (0 when unknown)."""
+    try:
+        return int(json.loads((dataset / "dataset.json").read_text(encoding="utf-8")).get("trials") or 0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
+
+
+def _pct(n: int, of: int) -> str:
+    return f"{100.0 * n / of:.1f}%" if of else "-"
+
+
+def _yield_section(qa: QAYield, rows: list[dict]) -> list[str]:
+    """HTML of the yield section: summary table, bar charts, reasons, errors, per group."""
+    e = html.escape
+    parts = ["<h2 id='yield'>QA yield</h2>", "<table class='yield'>"]
+    summary = [("planned trials", qa.planned or "-", ""),
+               ("finished (trial.h5 written)", qa.finished, _pct(qa.finished, qa.planned)),
+               ("pass QA", qa.passed, _pct(qa.passed, qa.finished) + " of finished"),
+               ("fail QA", qa.failed, _pct(qa.failed, qa.finished) + " of finished")]
+    if qa.no_verdict:
+        summary.append(("finished without a QA verdict", qa.no_verdict, _pct(qa.no_verdict, qa.finished)))
+    summary.append(("stopped by a pipeline failure", qa.pipeline_failed, _pct(qa.pipeline_failed, qa.planned)))
+    if qa.planned:
+        summary.append(("usable (pass QA) of planned", qa.passed, _pct(qa.passed, qa.planned)))
+    for label, n, pct in summary:
+        parts.append(f"<tr><th>{e(label)}</th><td class='n'>{n}</td><td>{e(pct)}</td></tr>")
+    parts += ["</table>", _yield_plot(qa)]
+    if qa.reasons:
+        parts += ["<h3>Why trials fail QA</h3><p>A trial can fail several gates.</p>",
+                  "<table class='reasons'><tr><th>reason</th><th>gate</th><th>trials</th>"
+                  "<th>% of finished</th><th>% of QA failures</th></tr>"]
+        for key, label, n in qa.top_reasons():
+            gate = key if label != key else ""
+            parts.append(f"<tr><td>{e(label)}</td><td>{e(gate)}</td><td class='n'>{n}</td>"
+                         f"<td>{_pct(n, qa.finished)}</td><td>{_pct(n, qa.failed)}</td></tr>")
+        parts.append("</table>")
+    if qa.pipeline_failed:
+        parts += ["<h3>Pipeline failures</h3>",
+                  "<table class='errors'><tr><th>stage</th><th>error</th><th>trials</th></tr>"]
+        for stage, error, n in qa.top_errors():
+            parts.append(f"<tr><td>{e(stage)}</td><td>{e(error)}</td><td class='n'>{n}</td></tr>")
+        parts.append("</table>")
+    for key, title in (("motion", "motion"), ("source", "motion source")):
+        groups: dict[str, list[int]] = {}
+        for r in rows:
+            g = groups.setdefault(str(r.get(key, "?")), [0, 0])
+            g[0] += 1
+            g[1] += bool(r["passed"])
+        if len(groups) < 2 and key == "source":
+            continue
+        parts += [f"<h3>Yield per {title}</h3>",
+                  f"<table class='yield-{key}'><tr><th>{title}</th><th>finished</th><th>pass QA</th>"
+                  "<th>yield</th></tr>"]
+        for name, (n, ok) in sorted(groups.items(), key=lambda kv: (kv[1][1] / kv[1][0], kv[0])):
+            parts.append(f"<tr><td>{e(name)}</td><td class='n'>{n}</td><td class='n'>{ok}</td>"
+                         f"<td>{_pct(ok, n)}</td></tr>")
+        parts.append("</table>")
+    return parts
+
+
 def _sample_frames(gt: TrialGT, trial_dir: Path) -> str:
     import matplotlib.pyplot as plt
 
@@ -177,7 +284,8 @@ def build_report(
             gt = load_trial(path)
         except Exception as err:  # a broken trial is listed, not fatal for the report
             rows.append({"trial": path.parent.name, "motion": "?", "shape_variant": float("nan"), "shape": None,
-                         "qa": {}, "passed": False, "reasons": [f"unreadable: {err}"], "subject": "?"})
+                         "qa": {}, "passed": False, "reasons": [f"unreadable: {err}"], "subject": "?",
+                         "source": "?", "verdict": True})  # counts as failing QA: "unreadable"
             continue
         names, rotational = gt.coordinate_names, gt.rotational
         step = max(1, gt.n_frames // budget)
@@ -191,19 +299,29 @@ def build_report(
             "shape": None if gt.body is None else np.asarray(gt.body.shape),
             "qa": qa, "passed": bool(gt.qa and gt.qa.passed),
             "reasons": list(gt.qa.reasons) if gt.qa else ["no QA result"],
+            "source": gt.meta.motion_source, "verdict": gt.qa is not None,
         })
         if len(sample_imgs) < samples and gt.cameras:
             sample_imgs.append(_sample_frames(gt, path.parent))
+    qa_yield = QAYield(planned=_planned_trials(dataset))
+    for r in rows:
+        if r["verdict"]:
+            qa_yield.add_verdict(r["passed"], [reason_category(x) for x in r["reasons"]])
+        else:
+            qa_yield.add_no_verdict()
+    _pipeline_failures(dataset, qa_yield)
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>odahgen report: {html.escape(dataset.name)}</title>",
         "<style>body{font-family:sans-serif;margin:2em;max-width:1400px}img{max-width:100%}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px}</style></head><body>",
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px}"
+        "th{text-align:left}td.n{text-align:right}</style></head><body>",
         f"<h1>Dataset report: {html.escape(dataset.name)}</h1>",
         f"<p>odahgen {__version__}. {len(rows)} trials, {sum(r['passed'] for r in rows)} pass QA, "
         f"{len({r['subject'] for r in rows})} subjects, {len({r['motion'] for r in rows})} motions, "
         f"{total_frames} frames per view.</p>",
     ]
+    parts += _yield_section(qa_yield, rows)
     if angle_chunks:
         parts += ["<h2>Joint-angle distributions</h2>", _angle_plot(np.concatenate(angle_chunks), names, rotational)]
     if rows:

@@ -1,7 +1,11 @@
-"""``odahgen status``: counts per stage and state, failures with reasons and log paths.
+"""``odahgen status``: counts per stage and state, the QA yield, failures with reasons and
+log paths.
 
-Reads one folder listing (``DATASET/state/``) plus ``failure.json`` of failed trials only,
-so it stays fast for 100,000 trials.
+The counts come from one folder listing (``DATASET/state/``). The QA yield (how many
+finished trials pass QA, a histogram of the reasons of the others, pipeline failures by
+stage and error) reads each finished trial's ``qa.json`` and each failed trial's
+``failure.json`` once: what they say is kept in ``DATASET/.status-cache.json`` with each
+file's size and mtime, so a later status only stats them (100,000 trials: under a second).
 """
 
 from __future__ import annotations
@@ -12,8 +16,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from odahgen.io import atomic_write_text
 from odahgen.jobs.graph import SEP, STATE_DIR, TRIALS_DIR
 from odahgen.jobs.plan import trial_ids
+
+QA_FILE = "qa.json"  # written by the qa stage
+FAILURE_FILE = "failure.json"  # written by the stage graph when a stage fails
+CACHE_FILE = ".status-cache.json"  # what status read from the two, per trial
+QUIET_NS = 2_000_000_000  # the cache is trusted without stats when written this long after a state change
+READ_THREADS = 16  # threads reading trial files (latency of a network filesystem)
+BAR_WIDTH = 12  # characters of the longest bar of the reasons histogram
 
 
 @dataclass
@@ -28,6 +40,7 @@ class DatasetStatus:
     running: list[str] = field(default_factory=list)
     finished: set[str] = field(default_factory=set)  # trials whose last stage is done
     interrupted: list[str] = field(default_factory=list)
+    failed_stage: dict[str, str] = field(default_factory=dict)  # failed trial -> its stage
 
     @property
     def done(self) -> int:
@@ -51,7 +64,7 @@ def dataset_status(dataset: Path) -> DatasetStatus:
     dataset = Path(dataset)
     total = len(trial_ids(dataset))  # also a clear error if this is not a (complete) dataset
     counts: Counter = Counter()
-    failed, running, finished = [], {}, set()
+    failed, running, finished, failed_stage = [], {}, set(), {}
     folder = dataset / STATE_DIR
     if folder.exists():
         with os.scandir(folder) as it:
@@ -66,6 +79,7 @@ def dataset_status(dataset: Path) -> DatasetStatus:
                 counts[(stage, state)] += 1
                 if state == "failed":
                     failed.append(trial)
+                    failed_stage[trial] = stage
                 elif state == "done":
                     finished.add(trial)
     # A "running" trial whose lock is free was interrupted (killed); say so.
@@ -77,7 +91,8 @@ def dataset_status(dataset: Path) -> DatasetStatus:
         else:
             alive.append(trial)
             counts[(stage, "running")] += 1
-    return DatasetStatus(total, counts, sorted(failed), sorted(alive), finished, sorted(interrupted))
+    return DatasetStatus(total, counts, sorted(failed), sorted(alive), finished, sorted(interrupted),
+                         failed_stage)
 
 
 def _lock_is_free(trial_dir: Path) -> bool:
@@ -97,6 +112,171 @@ def _lock_is_free(trial_dir: Path) -> bool:
         os.close(fd)
 
 
+# ----------------------------------------------------------------------------- QA yield
+
+def _cache_version() -> str:
+    """Cached categories are reused only by the same classification (odahgen and its gates)."""
+    from odahgen import __version__
+    from odahgen.gt import QAYield
+
+    return f"1/{__version__}/{QAYield.categories_version}"
+
+
+def _read_cache(dataset: Path) -> tuple[dict, int | None]:
+    """The cache's content (empty if absent, unreadable or of another version) and the
+    file's mtime (ns)."""
+    path = dataset / CACHE_FILE
+    try:
+        mtime = os.stat(path).st_mtime_ns
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}, None
+    if not isinstance(data, dict) or data.get("version") != _cache_version():
+        return {}, None
+    return data, mtime
+
+
+def _write_cache(dataset: Path, state_mtime: int | None, qa: dict, failures: dict) -> None:
+    text = json.dumps({"version": _cache_version(), "state_mtime_ns": state_mtime,
+                       "qa": qa, "failures": failures}, separators=(",", ":"))
+    try:
+        atomic_write_text(dataset / CACHE_FILE, text, fsync=False)
+    except OSError:  # a dataset the user may read but not write: no cache, same numbers
+        pass
+
+
+def _signature(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size]
+
+
+def _qa_entry(path: str) -> list | None:
+    """[passed (0/1), sorted reason categories] of a qa.json, None when unreadable."""
+    from odahgen.gt import reason_category
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        reasons = [str(r) for r in data.get("reasons") or []]
+        gates = data.get("gates")  # a stable gate key per reason, when the writer stored them
+        if not isinstance(gates, list) or len(gates) != len(reasons):
+            gates = [None] * len(reasons)
+        cats = sorted({reason_category(r, g if isinstance(g, str) else None)
+                       for r, g in zip(reasons, gates)})
+        return [int(bool(data["passed"])), cats]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _failure_entry(path: str, trial: str, stage: str) -> list:
+    """[stage, normalised error] of a failure.json (the state's stage when it has none)."""
+    from odahgen.gt import error_category
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        return [str(data.get("stage") or stage), error_category(str(data.get("error", "")), trial)]
+    except (OSError, ValueError, AttributeError):
+        return [stage, "no readable failure record"]
+
+
+def _state_quiet_since(cache: dict, cache_mtime: int | None, state_mtime: int | None,
+                       status: DatasetStatus) -> bool:
+    """True when no state file changed since the cache was written (so no trial's qa.json
+    or failure.json did): the state folder's mtime is the one recorded, and the cache was
+    written well after it (mtimes of coarse granularity could hide a later change)."""
+    return (state_mtime is not None and cache_mtime is not None
+            and cache.get("state_mtime_ns") == state_mtime
+            and cache_mtime - state_mtime >= QUIET_NS
+            and len(cache.get("qa", ())) == len(status.finished)
+            and set(cache["qa"]) == status.finished
+            and set(cache.get("failures", ())) == set(status.failed))
+
+
+def _map_chunks(fn, items: list, threads: int = READ_THREADS) -> list:
+    """``[fn(x) for x in items]``, in ``threads`` threads of one contiguous chunk each when
+    there are many items (on a network filesystem the file reads wait, not compute)."""
+    if len(items) < 1000 or threads <= 1:
+        return [fn(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    size = -(-len(items) // threads)
+    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    with ThreadPoolExecutor(len(chunks)) as pool:
+        parts = pool.map(lambda chunk: [fn(x) for x in chunk], chunks)
+        return [r for part in parts for r in part]
+
+
+def qa_yield(dataset: Path, status: DatasetStatus, cache: bool = True):
+    """The :class:`odahgen.gt.QAYield` of a dataset: the verdicts of its finished trials
+    (``qa.json``) and the failures of its failed ones (``failure.json``, by stage and error).
+
+    With ``cache``, what was read is kept in ``DATASET/.status-cache.json`` with each file's
+    mtime and size; a file whose mtime or size changed is read again. When no state file
+    changed since the cache was written (a dataset no run is working on) the cache is used
+    without looking at the files at all.
+    """
+    from odahgen.gt import QAYield
+
+    dataset = Path(dataset)
+    y = QAYield(planned=status.total)
+    try:  # before reading any trial file: a transition after this changes it again
+        state_mtime = os.stat(dataset / STATE_DIR).st_mtime_ns
+    except OSError:
+        state_mtime = None
+    old, cache_mtime = _read_cache(dataset) if cache else ({}, None)
+    old_qa, old_fail = old.get("qa", {}), old.get("failures", {})
+    trusted = _state_quiet_since(old, cache_mtime, state_mtime, status)
+    base = os.path.join(str(dataset), TRIALS_DIR) + os.sep
+
+    def qa_hit(trial: str) -> list | None:
+        hit = old_qa.get(trial)
+        if trusted and hit is not None:  # a trial without a readable qa.json is looked at again
+            return hit
+        path = f"{base}{trial}{os.sep}{QA_FILE}"
+        sig = _signature(path)
+        if sig is None:
+            return None
+        if isinstance(hit, list) and len(hit) == 4 and hit[:2] == sig:
+            return hit
+        entry = _qa_entry(path)
+        return None if entry is None else sig + entry
+
+    def failure_hit(trial: str) -> list | None:
+        hit = old_fail.get(trial)
+        if trusted and hit is not None:
+            return hit
+        path = f"{base}{trial}{os.sep}{FAILURE_FILE}"
+        sig = _signature(path)
+        if sig is None:
+            return None
+        if isinstance(hit, list) and len(hit) == 4 and hit[:2] == sig:
+            return hit
+        return sig + _failure_entry(path, trial, status.failed_stage.get(trial, "?"))
+
+    finished = sorted(status.finished)
+    threads = 1 if trusted else READ_THREADS
+    new_qa = dict(zip(finished, _map_chunks(qa_hit, finished, threads)))
+    new_fail = dict(zip(status.failed, _map_chunks(failure_hit, status.failed, threads)))
+    for hit in new_qa.values():
+        if hit is None:
+            y.add_no_verdict()
+        else:
+            y.add_verdict(bool(hit[2]), hit[3])
+    for trial, hit in new_fail.items():
+        if hit is None:
+            y.add_failure(status.failed_stage.get(trial, "?"), "no failure record")
+        else:
+            y.add_failure(hit[2], hit[3])
+    if cache and (new_qa != old_qa or new_fail != old_fail or old.get("state_mtime_ns") != state_mtime
+                  or cache_mtime is None or cache_mtime - (state_mtime or 0) < QUIET_NS):
+        _write_cache(dataset, state_mtime, new_qa, new_fail)
+    return y
+
+
 def failure_details(dataset: Path, trials: list[str], limit: int = 20) -> list[dict]:
     out = []
     for trial in trials[:limit]:
@@ -109,7 +289,10 @@ def failure_details(dataset: Path, trials: list[str], limit: int = 20) -> list[d
     return out
 
 
-def print_status(dataset: Path, status: DatasetStatus, show_failures: int = 20) -> None:
+def print_status(dataset: Path, status: DatasetStatus, show_failures: int = 20,
+                 qa=None, top: int = 10) -> None:
+    """Print the counts, then the QA yield ``qa`` (a QAYield, if given; ``top`` reasons and
+    errors), then the first ``show_failures`` failures."""
     from rich.console import Console
     from rich.table import Table
 
@@ -128,6 +311,8 @@ def print_status(dataset: Path, status: DatasetStatus, show_failures: int = 20) 
     for (stage, state), n in sorted(status.counts.items()):
         table.add_row(stage, state, str(n))
     console.print(table)
+    if qa is not None:
+        print_yield(qa, top, console)
     if status.failed and show_failures:
         fails = Table(title=f"failures (first {min(show_failures, len(status.failed))} of "
                             f"{len(status.failed)})")
@@ -137,6 +322,73 @@ def print_status(dataset: Path, status: DatasetStatus, show_failures: int = 20) 
             logs = rec.get("log", "") + (f"\n{rec['job_log']}" if rec.get("job_log") else "")
             fails.add_row(rec.get("trial", ""), rec.get("stage", ""), rec.get("error", ""), logs)
         console.print(fails)
+
+
+def yield_headline(qa) -> str:
+    """One line: finished trials, how many pass and fail QA, and the usable share of the plan."""
+    if not qa.finished:
+        line = "QA yield: no trial has finished yet"
+    else:
+        line = (f"QA yield: {qa.finished} trials finished: {qa.passed} pass QA "
+                f"({qa.percent(qa.passed):.1f}%), {qa.failed} fail QA ({qa.percent(qa.failed):.1f}%)")
+        if qa.no_verdict:
+            line += f", {qa.no_verdict} without a readable qa.json"
+    if qa.planned:
+        line += (f"; {qa.passed} of {qa.planned} planned trials usable "
+                 f"({qa.percent(qa.passed, qa.planned):.1f}%)")
+    if qa.pipeline_failed:
+        line += f"; {qa.pipeline_failed} stopped by a pipeline failure"
+    return line
+
+
+def print_yield(qa, top: int = 10, console=None) -> None:
+    """The QA yield section of ``odahgen status``: headline, reasons, failures by stage/error."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    print(yield_headline(qa))
+    if qa.reasons and top:
+        shown = qa.top_reasons(top)
+        more = f", top {len(shown)} of {len(qa.reasons)}" if len(shown) < len(qa.reasons) else ""
+        table = Table(title=f"why trials fail QA (a trial can fail several gates{more})")
+        for col, just in (("reason", "left"), ("trials", "right"), ("% finished", "right"),
+                          ("% QA-failed", "right"), ("", "left")):
+            table.add_column(col, justify=just, overflow="fold")
+        peak = max(n for _, _, n in shown)
+        for _, label, n in shown:
+            table.add_row(label, str(n), f"{qa.percent(n):.1f}", f"{qa.percent(n, qa.failed):.1f}",
+                          "#" * max(1, round(BAR_WIDTH * n / peak)))
+        console.print(table)
+    if qa.pipeline_failed:
+        by_stage = sorted(qa.stage_failures.items(), key=lambda kv: (-kv[1], kv[0]))
+        print("pipeline failures by stage: " + ", ".join(f"{s} {n}" for s, n in by_stage))
+        if top:
+            shown = qa.top_errors(top)
+            more = f" (top {len(shown)} of {len(qa.errors)})" if len(shown) < len(qa.errors) else ""
+            table = Table(title=f"pipeline failures by error{more}")
+            for col, just in (("stage", "left"), ("error", "left"), ("trials", "right")):
+                table.add_column(col, justify=just, overflow="fold")
+            for stage, error, n in shown:
+                table.add_row(stage, error, str(n))
+            console.print(table)
+
+
+def status_json(dataset: Path, status: DatasetStatus, qa=None, top: int | None = None,
+                show_failures: int = 20) -> dict:
+    """The machine-readable form of ``odahgen status`` (``--json``)."""
+    out = {
+        "dataset": str(dataset), "total": status.total, "done": status.done,
+        "failed": len(status.failed), "running": len(status.running),
+        "interrupted": len(status.interrupted), "stopped": status.stopped,
+        "not_started": status.pending,
+        "counts": [{"stage": st, "state": state, "trials": n}
+                   for (st, state), n in sorted(status.counts.items())],
+        "failures": failure_details(dataset, status.failed, show_failures) if show_failures else [],
+    }
+    if qa is not None:
+        out["yield"] = qa.to_dict(top)
+    return out
 
 
 def print_failures(dataset: Path, failed, limit: int = 20) -> None:
