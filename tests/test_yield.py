@@ -146,7 +146,7 @@ def test_status_cli_text_and_json(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert ("QA yield: 11 trials finished: 4 pass QA (36.4%), 6 fail QA (54.5%), 1 without a "
-            "readable qa.json; 4 of 16 planned trials usable (25.0%); 3 stopped by a pipeline "
+            "readable qa.json\n  4 of 16 planned trials usable (25.0%); 3 stopped by a pipeline "
             "failure") in out
     rows = {m.group(1).strip(): (int(m.group(2)), m.group(3), m.group(4))
             for m in re.finditer(r"│ ([^│]+?)\s*│\s+(\d+) │\s+([\d.]+) │\s+([\d.]+) │ #+", out)}
@@ -218,7 +218,7 @@ def test_status_json_without_finished_trials(tmp_path):
     assert y.finished == 0 and status_json(ds, st, y)["yield"]["reasons"] == []
     from odahgen.jobs.status import yield_headline
 
-    assert yield_headline(y) == "QA yield: no trial has finished yet; 0 of 1 planned trials usable (0.0%)"
+    assert yield_headline(y) == "QA yield: no trial has finished yet\n  0 of 1 planned trials usable (0.0%)"
 
 
 # --------------------------------------------------------------------------- report

@@ -147,8 +147,13 @@ def _yield_plot(qa: QAYield) -> str:
     else:
         axes[1].text(0.5, 0.5, "no trial fails QA", ha="center", va="center", transform=axes[1].transAxes)
         axes[1].axis("off")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in axes:
         ax.tick_params(labelsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        for bars in ax.containers:
+            ax.bar_label(bars, fontsize=7, padding=2)
     fig.tight_layout()
     return _fig_to_img(fig)
 

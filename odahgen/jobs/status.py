@@ -325,7 +325,8 @@ def print_status(dataset: Path, status: DatasetStatus, show_failures: int = 20,
 
 
 def yield_headline(qa) -> str:
-    """One line: finished trials, how many pass and fail QA, and the usable share of the plan."""
+    """Finished trials, how many pass and fail QA; on a second line the usable share of the
+    plan and the pipeline failures."""
     if not qa.finished:
         line = "QA yield: no trial has finished yet"
     else:
@@ -333,12 +334,13 @@ def yield_headline(qa) -> str:
                 f"({qa.percent(qa.passed):.1f}%), {qa.failed} fail QA ({qa.percent(qa.failed):.1f}%)")
         if qa.no_verdict:
             line += f", {qa.no_verdict} without a readable qa.json"
+    more = []
     if qa.planned:
-        line += (f"; {qa.passed} of {qa.planned} planned trials usable "
-                 f"({qa.percent(qa.passed, qa.planned):.1f}%)")
+        more.append(f"{qa.passed} of {qa.planned} planned trials usable "
+                    f"({qa.percent(qa.passed, qa.planned):.1f}%)")
     if qa.pipeline_failed:
-        line += f"; {qa.pipeline_failed} stopped by a pipeline failure"
-    return line
+        more.append(f"{qa.pipeline_failed} stopped by a pipeline failure")
+    return line + ("\n  " + "; ".join(more) if more else "")
 
 
 def print_yield(qa, top: int = 10, console=None) -> None:
