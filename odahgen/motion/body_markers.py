@@ -3,7 +3,9 @@
 Two body models, chosen by whether the user has the SMPL-X model files:
 
 - ``smplx`` (``model_dir`` given): the AMASS parameters pose SMPL-X itself (root orientation,
-  the 21 body joints, the first 10 betas; hands and face stay at rest), and the markers are
+  the 21 body joints, the subject's own shape: the file's betas, as many as the model has;
+  hands and face stay at rest; the file's gender if ``SMPLX_<GENDER>.npz`` is there, else
+  the neutral model), and the markers are
   the SMPL-X layout's virtual markers (:func:`odahgen.body.markers.load_layout`, built for the
   user's mesh by segment-similarity transfer). SMPL-H files are posed on SMPL-X's body: the 22
   body joints have the same meaning and order in both.
@@ -20,6 +22,7 @@ Everything returned is in the OpenSim world frame (Y up), metres.
 
 from __future__ import annotations
 
+import os
 import weakref
 
 import numpy as np
@@ -341,14 +344,18 @@ def amass_markers(data: dict, body_name: str = "anny", model_dir: str | None = N
                   method: str = "points") -> tuple[list[str], np.ndarray, dict]:
     """Virtual markers of an AMASS sequence (``data`` from :func:`odahgen.motion.amass.read_amass`).
 
-    Returns (marker names, markers (T, M, 3) m in the OpenSim frame, info). ``body_name``
+    Returns (marker names, markers (T, M, 3) m in the OpenSim frame, info). ``info`` has
+    ``body_model``, ``body_gender``, ``betas_used`` (SMPL-X: how many of the file's betas shape
+    the body), ``body_shape`` (the shape vector used), ``ground_shift_m`` and
+    ``static_markers`` ((M, 3) nested lists, m: the same markers on the same body in its rest
+    pose, the subject's static trial to scale a skeleton with). ``body_name``
     "anny" (default) or "smplx" (needs ``model_dir``). ``ground`` (default: anny only) shifts
     the whole sequence vertically so the lowest foot-sole vertices rest on y = 0.
     ``method``: "points" (default) poses only the marker and sole points, in float64 chunks
     of frames, from the rotation matrices; "mesh" poses the whole mesh with
     :meth:`BodyModel.forward` from the axis-angle pose (the reference; slow, for checks).
     """
-    from odahgen.body import load_body_model, load_layout, marker_points
+    from odahgen.body import load_body_model, load_layout, marker_points, static_trial
 
     if method not in ("points", "mesh"):
         raise OdahgenError(f"amass: method must be 'points' or 'mesh', got {method!r}")
@@ -357,11 +364,13 @@ def amass_markers(data: dict, body_name: str = "anny", model_dir: str | None = N
     if body_name == "smplx":
         if not model_dir:
             raise OdahgenError("amass: body 'smplx' needs model_dir (the folder with your SMPLX_*.npz)")
+        gender = _smplx_gender(model_dir, gender)
         body = load_body_model("smplx", model_dir=model_dir, gender=gender)  # cached per process
         betas = np.zeros(body.n_shape)
         b = np.asarray(data.get("betas", np.zeros(0)), np.float64).reshape(-1)[: body.n_shape]
-        betas[: len(b)] = b
+        betas[: len(b)] = b  # the subject's own shape (its first n_shape betas)
         shape = torch.as_tensor(betas, dtype=torch.float32)[None]
+        extra = {"body_gender": gender, "betas_used": int(len(b))}
         trans = _smplx_trans(body, shape, data["trans"])
         ground = False if ground is None else ground
     elif body_name == "anny":
@@ -370,6 +379,7 @@ def amass_markers(data: dict, body_name: str = "anny", model_dir: str | None = N
         s[0] = {"male": 1.0, "female": 0.0}.get(gender, 0.5)  # anny's gender phenotype
         shape = s[None]
         offsets = cached_rest_offsets(body, shape)
+        extra = {"body_gender": gender, "betas_used": 0}
         trans = np.asarray(data["trans"], np.float64) @ RT.ZUP_TO_OPENSIM.T
         ground = True if ground is None else ground
     else:
@@ -413,11 +423,22 @@ def amass_markers(data: dict, body_name: str = "anny", model_dir: str | None = N
         dy = float(np.quantile(sole_y, 0.02))
         mk[..., 1] -= dy
     if face_forward:
-        fwd = smpl_world_rotations(poses[:1])[0, 0] @ np.array([1.0, 0.0, 0.0])
-        yaw = np.arctan2(-fwd[2], fwd[0])
-        Ry = K.axis_rot((0, 1, 0), -yaw)[0]
+        Ry = RT.heading_rotation(poses[:1])
         mk = (mk.reshape(-1, 3) @ Ry.T).reshape(mk.shape)
         centre = mk[0].mean(axis=0)
         mk[..., 0] -= centre[0]
         mk[..., 2] -= centre[2]
-    return names, mk, {"body_model": body.name, "ground_shift_m": float(dy) if ground else 0.0}
+    static = static_trial(body, shape[0].numpy(), layout, names, frames=1).positions[0]
+    return names, mk, {"body_model": body.name, "ground_shift_m": float(dy) if ground else 0.0, **extra,
+                       "body_shape": [round(float(v), 6) for v in shape[0]],
+                       "static_markers": np.round(static, 6).tolist()}
+
+
+def _smplx_gender(model_dir: str, gender: str) -> str:
+    """The file's gender when the user has that SMPL-X model (``SMPLX_<GENDER>.npz`` in
+    ``model_dir``), else neutral (many users have only SMPLX_NEUTRAL.npz)."""
+    if gender != "neutral" and os.path.isdir(model_dir):
+        if not os.path.isfile(os.path.join(model_dir, f"SMPLX_{gender.upper()}.npz")) and \
+                os.path.isfile(os.path.join(model_dir, "SMPLX_NEUTRAL.npz")):
+            return "neutral"
+    return gender

@@ -9,13 +9,22 @@ Built-in sources are always available; third-party sources are discovered throug
 where ``MyLabSource`` subclasses :class:`odahgen.motion.base.MotionSource`. An entry point
 with a built-in name overrides nothing (the built-in wins) and is reported as a problem.
 A plugin that fails to import is reported by :func:`source_problems`, never fatal to others.
+
+Source options can ride on a file source's path as a query string, so the one text field that
+configs and commands carry (``motion.path``, ``--path``) can set them:
+``data/amass?markers=lab&model_dir=models`` is ``path="data/amass", markers="lab",
+model_dir="models"`` (:func:`split_path_options`; values are text, URL-decoded).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import re
 from importlib import metadata
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from odahgen.errors import OdahgenError
 from odahgen.motion.base import MotionSource
@@ -78,9 +87,44 @@ def get_source_class(name: str) -> type[MotionSource]:
     return cls
 
 
+_OPTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def split_path_options(path: str) -> tuple[str, dict[str, str]]:
+    """``"data/amass?markers=lab&model_dir=m"`` -> ``("data/amass", {"markers": "lab",
+    "model_dir": "m"})``. A path without ``?`` comes back unchanged with no options; a path
+    that exists as written (a file name containing ``?``) is never split."""
+    text = str(path)
+    if "?" not in text or Path(text).expanduser().exists():
+        return text, {}
+    base, _, query = text.partition("?")
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        raise OdahgenError(f"motion path {text!r}: options after '?' must be name=value pairs joined by '&'") from None
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        if not _OPTION_NAME.fullmatch(key):
+            raise OdahgenError(f"motion path {text!r}: bad option name {key!r}")
+        if key == "path":
+            raise OdahgenError(f"motion path {text!r}: the path is the part before '?', not an option")
+        if key in out:
+            raise OdahgenError(f"motion path {text!r}: option {key!r} given twice")
+        out[key] = value
+    return base, out
+
+
 def get_source(name: str, **options: Any) -> MotionSource:
-    """An instance of source ``name`` built with ``options`` (e.g. ``path=...``)."""
+    """An instance of source ``name`` built with ``options`` (e.g. ``path=...``). Options in
+    the path's query string (:func:`split_path_options`) are added to ``options``."""
     cls = get_source_class(name)
+    path = options.get("path")
+    if isinstance(path, (str, os.PathLike)) and "?" in str(path):
+        base, extra = split_path_options(str(path))
+        clash = sorted(set(extra) & set(options))
+        if clash:
+            raise OdahgenError(f"motion path {str(path)!r}: option(s) {', '.join(clash)} also given directly")
+        options = {**options, "path": base, **extra}
     try:
         src = cls(**options)
     except OdahgenError:

@@ -128,6 +128,22 @@ def face_forward(coords: np.ndarray) -> np.ndarray:
     return out
 
 
+def yaw_to_x(forward: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation about +Y (OpenSim up) turning the horizontal part of ``forward`` (3,)
+    onto +X."""
+    f = np.asarray(forward, np.float64)
+    yaw = np.arctan2(-f[2], f[0])  # heading about +Y
+    return K.axis_rot((0, 1, 0), -yaw)[0]
+
+
+def heading_rotation(poses: np.ndarray, world: str = "zup") -> np.ndarray:
+    """(3, 3) rotation about +Y that turns the SMPL root of ``poses[0]`` (axis-angle, root
+    first) to face +X in the OpenSim frame (:data:`ZUP_TO_OPENSIM` / :data:`YUP_TO_OPENSIM`)."""
+    Wm = ZUP_TO_OPENSIM if world == "zup" else YUP_TO_OPENSIM
+    R0 = K.rotvec_to_matrix(np.asarray(poses, np.float64)[0, :3])
+    return yaw_to_x(Wm @ R0 @ SMPL_FROM_OPENSIM @ np.array([1.0, 0.0, 0.0]))
+
+
 def ground_feet(coords: np.ndarray, quantile: float = 0.02) -> np.ndarray:
     """Shift pelvis_ty so the lowest foot sole points (the ``quantile`` of per-frame minima)
     sit at y = 0; returns a new array."""
