@@ -48,7 +48,12 @@ def register(subparsers) -> None:
     pi.add_argument("--static", metavar="STATIC.trc", help="static trial for scaling (default: quietest window of the motion)")
     pi.add_argument("--model", default="builtin", metavar="M.osim", help="OpenSim model (default: the built-in model)")
     pi.add_argument("--markers", metavar="S.xml", help="OpenSim MarkerSet .xml replacing the model's markers")
-    pi.add_argument("--map", metavar="MAP", help="marker-name map: 'data_label model_marker' per line, or JSON")
+    pi.add_argument("--map", metavar="MAP",
+                    help="marker-name map overriding single labels of the automatic mapping: 'data_label model_marker' "
+                         "per line, or JSON ('-' ignores a label, 'cluster' places it on its nearest segment)")
+    pi.add_argument("--up", default="auto", choices=["auto", "y", "z", "x", "-y", "-z", "-x"],
+                    help="the files' vertical axis (default auto: detected from head, pelvis, knee and ankle markers); "
+                         "converted to OpenSim's Y up")
     pi.add_argument("--mass", type=float, metavar="KG", help="subject mass (default: estimated, BMI 22)")
     pi.add_argument("--height", type=float, metavar="M", help="subject height (default: estimated from the markers)")
     pi.add_argument("--units", choices=["mm", "cm", "m"], help="override the TRC units")
@@ -82,13 +87,21 @@ def run_ik_command(
     scale: bool = True,
     bony_flag_m: float = 0.02,
     log=print,
+    up: str = "auto",
 ) -> dict:
-    """The whole ``odahgen ik`` pipeline; returns the summary dict. Outputs are atomic."""
+    """The whole ``odahgen ik`` pipeline; returns the summary dict. Outputs are atomic.
+
+    The files are turned to Y up (``up``: their vertical axis, or ``auto``), their labels mapped to
+    the model's markers (by name or anatomical role, ``map_path`` overriding single labels;
+    :mod:`odahgen.skeleton.mapping`), the model scaled on the matched markers, the labels it has
+    no marker for placed as clusters on their nearest segment, then IK. The mapping and the
+    vertical axis are logged and stored in summary.json (``marker_mapping``, ``up``)."""
     import h5py  # noqa: PLC0415
 
     from odahgen.io import atomic_path, atomic_write_json  # noqa: PLC0415
     from odahgen.skeleton.fk import fk_tree  # noqa: PLC0415
-    from odahgen.skeleton.ik import run_ik_tree  # noqa: PLC0415
+    from odahgen.skeleton.ik import prepare_markers, run_ik_tree  # noqa: PLC0415
+    from odahgen.skeleton.mapping import map_markers, orient_markers, present_labels  # noqa: PLC0415
     from odahgen.skeleton.kinematics import extract_tree  # noqa: PLC0415
     from odahgen.skeleton.model import load_model, resolve_model_path  # noqa: PLC0415
     from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES, KEYPOINT_NAMES  # noqa: PLC0415
@@ -99,18 +112,33 @@ def run_ik_command(
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise OdahgenError(f"{out}: exists and is not a folder (-o OUTDIR is the output folder)")
-    data = read_trc(trc, units=units)
-    st = read_trc(static, units=units) if static else data
+    data = read_trc(trc, units=units, strict=False)
+    st0 = read_trc(static, units=units, strict=False) if static else None
+    data, st0, up, up_reason = orient_markers(data, up, static=st0)
+    log(f"vertical axis: {up.upper()} ({up_reason})" + ("" if up == "y" else "; turned to Y up"))
+    if up_reason.startswith("not detectable"):
+        warnings.warn(f"{trc}: vertical axis {up_reason}; give --up if the motion is not Y up", stacklevel=2)
+    st = st0 if st0 is not None else data
     mmap = read_marker_map(map_path) if map_path else None
     mpath = resolve_model_path(model)
     tree = extract_tree(load_model(mpath, markers_xml))
+    labels = list(dict.fromkeys(data.names + (st0.names if st0 is not None else [])))
+    mapping = map_markers(labels, tree.marker_names, mmap, present=present_labels(data, st0))
+    for line in mapping.summary_lines():
+        log(line)
+    n_ok = sum(1 for n in mapping.model if n in present_labels(data))
+    if n_ok < 3:
+        raise OdahgenError(f"{trc}: only {n_ok} of {len(data.names)} marker names match the model's markers by name "
+                           "or anatomical role; give a marker map (--map)")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OdahgenError(f"{out}: cannot create the output folder: {err.strerror}") from None
     if scale:
         log(f"scaling {mpath.name} to {Path(static or trc).name} ...")
-        tree, sres = scale_subject(tree, st, mmap, mass, height, source=str(static or trc))
+        st_land = mapping.apply(st)
+        st_land = st_land.subset([n for n in st_land.names if n in tree.marker_names])
+        tree, sres = scale_subject(tree, st_land, None, mass, height, source=str(static or trc))
         write_scaled_model(mpath, out / "scaled.osim", tree, sres, markers_xml)
         log(f"  mass {sres.mass_kg:.1f} kg, height {sres.height_m:.2f} m, static fit RMS {sres.rms_m * 100:.1f} cm")
     else:
@@ -118,8 +146,12 @@ def run_ik_command(
 
         with atomic_path(out / "scaled.osim") as tmp:
             shutil.copyfile(mpath, tmp)
+    tree, mdata, mapping, classes = prepare_markers(tree, data, source=str(trc), mapping=mapping)
+    if mapping.cluster_body:
+        log("  clusters placed: " + ", ".join(f"{k}@{v}" for k, v in mapping.cluster_body.items()))
     log(f"inverse kinematics on {data.n_frames} frames ...")
-    res = run_ik_tree(tree, data, mmap, register=register, workers=workers, bony_flag_m=bony_flag_m, source=str(trc))
+    res = run_ik_tree(tree, mdata, None, register=register, workers=workers, bony_flag_m=bony_flag_m,
+                      classes=classes, source=str(trc))
     vals = res.coords.copy()
     vals[:, tree.coord_rotational] = np.degrees(vals[:, tree.coord_rotational])
     write_mot(out / "ik.mot", tree.coord_names, res.times, vals, in_degrees=True, title="Coordinates")
@@ -159,6 +191,9 @@ def run_ik_command(
         "model": str(mpath),
         "trc": str(trc),
         "static": str(static) if static else None,
+        "up": up,
+        "up_reason": up_reason,
+        "marker_mapping": mapping.as_dict(),
     }
     atomic_write_json(out / "summary.json", summary)
     log(
@@ -182,6 +217,7 @@ def _cmd_ik(args: argparse.Namespace) -> int:
             run_ik_command(
                 args.trc, args.output, args.static, args.model, args.markers, args.map, args.mass, args.height,
                 args.units, args.workers, not args.no_register, not args.no_scale, args.bony_flag, log=log,
+                up=args.up,
             )
     seen = set()
     for w in caught:

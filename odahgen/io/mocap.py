@@ -66,6 +66,80 @@ class MarkerData:
         return MarkerData([mapping.get(n, n) for n in self.names], self.positions, self.fps, self.times)
 
 
+#: The one place lab marker data are turned to OpenSim's Y up: the file's vertical axis ->
+#: rotation R (new = R @ old). Z up (Vicon, Qualisys, AMASS: X forward, Y left, Z up) keeps X and
+#: sends Z to Y and Y to -Z (right), as OpenSim's ground (X forward, Y up, Z right).
+UP_TO_Y_UP: dict[str, np.ndarray] = {
+    "y": np.eye(3),
+    "z": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]),
+    "-z": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]]),
+    "-y": np.diag([1.0, -1.0, -1.0]),
+    "x": np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+    "-x": np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+}
+#: values of ``--up`` besides ``auto``
+UP_AXES = tuple(UP_TO_Y_UP)
+
+
+def to_y_up(data: MarkerData, up: str) -> MarkerData:
+    """``data`` whose vertical axis is ``up`` (``y``, ``z``, ``-z``, ``x``, ...) turned to
+    OpenSim's Y up by the proper rotation :data:`UP_TO_Y_UP` (``y``: returned as is)."""
+    up = up.strip().lower()
+    if up not in UP_TO_Y_UP:
+        raise OdahgenError(f"vertical axis must be one of {', '.join(UP_AXES)} or auto, got {up!r}")
+    if up == "y":
+        return data
+    return MarkerData(data.names, data.positions @ UP_TO_Y_UP[up].T, data.fps, data.times.copy())
+
+
+def detect_up_axis(data: MarkerData, levels: dict[str, float] | None = None, default: str = "y",
+                   max_frames: int = 60) -> tuple[str, str, bool]:
+    """The vertical axis of marker data: (axis such as ``z`` or ``-y``, reason, sure).
+
+    ``levels``: label -> height rank in a standing pose (0 feet .. 1 head top), e.g. from the
+    labels' anatomical roles. The axis along which the markers' positions correlate best with
+    their levels (median over up to ``max_frames`` frames; head above pelvis above knees above
+    ankles whatever the pose in between) is the vertical, when that correlation is >= 0.6.
+    Without usable levels: the axis along which the markers extend most in a frame, if clearly
+    (> 1.5x the next, > 0.8 m), pointing away from the floor (the side where the lab origin,
+    on the floor, leaves most of the markers). Otherwise ``default``, not sure."""
+    pos = data.positions
+    T = pos.shape[0]
+    fr = np.unique(np.linspace(0, T - 1, min(T, max_frames)).round().astype(int)) if T else np.zeros(0, int)
+    P = pos[fr]
+    cols = [j for j, n in enumerate(data.names) if levels and n in levels]
+    if len(cols) >= 3 and len({levels[data.names[j]] for j in cols}) >= 2:
+        lv = np.array([levels[data.names[j]] for j in cols])
+        rs = []
+        for f in range(len(fr)):
+            x = P[f, cols]
+            ok = np.isfinite(x).all(axis=1)
+            if ok.sum() < 3 or np.ptp(lv[ok]) == 0:
+                continue
+            xc = x[ok] - x[ok].mean(axis=0)
+            lc = lv[ok] - lv[ok].mean()
+            den = np.sqrt((xc**2).sum(axis=0) * (lc**2).sum())
+            rs.append(np.where(den > 0, (xc * lc[:, None]).sum(axis=0) / np.maximum(den, 1e-300), 0.0))
+        if rs:
+            r = np.median(np.array(rs), axis=0)
+            k = int(np.argmax(np.abs(r)))
+            if abs(r[k]) >= 0.6:
+                up = ("" if r[k] > 0 else "-") + "xyz"[k]
+                return up, (f"landmarks: head above pelvis above feet along {up.upper()} "
+                            f"(correlation {abs(r[k]):.2f}, {len(cols)} markers)"), True
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ext = np.nanmedian(np.nanmax(P, axis=1) - np.nanmin(P, axis=1), axis=0) if P.size else np.full(3, np.nan)
+        mean = np.nanmedian(np.nanmean(P, axis=1), axis=0) if P.size else np.full(3, np.nan)
+    if np.isfinite(ext).all():
+        o = np.argsort(-ext)
+        if ext[o[0]] > 1.5 * ext[o[1]] and ext[o[0]] > 0.8 and abs(mean[o[0]]) > 0.1:
+            up = ("" if mean[o[0]] > 0 else "-") + "xyz"[o[0]]
+            return up, (f"the markers extend most along {up.lstrip('-').upper()} ({ext[o[0]]:.2f} m vs "
+                        f"{ext[o[1]]:.2f} m), floor on the {'negative' if mean[o[0]] > 0 else 'positive'} side"), True
+    return default, f"not detectable from the markers (no recognised landmarks): assumed {default.upper()}", False
+
+
 def _num(tok: str) -> float:
     tok = tok.strip()
     if not tok:

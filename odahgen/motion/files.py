@@ -1,9 +1,14 @@
 """File sources for lab data: ``trc`` (marker trajectories), ``c3d`` (markers, via ezc3d) and
 ``mot`` (OpenSim coordinates used directly).
 
-Markers come out in metres in the OpenSim frame (files written by OpenSim tools already are
-Y up). C3D point labels can be renamed to the skeleton's marker names with a mapping file
-(``marker_map``: JSON ``{"label": "MODELNAME"}`` or a two-column text file).
+Markers come out in metres in the OpenSim frame, Y up: the files' vertical axis is the ``up``
+option (``y``, ``z``, ``-z``, ...) or, by default, detected from the labels' anatomical roles
+(head above pelvis above feet; :func:`odahgen.skeleton.mapping.orient_markers`), falling back
+to Y for TRC (OpenSim's) and Z for C3D (most labs') when the labels cannot tell; the turn
+itself happens in :func:`odahgen.io.mocap.to_y_up`. Labels are kept as the file has them: the
+skeleton stage matches them to the model by name or anatomical role. C3D point labels can also
+be renamed with a mapping file (``marker_map``: JSON ``{"label": "MODELNAME"}`` or a two-column
+text file).
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from odahgen.errors import OdahgenError
-from odahgen.io.mocap import UNIT_SCALE, read_marker_map, read_table, read_trc
+from odahgen.io.mocap import UNIT_SCALE, UP_AXES, MarkerData, read_marker_map, read_table, read_trc
 from odahgen.motion.base import FileMotionSource, Motion
+from odahgen.skeleton.mapping import orient_markers
 from odahgen.skeleton.names import COORDINATE_NAMES, TRANSLATIONAL_COORDINATES
 
 def _rate_from_times(path, times: np.ndarray) -> float:
@@ -27,19 +33,33 @@ def _rate_from_times(path, times: np.ndarray) -> float:
 
 
 
+def _check_up(source: str, up: str) -> str:
+    up = str(up).strip().lower()
+    if up not in (*UP_AXES, "auto"):
+        raise OdahgenError(f"{source}: up must be auto or one of {', '.join(UP_AXES)}, got {up!r}")
+    return up
+
+
 class TRCSource(FileMotionSource):
-    """.trc marker files (any units; NaN/blank = gap)."""
+    """.trc marker files (any units; NaN/blank = gap). Option ``up``: the files' vertical axis
+    (``y``, ``z``, ...; default ``auto``: detected from the labels, Y when they cannot tell)."""
 
     name = "trc"
     description = "TRC marker trajectories"
     extensions = (".trc",)
 
+    def __init__(self, path=None, up: str = "auto", **options):
+        super().__init__(path=path, **options)
+        self.up = _check_up("trc", up)
+
     def load_file(self, path: Path, motion_id: str) -> Motion:
         data = read_trc(path, strict=False)
         if len(data.names) != len(set(data.names)):
             raise OdahgenError(f"{path}: duplicate marker labels")
+        data, _st, up, reason = orient_markers(data, self.up, default="y")
         return Motion(id=motion_id, source=self.name, fps=data.fps, times=data.times - data.times[0],
-                      markers=data.positions, marker_names=tuple(data.names), path=str(path))
+                      markers=data.positions, marker_names=tuple(data.names), path=str(path),
+                      meta={"up": up, "up_reason": reason})
 
 
 class MOTSource(FileMotionSource):
@@ -73,19 +93,18 @@ class MOTSource(FileMotionSource):
 
 class C3DSource(FileMotionSource):
     """C3D files via ezc3d. Options: ``marker_map`` (file mapping labels to model marker
-    names; unmapped labels are kept unless ``mapped_only=True``), ``up`` ("y" or "z": the
-    file's vertical axis, default "z" as most labs; "z" is turned into OpenSim's Y up)."""
+    names; unmapped labels are kept unless ``mapped_only=True``), ``up`` (the file's vertical
+    axis, ``y``, ``z``, ...; default ``auto``: detected from the labels, Z as most labs when
+    they cannot tell; turned into OpenSim's Y up)."""
 
     name = "c3d"
     description = "C3D marker trajectories (ezc3d)"
     extensions = (".c3d",)
 
-    def __init__(self, path=None, marker_map=None, mapped_only: bool = False, up: str = "z", **options):
+    def __init__(self, path=None, marker_map=None, mapped_only: bool = False, up: str = "auto", **options):
         super().__init__(path=path, **options)
         self.map = read_marker_map(marker_map) if marker_map else {}
-        self.mapped_only, self.up = bool(mapped_only), up.lower()
-        if self.up not in ("y", "z"):
-            raise OdahgenError(f"c3d: up must be 'y' or 'z', got {up!r}")
+        self.mapped_only, self.up = bool(mapped_only), _check_up("c3d", up)
 
     def load_file(self, path: Path, motion_id: str) -> Motion:
         import ezc3d  # noqa: PLC0415
@@ -109,10 +128,10 @@ class C3DSource(FileMotionSource):
             if res.shape == xyz.shape[:2]:
                 xyz[res < 0] = np.nan  # C3D convention: negative residual = invalid point
         xyz[np.all(xyz == 0.0, axis=2)] = np.nan  # all-zero points are gaps in most writers
-        if self.up == "z":
-            from odahgen.motion.retarget import ZUP_TO_OPENSIM  # noqa: PLC0415
-
-            xyz = xyz @ ZUP_TO_OPENSIM.T
+        T = xyz.shape[0]
+        oriented, _st, up, reason = orient_markers(MarkerData(labels, xyz, rate, np.arange(T) / rate), self.up,
+                                                   default="z")
+        xyz = oriented.positions
         names = [self.map.get(lb, lb) for lb in labels]
         keep = [i for i, (lb, n) in enumerate(zip(labels, names)) if lb in self.map or not self.mapped_only]
         if not keep:
@@ -120,7 +139,6 @@ class C3DSource(FileMotionSource):
         names = [names[i] for i in keep]
         if len(set(names)) != len(names):
             raise OdahgenError(f"{path}: duplicate marker names after mapping")
-        T = xyz.shape[0]
         return Motion(id=motion_id, source=self.name, fps=rate, times=np.arange(T) / rate,
                       markers=xyz[:, keep], marker_names=tuple(names), path=str(path),
-                      meta={"units": units})
+                      meta={"units": units, "up": up, "up_reason": reason})
