@@ -235,7 +235,7 @@ def qa_stage(ctx: TrialContext) -> None:
     result = qa_trial(gt, ctx.config.qa)
     write_qa(ctx.path("trial.h5"), result.record())
     atomic_write_json(ctx.path("qa.json"), {"passed": result.passed, "reasons": result.reasons,
-                                            "metrics": result.metrics})
+                                            "gates": result.gates, "metrics": result.metrics})
 
 
 def build(config: Config) -> list[Stage]:
