@@ -468,3 +468,36 @@ def stage_figures(folder, actions=ACTIONS, overrides: tuple[str, ...] = (), work
                             "flagged_pct": float(100 * np.mean(sk["flagged"])), "at_bound": bound,
                             "trial": str(trial)}
     return out
+
+
+def own_body_figures(folder, figures: dict[str, dict]) -> dict[str, dict]:
+    """What the skeleton stage would give if it scaled the skeleton to the AMASS subject's
+    own body (the motion's ``meta["static_markers"]``) instead of the trial's subject variant:
+    for each trial of :func:`stage_figures`, the same calls as the stage (``scale_subject``
+    with the static trial, ``write_scaled_model``, ``run_ik`` of ``motion.npz``'s markers with
+    the demo config's settings). Returns the same figures per action (no ``at_bound``)."""
+    from odahgen.config import load_config
+    from odahgen.io.mocap import MarkerData
+    from odahgen.motion import get_source
+    from odahgen.skeleton import load_tree, run_ik, scale_subject, write_scaled_model
+
+    cfg = load_config("demo", ["skeleton.ik_workers=1"])
+    src = get_source("amass", path=str(folder))
+    out = {}
+    for action, f in figures.items():
+        m = src.load(action)
+        static = np.asarray(m.meta["static_markers"], np.float64)
+        st = MarkerData(names=list(m.marker_names), positions=np.repeat(static[None], 10, axis=0),
+                        fps=60.0, times=np.arange(10) / 60.0)
+        generic = load_tree(cfg.skeleton.model)
+        tree, scale = scale_subject(generic, st, source=f"{action} AMASS body", measurements=False)
+        path = Path(f["trial"]) / "scaled_own_body.osim"
+        write_scaled_model(cfg.skeleton.model, path, tree, scale, name="amass_body")
+        mo = np.load(Path(f["trial"]) / "motion.npz")
+        data = MarkerData(names=list(mo["marker_names"]), positions=mo["markers"], fps=float(mo["fps"]),
+                          times=mo["times"])
+        ik = run_ik(path, data, bony_flag_m=cfg.skeleton.bony_flag_m, workers=1)
+        out[action] = {"frames": int(len(mo["times"])), "rms_mean_cm": float(100 * np.mean(ik.marker_rms)),
+                       "max_cm": float(100 * np.max(ik.marker_max)),
+                       "flagged_pct": float(100 * np.mean(ik.flagged))}
+    return out
