@@ -10,7 +10,12 @@ A trial passes when every gate whose data are present holds:
 - Body fit (needs ``/body`` residuals): mean joint residual <= ``fit_joint_mm_max`` mm, mean
   marker residual <= ``fit_marker_mm_max`` mm.
 - Joint limits (needs known ranges): no rotational coordinate outside its range by more
-  than ``joint_limit_tolerance_rad`` in any frame.
+  than ``joint_limit_tolerance_rad`` in any frame. IK does not clamp the built-in model's
+  arm and lumbar coordinates, so this gate is where a pose beyond a range shows: the reason
+  names each coordinate and how far (deg) it went; ``metrics`` hold the worst excess per
+  such coordinate (``joint_limit_excess_deg.<coordinate>``). The three angles of a
+  Tait-Bryan joint (:data:`EULER_JOINTS`) count as inside when either of the two equivalent
+  angle triples is, each angle up to whole turns (an arm circle winds ``arm_flex`` past 360).
 - Mask (needs ``mask_fraction`` or stored ``keypoints_in_mask``): in every view, the
   fraction of visible keypoints inside the person mask >= ``keypoints_in_mask_min``.
 
@@ -79,6 +84,49 @@ def reason_gate(reason: str) -> str:
     earlier version), or ``""`` for a line no gate wrote."""
     text = reason.lower()
     return next((key for key, part in _GATE_TEXT if part in text), "")
+
+
+#: Joints whose three coordinates are Tait-Bryan angles about orthogonal axes (Rajagopal's
+#: Z-X-Y ground_pelvis, back and acromial joints): (q1 + pi, pi - q2, q3 + pi) is the same
+#: rotation, as is any angle plus whole turns. Same table as odahgen.skeleton.ik.euler_triples
+#: finds in the built-in model.
+EULER_JOINTS: tuple[tuple[str, str, str], ...] = (
+    ("pelvis_tilt", "pelvis_list", "pelvis_rotation"),
+    ("lumbar_extension", "lumbar_bending", "lumbar_rotation"),
+    ("arm_flex_r", "arm_add_r", "arm_rot_r"),
+    ("arm_flex_l", "arm_add_l", "arm_rot_l"),
+)
+
+
+def _excess(ang: np.ndarray, lo: np.ndarray, hi: np.ndarray, turns: bool) -> np.ndarray:
+    """How far (rad) angles are outside [lo, hi] (0 inside); ``turns``: up to whole turns."""
+    if not turns:
+        return np.maximum(np.maximum(lo - ang, ang - hi), 0.0)
+    x = lo + np.mod(ang - lo, 2 * np.pi)  # in [lo, lo + 2 pi)
+    return np.where(x <= hi, 0.0, np.minimum(x - hi, lo + 2 * np.pi - x))
+
+
+def range_excess(names: list[str], angles: np.ndarray, ranges: np.ndarray) -> np.ndarray:
+    """(T, N) how far (rad or m) each coordinate of ``angles`` (T, N) is outside its range
+    ``ranges`` (N, 2) (0 inside, NaN where the angle is NaN). The coordinates of each
+    :data:`EULER_JOINTS` joint are judged together, in whichever of the two equivalent forms
+    (each angle up to whole turns) is nearer the ranges in that frame."""
+    angles = np.asarray(angles, float)
+    lo, hi = ranges[:, 0], ranges[:, 1]
+    with np.errstate(invalid="ignore"):
+        out = _excess(angles, lo, hi, turns=False)
+        pos = {n: i for i, n in enumerate(names)}
+        for joint in EULER_JOINTS:
+            if not all(n in pos for n in joint):
+                continue
+            c = [pos[n] for n in joint]
+            x = angles[:, c]
+            alt = np.stack([x[:, 0] + np.pi, np.pi - x[:, 1], x[:, 2] + np.pi], axis=1)
+            ea = _excess(x, lo[c], hi[c], turns=True)
+            eb = _excess(alt, lo[c], hi[c], turns=True)
+            use_b = eb.sum(axis=1) < ea.sum(axis=1)
+            out[:, c] = np.where(use_b[:, None], eb, ea)
+    return np.where(np.isfinite(angles), out, np.nan)
 
 
 def keypoints_in_mask(keypoints_2d: np.ndarray, visibility: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -189,21 +237,22 @@ def qa_trial(gt: TrialGT, qa, mask_fraction: dict[str, float] | float | None = N
 
     ranges = gt.coordinate_ranges
     if ranges is not None and np.isfinite(ranges).all() and T > 0:
-        rot = gt.rotational
-        ang = np.asarray(gt.joint_angles)[:, rot]
-        lo, hi = ranges[rot, 0], ranges[rot, 1]
+        rot = np.asarray(gt.rotational, bool)
+        excess = range_excess(list(gt.coordinate_names), np.asarray(gt.joint_angles), np.asarray(ranges))[:, rot]
         tol = qa.joint_limit_tolerance_rad
         with np.errstate(invalid="ignore"):
-            excess = np.maximum(lo - ang, ang - hi)
-        violating = excess > tol
+            violating = excess > tol
         metrics["joint_limit_violation_frames"] = float(violating.any(axis=1).sum())
-        metrics["joint_limit_max_excess_rad"] = float(np.nanmax(np.maximum(excess, 0.0)))
+        metrics["joint_limit_max_excess_rad"] = float(np.nanmax(excess)) if np.isfinite(excess).any() else 0.0
         if violating.any():
             names = [n for n, r in zip(gt.coordinate_names, rot) if r]
-            worst = sorted({names[j] for j in np.nonzero(violating.any(axis=0))[0]})
+            worst = {names[j]: float(np.degrees(np.nanmax(excess[:, j]))) for j in np.nonzero(violating.any(axis=0))[0]}
+            for name, deg in worst.items():
+                metrics[f"joint_limit_excess_deg.{name}"] = deg
+            listed = sorted(worst, key=worst.get, reverse=True)
             reasons.append(
                 f"joint limits exceeded by > {tol} rad in {int(metrics['joint_limit_violation_frames'])} frames "
-                f"({', '.join(worst[:5])}{'...' if len(worst) > 5 else ''})"
+                f"({', '.join(f'{n} {worst[n]:.1f} deg' for n in listed[:5])}{', ...' if len(listed) > 5 else ''})"
             )
     else:
         skipped.append("joint_limits")

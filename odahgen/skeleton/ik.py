@@ -21,21 +21,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from odahgen.errors import OdahgenError
+from odahgen.skeleton.branches import align_branches
 from odahgen.skeleton.kinematics import KinematicTree, extract_tree
 from odahgen.skeleton.markers import CLASS_WEIGHT, guess_marker_class
 from odahgen.skeleton.names import COORDINATE_NAMES, COUPLED_COORDINATES
 from odahgen.io.mocap import MarkerData
 
-#: how far (m) registration may move a marker from its model place, by class
-MAX_OFFSET = {"bony": 0.02, "joint_centre": 0.02, "cluster": 0.10}
+#: how far (m) registration may move a marker from its model place, by class (head markers on a
+#: model without a neck: to their mean place on the torso over the motion)
+MAX_OFFSET = {"bony": 0.02, "joint_centre": 0.02, "cluster": 0.10, "head": 0.05}
 
 
 @dataclass
 class IKResult:
     """IK output. angles: (T, 39) rad/m in COORDINATE_NAMES order (NaN for coordinates the
     model lacks); coords: (T, n) in the model's own coordinate order (``coord_names``);
-    marker_names (M,); marker_errors (T, M) m (NaN where missing); marker_rms/max (T,) m;
-    flagged (T,) bool: a bony landmark is more than ``bony_flag_m`` off."""
+    marker_names (M,); marker_errors (T, M) m (NaN where missing), every marker; marker_rms/max
+    (T,) m over the markers the model can follow (head markers on a model without a neck left
+    out: ``info["head_rms_mean_m"]``, ``info["head_max_m"]``); flagged (T,) bool: a bony landmark
+    is more than ``bony_flag_m`` off."""
 
     angles: np.ndarray
     coords: np.ndarray
@@ -259,6 +263,46 @@ def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, cand
     return q, cost
 
 
+def _smooth_spikes(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 4):
+    """Frames whose angles stand out from both neighbours (further than :data:`SPIKE_DEG` from
+    their mean, e.g. forearm rotation or, at the shoulder's gimbal (arm straight out sideways),
+    arm_flex and arm_rot turning together) are re-solved pulled toward the neighbours' mean,
+    with :data:`SPIKE_PULL` x the stiffness of a just well-determined coordinate: a direction the
+    markers do not determine follows the neighbours, one they do barely moves (the marker cost
+    rises by at most the pull's own term). Odd, then even frames, so each sees updated neighbours."""
+    T = len(q)
+    if T < 3:
+        return q, cost
+    q = align_branches(tree, q)
+    rot = cols[tree.coord_rotational[cols]]
+    ok = np.isfinite(Y).all(axis=2)
+    wsum = float(np.median(np.where(ok, weights[None], 0.0).sum(axis=1)))
+    reg = SPIKE_PULL * wsum * (2e-3) ** 2 / np.radians(10.0) ** 2
+    lim = np.radians(SPIKE_DEG)
+    todo = np.ones(T, bool)
+    for _ in range(rounds):
+        changed = np.zeros(T, bool)
+        for parity in (1, 0):
+            prior = q.copy()
+            prior[1:-1] = 0.5 * (q[:-2] + q[2:])
+            prior[0], prior[-1] = q[1], q[-2]
+            dev = np.abs(q[:, rot] - prior[:, rot]) > lim
+            f = np.nonzero(dev.any(axis=1) & todo & (np.arange(T) % 2 == parity))[0]
+            if len(f) == 0:
+                continue
+            pr = q[f].copy()  # coordinates that do not stand out are held where they are
+            pr[:, rot] = np.where(dev[f], prior[f][:, rot], q[f][:, rot])
+            qn, cn = solve_frames(tree, Y[f], idx, weights, q[f], loc, cols, iters=15, prior=pr, reg=reg)
+            q[f], cost[f] = qn, cn
+            changed[f] = True
+        if not changed.any():
+            break
+        todo = np.zeros(T, bool)
+        for d in (-1, 0, 1):
+            todo |= np.roll(changed, d)
+    return q, cost
+
+
 def _interior_start(tree, q, cols):
     """q with every clamped coordinate moved at least a quarter of its range inside its bounds
     (a default at a bound, e.g. pro_sup = 0, traps a projected solver in a corner)."""
@@ -273,17 +317,15 @@ def _interior_start(tree, q, cols):
 
 #: relative weight of the pull toward the neighbour-interpolated start (see solve_frames)
 REG = 1e-5
+#: spike smoothing (:func:`_smooth_spikes`): an angle further than SPIKE_DEG from the mean of
+#: its two neighbours is re-solved pulled toward that mean with SPIKE_PULL x the stiffness of a
+#: just well-determined coordinate (10 deg -> 2 mm weighted marker RMS, see _determined)
+SPIKE_DEG = 5.0
+SPIKE_PULL = 0.25
 #: relative cost decrease that counts as a frame having moved in a continuity round
 MOVED_REL = 1e-3
 #: frames of the coarse pass (every COARSE-th frame) solved from scratch
 COARSE = 12
-
-
-def _unwrap_cols(tree, q):
-    rot = [c for c in range(tree.n_coords) if tree.coord_rotational[c] and not tree.coord_clamped[c]]
-    if rot and len(q) > 1:
-        q[:, rot] = np.unwrap(q[:, rot], axis=0)
-    return q
 
 
 def coarse_frames(T: int) -> np.ndarray:
@@ -378,7 +420,8 @@ def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk:
                                           for a, b in _split(T, chunk, nw)], nw)
         q = np.concatenate([r[0] for r in parts])
         cost = np.concatenate([r[1] for r in parts])
-        return _continuity(tree, Y, idx, weights, q, cost, loc, cols, det=np.concatenate([r[2] for r in parts]))
+        q, cost = _continuity(tree, Y, idx, weights, q, cost, loc, cols, det=np.concatenate([r[2] for r in parts]))
+        return _smooth_spikes(tree, Y, idx, weights, q, cost, loc, cols)
 
     if q0 is not None:
         return fine_pass(q0, 15)
@@ -396,9 +439,10 @@ def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk:
         # every frame was solved from scratch: polish, pulled toward its own solution only,
         # 100x more weakly than the continuity pull (whose bias grows with the distance moved)
         reg = REG * float(np.median(weights))
-        q, cost = _continuity(tree, Y, idx, weights, qc, cc, loc, cols)
-        return solve_frames(tree, Y, idx, weights, q, loc, cols, iters=6, tol=1e-5, reg=0.01 * reg)
-    qi = _unwrap_cols(tree, qc.copy())
+        q, cost = _continuity(tree, Y, idx, weights, align_branches(tree, qc), cc, loc, cols)
+        q, cost = solve_frames(tree, Y, idx, weights, q, loc, cols, iters=6, tol=1e-5, reg=0.01 * reg)
+        return _smooth_spikes(tree, Y, idx, weights, q, cost, loc, cols)
+    qi = align_branches(tree, qc)  # one branch and no wrap between coarse frames before interpolating
     t = np.arange(T)
     qs = np.stack([np.interp(t, cf, qi[:, c]) for c in range(tree.n_coords)], axis=1)
     return fine_pass(tree.apply_couplers(qs), 30)
@@ -497,13 +541,30 @@ def marker_weights(names: list[str], classes: dict[str, str] | None = None) -> t
 
 
 def unwrap_free_rotations(tree: KinematicTree, q: np.ndarray) -> np.ndarray:
-    """Unclamped rotational coordinates: first frame in (-pi, pi], then continuous in time."""
-    q = q.copy()
-    for c in range(tree.n_coords):
-        if tree.coord_rotational[c] and not tree.coord_clamped[c] and c not in tree.couplers:
-            v = np.unwrap(q[:, c])
-            q[:, c] = v - 2 * np.pi * np.round(v[0] / (2 * np.pi))
-    return q
+    """Unclamped rotational coordinates continuous in time: no 2 pi wrap, and no Tait-Bryan
+    branch flip of the shoulder, lumbar or pelvis rotations between frames
+    (:func:`align_branches`); the first frame in [-pi, pi) unless a whole turn keeps the motion
+    inside the coordinate ranges."""
+    return align_branches(tree, q)
+
+
+#: body-name parts of a dedicated head (or neck) body: head markers on it follow the head
+HEAD_BODY_PARTS = ("head", "skull", "cranium", "neck", "cervical")
+
+
+def head_classes(tree: KinematicTree, idx: np.ndarray, cls: list[str]) -> list[str]:
+    """Marker classes with the ``head`` class resolved for this model: a head marker (class
+    ``head``, e.g. FHEAD, HEADTOP, LFHD, RBHD, Top.Head) is ``head`` (low IK weight, no flag,
+    left out of the marker RMS and max) only where the model has no neck, i.e. on a body that is
+    not a head or neck body (:data:`HEAD_BODY_PARTS`), such as Rajagopal's torso; on a head body
+    (a Pose2Sim-like model) it follows the head and is a ``bony`` landmark."""
+    out = list(cls)
+    for k, c in enumerate(cls):
+        if c == "head":
+            body = tree.body_names[tree.marker_body[idx[k]]].lower()
+            if any(part in body for part in HEAD_BODY_PARTS):
+                out[k] = "bony"
+    return out
 
 
 def to_standard_angles(tree: KinematicTree, q: np.ndarray) -> np.ndarray:
@@ -544,6 +605,9 @@ def run_ik_tree(
     t0 = time.perf_counter()
     data, idx = match_markers(tree, markers, marker_map, source)
     w, cls = marker_weights(data.names, classes)
+    cls2 = head_classes(tree, idx, cls)
+    w = np.array([CLASS_WEIGHT[c2] if c2 != c else wi for wi, c, c2 in zip(w, cls, cls2)])
+    cls = cls2
     if weights is not None:
         w = np.array([float(weights.get(n, wi)) for n, wi in zip(data.names, w)])
     Y = data.positions
@@ -583,9 +647,18 @@ def run_ik_tree(
     R, p, _ = tree.forward(q)
     mk = tree.markers(R, p, loc)[:, idx]
     err = np.linalg.norm(mk - Y, axis=2)
-    with np.errstate(invalid="ignore"):
-        rms = np.sqrt(np.nanmean(err**2, axis=1))
-        mx = np.nanmax(err, axis=1)
+    # RMS, max and flags are over the markers the model can follow: head markers on a model
+    # without a neck are reported apart (info), since no pose of this model follows a head turn
+    head = np.array([c == "head" for c in cls], bool)
+    body_m = ~head if (~head).any() else np.ones_like(head)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frames stay NaN
+        rms = np.sqrt(np.nanmean(err[:, body_m] ** 2, axis=1))
+        mx = np.nanmax(err[:, body_m], axis=1)
+        if head.any():
+            info["head_markers"] = [n for n, h in zip(data.names, head) if h]
+            info["head_rms_mean_m"] = float(np.nanmean(np.sqrt(np.nanmean(err[:, head] ** 2, axis=1))))
+            info["head_max_m"] = float(np.nanmax(err[:, head]))
     bony = np.array([c == "bony" for c in cls])
     flagged = (np.nan_to_num(err[:, bony], nan=0.0) > bony_flag_m).any(axis=1) if bony.any() else np.zeros(len(q), bool)
     return IKResult(

@@ -8,6 +8,10 @@ Y up, Z right for the right side) and a class:
   place, highest IK weight; frames where one is > 2 cm off are flagged.
 - ``joint_centre``: a joint centre (hip, knee, ...), medium IK weight.
 - ``cluster``: a technical/tracking marker on soft tissue, low IK weight, free offset.
+- ``head``: a marker on the head (forehead, vertex, PiG's LFHD/RBHD, ...). Rajagopal's torso
+  carries the head rigidly (no neck), so these follow every head turn or nod several cm off:
+  lowest IK weight, never flagged, left out of the IK marker RMS and max (reported apart). On a
+  model with a head body (a neck) they are bony landmarks (``odahgen.skeleton.ik.head_classes``).
 
 Names follow the Rajagopal 2016 / Vicon-plug-in-gait style (``R``/``L`` prefix, upper case)
 so real lab data often matches without a map. Locations marked "(Rajagopal2016.osim)" are
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-MarkerClass = Literal["bony", "joint_centre", "cluster"]
+MarkerClass = Literal["bony", "joint_centre", "cluster", "head"]
 
 # Right side and midline: name -> (body, (x, y, z) in body frame m, class, description)
 _RIGHT_AND_MID: dict[str, tuple[str, tuple[float, float, float], MarkerClass, str]] = {
@@ -34,8 +38,8 @@ _RIGHT_AND_MID: dict[str, tuple[str, tuple[float, float, float], MarkerClass, st
     "CLAV": ("torso", (0.04, 0.38, 0.0), "bony", "clavicle / jugular notch of the sternum (Rajagopal2016.osim)"),
     "STRN": ("torso", (0.09, 0.22, 0.0), "bony", "xiphoid process of the sternum"),
     "RACR": ("torso", (-0.003, 0.425, 0.13), "bony", "acromion (Rajagopal2016.osim)"),
-    "HEADTOP": ("torso", (-0.01, 0.69, 0.0), "bony", "top of the head (vertex)"),
-    "FHEAD": ("torso", (0.085, 0.61, 0.0), "bony", "forehead (glabella)"),
+    "HEADTOP": ("torso", (-0.01, 0.69, 0.0), "head", "top of the head (vertex); on the torso: no neck"),
+    "FHEAD": ("torso", (0.085, 0.61, 0.0), "head", "forehead (glabella); on the torso: no neck"),
     # arm
     "RSJC": ("humerus_r", (0.0, 0.0, 0.0), "joint_centre", "shoulder (glenohumeral) joint centre"),
     "RUA1": ("humerus_r", (0.0, -0.05, 0.02), "cluster", "upper arm cluster 1 (Rajagopal2016.osim)"),
@@ -98,13 +102,15 @@ MARKER_NAMES: tuple[str, ...] = tuple(_ALL)
 MARKER_BODY: dict[str, str] = {n: v[0] for n, v in _ALL.items()}
 #: name -> location (x, y, z) in the unscaled body frame, metres
 MARKER_LOCATION: dict[str, tuple[float, float, float]] = {n: v[1] for n, v in _ALL.items()}
-#: name -> "bony" | "joint_centre" | "cluster"
+#: name -> "bony" | "joint_centre" | "cluster" | "head"
 MARKER_CLASS: dict[str, MarkerClass] = {n: v[2] for n, v in _ALL.items()}
 #: name -> one-line description
 MARKER_DESCRIPTION: dict[str, str] = {n: v[3] for n, v in _ALL.items()}
 
-#: IK weight by marker class (bony landmarks high, joint centres medium, clusters low).
-CLASS_WEIGHT: dict[str, float] = {"bony": 10.0, "joint_centre": 5.0, "cluster": 1.0}
+#: IK weight by marker class (bony landmarks high, joint centres medium, clusters low, head
+#: markers on a model without a neck lowest). Weights go as 1 / (expected error)^2: bony ~1 cm,
+#: clusters ~3 cm (soft tissue), head ~7 cm (a head turn or nod moves them 3-9 cm off the torso).
+CLASS_WEIGHT: dict[str, float] = {"bony": 10.0, "joint_centre": 5.0, "cluster": 1.0, "head": 0.2}
 
 
 #: Common lab marker names (normalised: upper case, no '.', '_', '-' or spaces; an R/L side
@@ -112,10 +118,14 @@ CLASS_WEIGHT: dict[str, float] = {"bony": 10.0, "joint_centre": 5.0, "cluster": 
 #: landmarks carry digits (S2 = 2nd sacral vertebra, T10, C7, MT5, MH2) or contain letters
 #: that the heuristic reads as a cluster segment.
 COMMON_MARKER_CLASS: dict[str, MarkerClass] = {
-    # pelvis / trunk / head
+    # pelvis / trunk
     **dict.fromkeys(("ASIS", "ASI", "PSIS", "PSI", "S1", "S2", "SACR", "SACRUM", "SAC", "C7", "T2", "T8", "T10", "T12",
                      "L1", "L3", "L5", "CLAV", "CLAVICLE", "MIDCLAVICLE", "JN", "IJ", "STRN", "STERNUM", "XIPH", "PX",
-                     "XP", "HEAD", "HEADTOP", "VERTEX", "FHEAD", "FH", "BH", "FHD", "BHD", "GLABELLA"), "bony"),
+                     "XP"), "bony"),
+    # head (Plug-in Gait LFHD/RFHD/LBHD/RBHD, Gait2354 Top.Head, CMU ARIEL, OpenPose face points)
+    **dict.fromkeys(("HEAD", "HEADTOP", "TOPHEAD", "THEAD", "VERTEX", "ARIEL", "FHEAD", "FOREHEAD", "FH", "BH", "FHD",
+                     "BHD", "FRONTHEAD", "BACKHEAD", "HEADFRONT", "HEADBACK", "GLABELLA", "SELLION", "TEMPLE", "NOSE",
+                     "EYE", "EAR", "CHIN"), "head"),
     # arm
     **dict.fromkeys(("ACR", "ACROMION", "SHO", "SHOULDER", "AC", "LEL", "MEL", "ELB", "ELBOW", "MELBOW", "LELBOW",
                      "LE", "ME", "EL", "EM", "RSP", "USP", "WRA", "WRB", "WRIST", "MWRIST", "RS", "US", "MH2",
@@ -158,12 +168,17 @@ def _normalise_marker_name(name: str) -> list[str]:
     return out
 
 
+#: name parts of bone heads that are not the head (fibular head, metatarsal heads, ...)
+_BONE_HEADS = ("FIB", "RAD", "MT", "META", "MC", "HUM", "FEM", "TAL", "ULN", "CARP")
+
+
 def guess_marker_class(name: str) -> MarkerClass:
     """Class of a marker of a user marker set, guessed from its name.
 
     The built-in names, then the table :data:`COMMON_MARKER_CLASS` of common lab names (with or
-    without a side prefix/suffix: ``S2``, ``R.ASIS``, ``LKNE``, ``R_HJC``, ``L.MT5``), then a
-    heuristic: joint centres contain ``JC``/``joint``/``centre``; clusters end in a digit or
+    without a side prefix/suffix: ``S2``, ``R.ASIS``, ``LKNE``, ``R_HJC``, ``L.MT5``, ``LFHD``), then
+    a heuristic: joint centres contain ``JC``/``joint``/``centre``; head markers ``head`` (not a
+    bone head such as ``FibHead``); clusters end in a digit or
     mention a cluster-like segment (thigh/shank/arm/forearm technical markers); everything else
     is a bony landmark.
     """
@@ -176,6 +191,8 @@ def guess_marker_class(name: str) -> MarkerClass:
     n = keys[0]
     if "JC" in n or "JOINT" in n or n.endswith("CENTER") or n.endswith("CENTRE"):
         return "joint_centre"
+    if "HEAD" in n and not any(b in n for b in _BONE_HEADS):  # HeadFront, R_Head_Back; not FibHead, MT1Head
+        return "head"
     cluster_keys = ("SH", "TB", "UA", "FA", "BICEPS", "FOREARM", "THIGH", "SHANK", "CLUSTER")
     if n[-1:].isdigit() or any(k in n for k in cluster_keys) or ("TH" in n and n[-1:].isdigit()):
         return "cluster"
@@ -183,3 +200,4 @@ def guess_marker_class(name: str) -> MarkerClass:
 
 
 assert all(b.endswith(("_r", "_l")) or b in ("pelvis", "torso") for b in MARKER_BODY.values())
+assert set(MARKER_CLASS.values()) <= set(CLASS_WEIGHT)

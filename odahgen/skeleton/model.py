@@ -8,7 +8,10 @@ rotations/translations and the patellofemoral coupling (a ``CoordinateCouplerCon
 knee_angle_*_beta = knee_angle_*). There are no muscles. Each body carries one visual
 ``Mesh`` named ``<body>_geom_1`` whose ``scale_factors`` hold the body segment scales after
 scaling. Pelvis (ground) coordinates are unclamped with wide ranges so long or turning clips
-work. The odahgen marker set (:mod:`.markers`) is attached.
+work. Arm (shoulder) and lumbar coordinates are unclamped too, with anatomical ranges where
+Rajagopal's are narrower than human motion (:data:`ANATOMICAL_RANGES`): IK follows arms
+raised overhead, and poses beyond a range are reported by QA instead of being clamped. The
+odahgen marker set (:mod:`.markers`) is attached.
 """
 
 from __future__ import annotations
@@ -27,11 +30,37 @@ from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES, COUPLED_COORDIN
 
 MODEL_NAME = "odahgen_rajagopal2016"
 #: bump when the built model changes in a way the hash of the data does not capture
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 
 #: Wide, unclamped ranges of the ground-pelvis coordinates (rad for rotations, m for translations).
 PELVIS_ROTATION_RANGE = (-8 * math.pi, 8 * math.pi)
 PELVIS_TRANSLATION_RANGE = (-100.0, 100.0)
+
+#: Where the built-in model departs from Rajagopal2016's coordinate ranges, and why:
+#: coordinate -> (low deg, high deg, Rajagopal2016's range in deg, source). Rajagopal clamps
+#: these coordinates; the built-in model does not (:data:`UNCLAMPED_PREFIXES`): IK follows the
+#: markers and QA reports a coordinate beyond its range (``odahgen.gt.qa``, the joint-limit gate).
+#: Signs are Rajagopal's: arm_flex + = flexion, arm_add + = adduction (- = abduction), arm_rot
+#: + = internal rotation, for both sides. Normative values: AAOS (Greene & Heckman 1994, "The
+#: Clinical Measurement of Joint Motion", as tabulated in Norkin & White, "Measurement of Joint
+#: Motion", Table A.1) and Boone & Azen 1979 (J Bone Joint Surg Am 61:756-759, 109 males).
+#: Where Rajagopal's bound is already wider than those, his bound is kept. docs/skeleton.md.
+ANATOMICAL_RANGES: dict[str, tuple[float, float, tuple[float, float], str]] = {
+    **{f"arm_flex_{s}": (-90.0, 180.0, (-90.0, 90.0),
+                         "flexion 180 (AAOS; Boone & Azen 167): arms overhead; extension: Rajagopal's 90 "
+                         "kept (AAOS 60, Boone & Azen 62)") for s in "rl"},
+    **{f"arm_add_{s}": (-180.0, 90.0, (-120.0, 90.0),
+                        "abduction 180 (AAOS; Boone & Azen 184): arms overhead through the side; "
+                        "adduction: Rajagopal's 90 kept (cross-body reach)") for s in "rl"},
+    **{f"arm_rot_{s}": (-105.0, 90.0, (-90.0, 90.0),
+                        "external rotation 104 (Boone & Azen; AAOS 90), rounded up to 105; internal: "
+                        "Rajagopal's 90 kept (AAOS 70, Boone & Azen 69)") for s in "rl"},
+}
+#: Coordinates (by name prefix) the built-in model leaves unclamped although Rajagopal2016
+#: clamps them: IK does not stop at their range (a pose beyond it is reported by QA). The
+#: lumbar ranges stay Rajagopal's +-90 deg, already wider than the AAOS thoracolumbar range
+#: (flexion 80, extension 25, lateral flexion 35, rotation 45).
+UNCLAMPED_PREFIXES = ("arm_flex_", "arm_add_", "arm_rot_", "lumbar_")
 
 
 def _osim():
@@ -72,11 +101,15 @@ def _function(osim, spec):
 
 
 def _coordinate_range(name: str, rng: tuple[float, float]) -> tuple[tuple[float, float], bool | None]:
+    """(range, clamped) of a coordinate of the built-in model; clamped None = Rajagopal's flag."""
     if name.startswith("pelvis_"):
         if name in ("pelvis_tx", "pelvis_ty", "pelvis_tz"):
             return PELVIS_TRANSLATION_RANGE, False
         return PELVIS_ROTATION_RANGE, False
-    return rng, None
+    if name in ANATOMICAL_RANGES:
+        lo, hi = ANATOMICAL_RANGES[name][:2]
+        rng = (math.radians(lo), math.radians(hi))
+    return rng, (False if name.startswith(UNCLAMPED_PREFIXES) else None)
 
 
 def build_model_object(with_markers: bool = True):
@@ -184,6 +217,7 @@ def model_version_key() -> str:
     h.update(repr((_data.GRAVITY, _data.BODIES, _data.JOINTS)).encode())
     h.update(inspect.getsource(_markers).encode())
     h.update(inspect.getsource(build_model_object).encode())
+    h.update(repr((ANATOMICAL_RANGES, UNCLAMPED_PREFIXES)).encode())
     h.update(f"{BUILDER_VERSION}".encode())
     try:
         import opensim  # noqa: PLC0415

@@ -31,7 +31,7 @@ from odahgen.errors import OdahgenError
 from odahgen.io import atomic_path
 from odahgen.skeleton.ik import initial_guess, marker_weights, match_markers, register_offsets, solve_frames
 from odahgen.skeleton.kinematics import KinematicTree
-from odahgen.skeleton.markers import strip_marker_suffix
+from odahgen.skeleton.markers import CLASS_WEIGHT, strip_marker_suffix
 from odahgen.io.mocap import MarkerData
 
 PLAUSIBLE_SCALE = (0.5, 2.0)
@@ -140,6 +140,15 @@ def scaled_tree(tree: KinematicTree, s: np.ndarray) -> KinematicTree:
     return t
 
 
+def _static_weights(names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """IK weights and classes on the static trial: as in IK, except that head markers count as
+    bony landmarks (the static pose holds the head neutral, so a model without a neck carries
+    them where they are; in a motion they follow the head and get the low ``head`` weight)."""
+    w, cls = marker_weights(names)
+    cls = ["bony" if c == "head" else c for c in cls]
+    return np.array([CLASS_WEIGHT[c] for c in cls]), cls
+
+
 def fit_scales(
     tree: KinematicTree,
     static: MarkerData,
@@ -155,7 +164,7 @@ def fit_scales(
     data, idx = match_markers(tree, static.frames(slice(int(frames[0]), int(frames[-1]) + 1)), marker_map, source)
     sel = np.linspace(0, data.n_frames - 1, min(10, data.n_frames)).astype(int)
     Y = data.positions[sel]
-    w, cls = marker_weights(data.names)
+    w, cls = _static_weights(data.names)
     g = _groups(tree)
     G = g.max() + 1
     x = np.ones(G)
@@ -305,7 +314,7 @@ def scale_subject(
     frames = select_static_window(static)
     s, q, idx, rms = fit_scales(tree, static, marker_map, frames, source=source, check=False)
     data, _ = match_markers(tree, static.frames(slice(int(frames[0]), int(frames[-1]) + 1)), marker_map, source)
-    w, cls = marker_weights(data.names)
+    w, cls = _static_weights(data.names)
     sel = np.linspace(0, data.n_frames - 1, min(10, data.n_frames)).astype(int)
     Y = data.positions[sel]
     segments: dict = {}
