@@ -100,8 +100,8 @@ def run_ik_command(
 
     from odahgen.io import atomic_path, atomic_write_json  # noqa: PLC0415
     from odahgen.skeleton.fk import fk_tree  # noqa: PLC0415
-    from odahgen.skeleton.ik import prepare_markers, run_ik_tree  # noqa: PLC0415
-    from odahgen.skeleton.mapping import map_markers, orient_markers, present_labels  # noqa: PLC0415
+    from odahgen.skeleton.ik import landmark_poses, run_ik_tree  # noqa: PLC0415
+    from odahgen.skeleton.mapping import map_markers, orient_markers, prepare_markers, present_labels  # noqa: PLC0415
     from odahgen.skeleton.kinematics import extract_tree  # noqa: PLC0415
     from odahgen.skeleton.model import load_model, resolve_model_path  # noqa: PLC0415
     from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES, KEYPOINT_NAMES  # noqa: PLC0415
@@ -146,7 +146,7 @@ def run_ik_command(
 
         with atomic_path(out / "scaled.osim") as tmp:
             shutil.copyfile(mpath, tmp)
-    tree, mdata, mapping, classes = prepare_markers(tree, data, source=str(trc), mapping=mapping)
+    tree, mdata, mapping, classes = prepare_markers(tree, data, landmark_poses, source=str(trc), mapping=mapping)
     if mapping.cluster_body:
         log("  clusters placed: " + ", ".join(f"{k}@{v}" for k, v in mapping.cluster_body.items()))
     log(f"inverse kinematics on {data.n_frames} frames ...")

@@ -475,64 +475,26 @@ def match_markers(tree: KinematicTree, data: MarkerData, marker_map: dict[str, s
     """Data labels -> the model's markers by name or anatomical role, in any common naming
     convention (:func:`odahgen.skeleton.mapping.map_markers`; ``marker_map`` overrides single
     labels). Returns (the matched markers renamed to the model's names, tree marker indices).
-    Labels the model has no marker for are ignored with a warning (:func:`prepare_markers`
-    places them as clusters first); labels with no valid sample are dropped with a warning;
-    fewer than 3 matches is an error."""
-    from odahgen.skeleton.mapping import map_markers, present_labels  # noqa: PLC0415
+    Labels the model lacks are ignored with a warning (:func:`~odahgen.skeleton.mapping.prepare_markers`
+    places them as clusters first), labels with no valid sample dropped with a warning; fewer
+    than 3 matches is an error."""
+    from odahgen.skeleton.mapping import map_markers, present_labels, warn_dropped  # noqa: PLC0415
 
     mm = map_markers(data.names, tree.marker_names, marker_map, present=present_labels(data))
-    if mm.dropped:
-        warnings.warn(f"{source}: dropping {len(mm.dropped)} markers with no valid sample: {', '.join(mm.dropped[:12])}"
-                      + (" ..." if len(mm.dropped) > 12 else ""), stacklevel=2)
-    if mm.clusters:
-        warnings.warn(f"{source}: ignoring {len(mm.clusters)} markers the model lacks: {', '.join(mm.clusters[:12])}"
-                      + (" ..." if len(mm.clusters) > 12 else ""), stacklevel=2)
+    warn_dropped(source, mm.dropped)
+    warn_dropped(source, mm.clusters, "ignoring {n} markers the model lacks")
     if len(mm.model) < 3:
         raise OdahgenError(f"{source}: only {len(mm.model)} of {len(data.names)} marker names match the model's "
                            "markers by name or anatomical role; give a marker map (--map)")
-    labels = list(mm.model)
-    sub = data.subset(labels)
-    sub = MarkerData([mm.model[n] for n in labels], sub.positions, sub.fps, sub.times)
-    idx = np.array([tree.marker_names.index(mm.model[n]) for n in labels], dtype=int)
-    return sub, idx
+    sub = data.subset(list(mm.model))
+    sub.names = list(mm.model.values())
+    return sub, np.array([tree.marker_names.index(n) for n in sub.names], dtype=int)
 
 
 def landmark_poses(tree: KinematicTree, Y: np.ndarray, idx: np.ndarray, names: list[str]) -> np.ndarray:
-    """Poses q (F, n) fitted from scratch to the model markers ``idx`` (named ``names``, class
-    weights) at frames Y (F, m, 3): the placement poses of :func:`~odahgen.skeleton.mapping.place_clusters`."""
+    """Poses (F, n) fitted from scratch to the markers ``idx`` (named ``names``) at frames Y (F, m, 3)."""
     w, _cls = marker_weights(names)
-    q, _c = solve_frames(tree, Y, idx, w, initial_guess(tree, Y, idx, w), iters=40)
-    return q
-
-
-def prepare_markers(tree: KinematicTree, data: MarkerData, marker_map: dict[str, str] | None = None,
-                    source: str = "markers", mapping=None):
-    """Map ``data``'s labels to the model (``mapping``: a ready
-    :class:`~odahgen.skeleton.mapping.MarkerMapping`, else made with ``marker_map``), drop
-    markers missing in every frame (warned), and place the labels the model has no marker for
-    as clusters on their nearest segment. Returns (tree with the clusters, data renamed to the
-    tree's marker names, mapping (``cluster_body`` filled), {cluster: IK class})."""
-    from odahgen.skeleton.mapping import cluster_classes, map_markers, place_clusters, present_labels  # noqa: PLC0415
-
-    mm = mapping or map_markers(data.names, tree.marker_names, marker_map, present=present_labels(data))
-    here = present_labels(data)
-    gone = [n for n in mm.dropped if n in data.names] + [n for n in list(mm.model) + mm.clusters
-                                                         if n in data.names and n not in here]
-    if gone:
-        warnings.warn(f"{source}: dropping {len(gone)} markers with no valid sample: {', '.join(gone[:12])}"
-                      + (" ..." if len(gone) > 12 else ""), stacklevel=2)
-    if sum(1 for n in mm.model if n in here) < 3:
-        raise OdahgenError(f"{source}: only {sum(1 for n in mm.model if n in here)} of {len(data.names)} marker names "
-                           "match the model's markers by name or anatomical role; give a marker map (--map)")
-    ren = mm.renames()
-    keep = [n for n in data.names if n in ren and n in here]
-    out = MarkerData([ren[n] for n in keep], data.positions[:, [data.names.index(n) for n in keep]], data.fps,
-                     data.times.copy())
-    clusters = [ren[n] for n in mm.clusters if n in here]
-    tree, where = place_clusters(tree, out, clusters, landmark_poses, source=source)
-    inv = {v: k for k, v in ren.items()}
-    mm.cluster_body.update({inv[c]: b for c, b in where.items()})
-    return tree, out, mm, cluster_classes(clusters)
+    return solve_frames(tree, Y, idx, w, initial_guess(tree, Y, idx, w), iters=40)[0]
 
 
 def marker_weights(names: list[str], classes: dict[str, str] | None = None) -> tuple[np.ndarray, list[str]]:
@@ -684,20 +646,20 @@ def run_ik(
 
     Labels are matched to the model's markers by name or anatomical role in any common naming
     convention (``marker_map`` overrides single labels); labels the model lacks become clusters
-    on their nearest segment; markers missing in every frame are dropped (:func:`prepare_markers`).
+    on their nearest segment; markers missing in every frame are dropped
+    (:func:`odahgen.skeleton.mapping.prepare_markers`).
     ``up``: the markers' vertical axis (``y`` as OpenSim, ``z``, ..., or ``auto`` to detect it).
     Returns an :class:`IKResult` (angles (T,39) rad in COORDINATE_NAMES order, marker_rms (T,),
     marker_max (T,), marker_errors (T,M) m, flagged (T,); ``info["marker_mapping"]`` the mapping
     used, ``info["up"]``). ``register``: also fit each marker's offset on its body over the whole
     motion. ``workers``: parallel processes (0 = per core).
     """
-    from odahgen.skeleton.mapping import orient_markers  # noqa: PLC0415
+    from odahgen.skeleton.mapping import orient_markers, prepare_markers  # noqa: PLC0415
     from odahgen.skeleton.model import load_model  # noqa: PLC0415
 
-    model = load_model(model_path, markers_xml)
-    tree = extract_tree(model)
+    tree = extract_tree(load_model(model_path, markers_xml))
     markers, _st, up, up_reason = orient_markers(markers, up)
-    tree, data, mapping, classes = prepare_markers(tree, markers, marker_map, source)
+    tree, data, mapping, classes = prepare_markers(tree, markers, landmark_poses, marker_map, source)
     res = run_ik_tree(tree, data, None, register=register, workers=workers, bony_flag_m=bony_flag_m,
                       classes=classes, source=source)
     res.info.update(marker_mapping=mapping.as_dict(), up=up, up_reason=up_reason)

@@ -559,6 +559,40 @@ def cluster_classes(names: list[str]) -> dict[str, str]:
     return out
 
 
+def warn_dropped(source: str, names: list[str], what: str = "dropping {n} markers with no valid sample") -> None:
+    """One warning naming (the first 12 of) ``names``, if any."""
+    if names:
+        warnings.warn(f"{source}: {what.format(n=len(names))}: {', '.join(names[:12])}"
+                      + (" ..." if len(names) > 12 else ""), stacklevel=3)
+
+
+def prepare_markers(tree: KinematicTree, data: MarkerData, solve, marker_map: dict[str, str] | None = None,
+                    source: str = "markers", mapping: MarkerMapping | None = None):
+    """Map ``data``'s labels to the model (``mapping``: a ready :class:`MarkerMapping`, else made
+    with ``marker_map``), drop markers missing in every frame of ``data`` (warned), and place the
+    labels the model has no marker for as clusters on their nearest segment (:func:`place_clusters`
+    with the pose solver ``solve``, e.g. :func:`odahgen.skeleton.ik.landmark_poses`). Returns
+    (tree with the clusters, data renamed to the tree's marker names, mapping with
+    ``cluster_body`` filled, {cluster: IK class})."""
+    mm = mapping or map_markers(data.names, tree.marker_names, marker_map, present=present_labels(data))
+    here = present_labels(data)
+    warn_dropped(source, [n for n in mm.dropped if n in data.names]
+                 + [n for n in list(mm.model) + mm.clusters if n in data.names and n not in here])
+    n_ok = sum(1 for n in mm.model if n in here)
+    if n_ok < 3:
+        raise OdahgenError(f"{source}: only {n_ok} of {len(data.names)} marker names match the model's markers "
+                           "by name or anatomical role; give a marker map (--map)")
+    ren = mm.renames()
+    keep = [n for n in data.names if n in ren and n in here]
+    out = MarkerData([ren[n] for n in keep], data.positions[:, [data.names.index(n) for n in keep]], data.fps,
+                     data.times.copy())
+    clusters = [ren[n] for n in mm.clusters if n in here]
+    tree, where = place_clusters(tree, out, clusters, solve, source=source)
+    inv = {v: k for k, v in ren.items()}
+    mm.cluster_body.update({inv[c]: b for c, b in where.items()})
+    return tree, out, mm, cluster_classes(clusters)
+
+
 # ------------------------------------------------------------------------------------------ up axis
 def role_levels(labels: list[str]) -> dict[str, float]:
     """label -> height rank (0 floor .. 1 head top) for labels whose role has one."""
