@@ -195,6 +195,43 @@ def test_head_markers_neither_flag_nor_pull_the_torso(tree):
     assert np.nanmax(res.marker_errors[:, k]) == pytest.approx(res.info["head_max_m"])
 
 
+def _zxy(R):
+    """(n, 3) Rajagopal's right shoulder angles (arm_flex, arm_add, arm_rot) of rotations R (n, 3, 3)
+    = Rz(flex) Rx(add) Ry(rot), continuous in time."""
+    add = np.arcsin(np.clip(R[:, 2, 1], -1, 1))
+    rot = np.arctan2(-R[:, 2, 0], R[:, 2, 2])
+    flex = np.arctan2(-R[:, 0, 1], R[:, 1, 1])
+    return np.unwrap(np.stack([flex, add, rot], axis=1), axis=0)
+
+
+def test_near_the_shoulder_gimbal(tree):
+    """A twist-free horizontal sweep of the right arm 5 deg below shoulder height, front to back
+    (70 deg/s): it passes 5 deg from the gimbal (arm_add -90), where arm_flex and arm_rot must
+    turn fast in opposite senses. IK follows the markers and adds no jump of its own."""
+    n = 120
+    phi = np.radians(np.linspace(20, 160, n))
+    e = np.radians(85.0)
+    d = np.stack([np.sin(e) * np.cos(phi), -np.cos(e) * np.ones(n), np.sin(e) * np.sin(phi)], axis=1)
+    down = np.array([0.0, -1.0, 0.0])
+    ax = np.cross(down, d)
+    ang = np.arctan2(np.linalg.norm(ax, axis=1), d @ down)
+    ax /= np.linalg.norm(ax, axis=1, keepdims=True)
+    K = np.zeros((n, 3, 3))
+    K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -ax[:, 2], ax[:, 1], -ax[:, 0]
+    K -= np.swapaxes(K, 1, 2)
+    R = np.eye(3) + np.sin(ang)[:, None, None] * K + (1 - np.cos(ang))[:, None, None] * (K @ K)
+    a = motion("head", n)
+    cols = [C.index(c) for c in ("arm_flex_r", "arm_add_r", "arm_rot_r")]
+    a[:, cols] = _zxy(R)
+    res = run_ik_tree(tree, markers(tree, a), workers=1)
+    f = figures(tree, a, res)
+    true_rate = np.degrees(np.abs(np.diff(a[:, cols], axis=0))).max()
+    ik_rate = np.degrees(np.abs(np.diff(res.angles[:, cols], axis=0))).max()
+    assert 10.0 < true_rate < 20.0  # the coordinates themselves turn fast here
+    assert f["rms_cm"] <= 2.0 and f["max_cm"] <= 8.0 and f["flagged_pct"] <= 5.0, f
+    assert f["point_deg"]["humerus_r"] <= 3.0 and ik_rate <= true_rate + 8.0, (f, true_rate, ik_rate)
+
+
 def test_pipeline_entry_run_ik(tree):
     """``run_ik`` on the model file, as the skeleton stage calls it."""
     a = motion("arms_overhead", 120)
