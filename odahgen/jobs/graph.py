@@ -79,6 +79,7 @@ class Stage:
     config_keys: tuple[str, ...] = ()
     resource: str = "cpu"
     version: str = "1"
+    optional_outputs: tuple[str, ...] = ()  # written only by some trials; recorded when present
 
 
 def _config_part(config: Config, key: str):
@@ -264,7 +265,9 @@ def run_trial(dataset: Path, spec: TrialSpec, config: Config, stages: list[Stage
                     set_state(dataset, spec.trial, stage.name, "failed")
                     outcome.state, outcome.stage, outcome.error = "failed", stage.name, msg
                     return outcome
-                record = make_record(trial_dir, stage.name, key, stage.outputs,
+                written = stage.outputs + tuple(o for o in stage.optional_outputs
+                                                if (trial_dir / o).exists())
+                record = make_record(trial_dir, stage.name, key, written,
                                      seconds=round(time.monotonic() - s0, 3),
                                      versions={"odahgen": __version__}, time=time.time())
                 write_record(trial_dir, record)

@@ -7,7 +7,8 @@ Files in ``DATASET/trials/<trial>/`` (each written by one stage; the stage recor
 =========  ==========================================================================
 motion     ``motion.npz``: coordinates (T, 39) rad/m or markers (T, M, 3) m, times (T,), fps
            (:mod:`odahgen.motion.stored`)
-skeleton   ``scaled.osim`` (the subject's model), ``skeleton.npz``: angles (T, 39),
+skeleton   ``scaled.osim`` (the subject's model; for marker motions also
+           ``motion_subject.osim``, the model IK ran on), ``skeleton.npz``: angles (T, 39),
            keypoints (T, 44, 3) m, markers (T, M, 3) m + names, ik_rms/ik_max (T,) m,
            flagged (T,), segment_scales (22, 3), body shape (S,), coordinate_ranges (39, 2)
 fit        ``body.npz``: shape, pose (T, P), trans (T, 3), vertices (T, V, 3) float32 m,
@@ -82,7 +83,7 @@ def skeleton_stage(ctx: TrialContext) -> None:
     GT angles (the motion's coordinates on the subject, or IK of its markers) -> FK keypoints."""
     from odahgen.body import load_layout, static_trial, subject_shape
     from odahgen.io.mocap import MarkerData
-    from odahgen.motion import subject_coordinates
+    from odahgen.motion import leg_scale, scale_pelvis_path, subject_coordinates
     from odahgen.skeleton import (fk_tree, load_tree, run_ik, scale_subject, segment_scales,
                                   write_scaled_model)
 
@@ -107,11 +108,29 @@ def skeleton_stage(ctx: TrialContext) -> None:
         angles = subject_coordinates(motion, scales)
         ik_rms, ik_max, flagged = np.zeros(T), np.zeros(T), np.zeros(T, bool)
     else:
+        # Marker motions (AMASS, lab mocap) belong to their own subject: IK runs on the
+        # generic model scaled to that subject (its static markers, or the motion's quietest
+        # window), and the angles then drive this trial's subject, the pelvis path scaled by
+        # the ratio of their legs.
         data = MarkerData(names=list(motion["marker_names"]), positions=motion["markers"],
                           fps=float(motion["fps"]), times=motion["times"])
-        ik = run_ik(model_path, data, bony_flag_m=cfg.skeleton.bony_flag_m,
+        virtual = "static_markers" in motion  # exact markers on a body mesh
+        own = MarkerData(names=data.names, fps=data.fps, times=np.arange(10) / data.fps,
+                         positions=np.repeat(motion["static_markers"][None], 10, axis=0)) \
+            if virtual else data
+        own_tree, own_scale = scale_subject(generic, own, source=f"motion {ctx.spec.motion}",
+                                            measurements=not virtual)
+        own_path = ctx.path("motion_subject.osim")
+        write_scaled_model(cfg.skeleton.model, own_path, own_tree, own_scale,
+                           markers_xml=cfg.skeleton.markers or None, name=f"{ctx.spec.motion}_subject")
+        ik = run_ik(own_path, data, bony_flag_m=cfg.skeleton.bony_flag_m,
                     workers=cfg.skeleton.ik_workers)
-        angles, ik_rms, ik_max, flagged = ik.angles, ik.marker_rms, ik.marker_max, ik.flagged
+        angles = scale_pelvis_path(ik.angles, leg_scale(scales) / leg_scale(segment_scales(own_path)))
+        ik_rms, ik_max, flagged = ik.marker_rms, ik.marker_max, ik.flagged
+        ctx.log.info("skeleton: IK on the motion's own subject (%.2f m): marker RMS %.1f mm mean, "
+                     "max %.1f mm, %.1f %% frames flagged", own_scale.height_m,
+                     1000 * float(np.mean(ik_rms)), 1000 * float(np.max(ik_max)),
+                     100 * float(np.mean(flagged)))
     fk = fk_tree(tree, angles)
     _save_npz(ctx.path("skeleton.npz"), angles=angles, keypoints=fk.keypoints,
               markers=fk.markers, marker_names=np.array(fk.marker_names), ik_rms=ik_rms,
@@ -243,7 +262,8 @@ def build(config: Config) -> list[Stage]:
     return [
         Stage("motion", motion_stage, ("motion.npz",), config_keys=("motion",)),
         Stage("skeleton", skeleton_stage, ("skeleton.npz", "scaled.osim"), deps=("motion",),
-              config_keys=("skeleton",) + BODY_MODEL_KEYS, version="2"),
+              config_keys=("skeleton",) + BODY_MODEL_KEYS, version="3",
+              optional_outputs=("motion_subject.osim",)),
         Stage("fit", fit_stage, ("body.npz",), deps=("skeleton",),
               config_keys=BODY_MODEL_KEYS + ("body.fit_iterations",)),
         Stage("scene", scene_stage, ("scene.json",), deps=("fit",),

@@ -6,8 +6,8 @@ resampling / gap filling / clip splitting, and a trial's stored motion (``motion
 from odahgen.motion.base import FileMotionSource, Motion, MotionSource
 from odahgen.motion.ops import fill_gaps, prepare, resample, split_clips, trim
 from odahgen.motion.registry import available_sources, get_source
-from odahgen.motion.stored import clip_arrays, subject_coordinates
+from odahgen.motion.stored import clip_arrays, leg_scale, scale_pelvis_path, subject_coordinates
 
 __all__ = ["Motion", "MotionSource", "FileMotionSource", "get_source", "available_sources",
            "resample", "trim", "fill_gaps", "split_clips", "prepare", "clip_arrays",
-           "subject_coordinates"]
+           "leg_scale", "scale_pelvis_path", "subject_coordinates"]

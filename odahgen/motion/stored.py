@@ -2,7 +2,8 @@
 
 ``motion.npz`` holds one prepared clip: ``times`` (T,) s, ``fps``, ``kind``, and either
 ``coordinates`` (T, 39) rad/m in ``COORDINATE_NAMES`` order (NaN = not driven) or
-``markers`` (T, M, 3) m + ``marker_names``; motions with a feet-contact schedule add
+``markers`` (T, M, 3) m + ``marker_names`` (+ ``static_markers`` (M, 3) m: the same markers
+on the motion's own subject at rest, where the source knows them); motions with a feet-contact schedule add
 ``contact`` (T, 2) bool, ``contact_mode``, ``flight_velocity`` and ``placement`` (the
 generator's pelvis-placement options as JSON text).
 """
@@ -44,6 +45,9 @@ def clip_arrays(clip: Motion) -> dict[str, np.ndarray]:
     elif clip.kind == "markers":
         arrays["markers"] = clip.markers
         arrays["marker_names"] = np.array(clip.marker_names)
+        static = clip.meta.get("static_markers")  # the same markers on the motion's subject at rest
+        if static is not None and np.shape(static) == (len(clip.marker_names), 3):
+            arrays["static_markers"] = np.asarray(static, dtype=np.float64)
     else:
         raise OdahgenError(f"motion {clip.id!r}: body-model parameter motions need the AMASS "
                            f"marker route (motion.source = 'amass' with its marker output)")
@@ -67,7 +71,18 @@ def subject_coordinates(motion: dict, scales: np.ndarray) -> np.ndarray:
         placement = json.loads(str(motion["placement"])) if "placement" in motion else None
         return replant(angles, float(motion["fps"]), motion["contact"], str(motion["contact_mode"]),
                        bool(motion["flight_velocity"]), scales, placement)
-    leg = float(np.mean(scales[[BODY_NAMES.index(b) for b in _LEG_BODIES], 1]))
+    return scale_pelvis_path(angles, leg_scale(scales))
+
+
+def leg_scale(scales: np.ndarray) -> float:
+    """Mean vertical scale of the thighs and shanks of segment ``scales`` (22, 3)."""
+    return float(np.mean(np.asarray(scales)[[BODY_NAMES.index(b) for b in _LEG_BODIES], 1]))
+
+
+def scale_pelvis_path(angles: np.ndarray, factor: float) -> np.ndarray:
+    """(T, 39) ``angles`` with the pelvis translation (tx, ty, tz) multiplied by ``factor``
+    (a taller subject covers more ground with the same joint angles)."""
+    out = np.array(angles, dtype=np.float64)
     for c in ("pelvis_tx", "pelvis_ty", "pelvis_tz"):
-        angles[:, COORDINATE_NAMES.index(c)] *= leg
-    return angles
+        out[:, COORDINATE_NAMES.index(c)] *= factor
+    return out
