@@ -350,3 +350,22 @@ def test_run_ik_and_the_trc_motion_source_map_and_orient(tmp_path, walk):
     assert res.info["marker_mapping"]["convention"] == "cmu" and res.info["up"] == "y"
     assert res.info["marker_mapping"]["clusters"]["LSHN"] == "tibia_l"
     assert float(np.mean(res.marker_rms)) < 0.02  # the unscaled model on a 1.06 subject
+
+
+def test_clusters_seen_in_a_few_frames_are_placed_others_dropped(walk):
+    from odahgen.skeleton.ik import landmark_poses
+    from odahgen.skeleton.mapping import prepare_markers
+
+    tree, angles = walk
+    spec = {**PIG, "brief": ("tibia_r", (0.03, -0.25, 0.05)), "ghost": ("femur_l", (0.05, -0.2, -0.06))}
+    d = _markers(tree, angles, spec, noise_m=0.0)
+    d.positions[:, d.names.index("brief")][np.r_[:101, 103:FRAMES]] = np.nan  # seen in frames 101-102 only
+    d.positions[:, d.names.index("ghost")][1:] = np.nan  # seen in frame 0 only, when the landmarks are not
+    d.positions[0, [d.names.index(n) for n in d.names if n != "ghost"]] = np.nan
+    with pytest.warns(UserWarning, match="dropping 1 clusters never seen with 3 matched markers: ghost"):
+        t, out, mm, classes = prepare_markers(tree, d, landmark_poses)
+    assert mm.cluster_body["brief"] == "tibia_r" and "ghost" not in mm.cluster_body
+    assert "brief" in t.marker_names and "ghost" not in t.marker_names and "ghost" not in out.names
+    k = t.marker_names.index("brief")
+    np.testing.assert_allclose(t.marker_loc[k], (0.03, -0.25, 0.05), atol=2e-3)  # the scaled tree's frame
+    assert classes["brief"] == "cluster"

@@ -504,11 +504,13 @@ def place_clusters(tree: KinematicTree, data: MarkerData, names: list[str], solv
     """Add the markers ``names`` of ``data`` (cluster labels, the other markers of ``data``
     being the model's) to a copy of ``tree``, each on its nearest body segment.
 
-    Up to ``max_frames`` frames spread over ``data`` are solved with the model's markers
-    (``solve(tree, Y (F, m, 3), idx (m,), names) -> q (F, n)``); a cluster's body is the one
-    whose segments (origin to child joints / far end) it is nearest to, plus how much its
-    position in that body's frame spreads over the frames (0 for the body it rides on); its
-    location is its mean position in that frame. Returns (tree with the clusters, {name: body})."""
+    Up to ``max_frames`` frames spread over ``data`` (and up to 5 where each cluster is seen) are
+    solved with the model's markers (``solve(tree, Y (F, m, 3), idx (m,), names) -> q (F, n)``);
+    a cluster's body is the one whose segments (origin to child joints / far end) it is nearest
+    to, plus how much its position in that body's frame spreads over the frames (0 for the body
+    it rides on); its location is its mean position in that frame. A cluster never seen in a
+    frame with 3 of the model's markers is left out. Returns (tree with the clusters,
+    {name: body} of those placed)."""
     if not names:
         return tree, {}
     land = [n for n in data.names if n in tree.marker_names and n not in names]
@@ -518,34 +520,40 @@ def place_clusters(tree: KinematicTree, data: MarkerData, names: list[str], solv
     if len(usable) == 0:
         raise OdahgenError(f"{source}: too few of the model's markers to place the clusters "
                            f"{', '.join(names[:8])} (no frame with 3 matched markers)")
-    fr = usable[np.unique(np.linspace(0, len(usable) - 1, min(max_frames, len(usable))).round().astype(int))]
+
+    def spread(frames, k):
+        return frames[np.unique(np.linspace(0, len(frames) - 1, min(k, len(frames))).round().astype(int))]
+
+    fr = [spread(usable, max_frames)]
+    for n in names:
+        seen = usable[ok[usable, data.names.index(n)]]
+        if len(seen):
+            fr.append(spread(seen, 5))
+    fr = np.unique(np.concatenate(fr))
     idx = np.array([tree.marker_names.index(n) for n in land], dtype=int)
     q = solve(tree, data.positions[fr][:, jl], idx, land)
     R, p, _ = tree.forward(q)  # (F, B, 3, 3), (F, B, 3)
     ends = _segments(tree)
-    B = len(tree.body_names)
     length = np.array([np.linalg.norm(e, axis=1).max() for e in ends])
-    cand = [b for b in range(B) if length[b] >= 0.03 and "patella" not in tree.body_names[b]]
-    bodies, locs, where = [], [], {}
+    cand = [b for b in range(len(tree.body_names)) if length[b] >= 0.03 and "patella" not in tree.body_names[b]]
+    placed, bodies, locs, where = [], [], [], {}
     for n in names:
         y = data.positions[fr, data.names.index(n)]  # (F, 3)
         f = np.isfinite(y).all(axis=1)
-        if not f.any():  # never seen in these frames: use the frames where it is
-            raise OdahgenError(f"{source}: cluster {n} is missing in every frame with matched markers")
+        if not f.any():
+            continue
         z = np.einsum("fbji,fbj->fbi", R[f], y[f, None, :] - p[f])  # (F, B, 3) in each body frame
-        best, best_s = None, np.inf
-        for b in cand:
-            d = float(np.median(_segment_distance(z[:, b], ends[b])))
-            spread = float(np.sqrt(((z[:, b] - z[:, b].mean(axis=0)) ** 2).sum(axis=1).mean()))
-            if d + spread < best_s:
-                best, best_s = b, d + spread
+        score = [float(np.median(_segment_distance(z[:, b], ends[b])))
+                 + float(np.sqrt(((z[:, b] - z[:, b].mean(axis=0)) ** 2).sum(axis=1).mean())) for b in cand]
+        best = cand[int(np.argmin(score))]
+        placed.append(n)
         bodies.append(best)
         locs.append(z[:, best].mean(axis=0))
         where[n] = tree.body_names[best]
     t = copy.copy(tree)
-    t.marker_names = list(tree.marker_names) + list(names)
+    t.marker_names = list(tree.marker_names) + placed
     t.marker_body = np.concatenate([tree.marker_body, np.array(bodies, dtype=tree.marker_body.dtype)])
-    t.marker_loc = np.concatenate([tree.marker_loc, np.array(locs)])
+    t.marker_loc = np.concatenate([tree.marker_loc, np.array(locs).reshape(-1, 3)])
     return t, where
 
 
@@ -588,9 +596,13 @@ def prepare_markers(tree: KinematicTree, data: MarkerData, solve, marker_map: di
                      data.times.copy())
     clusters = [ren[n] for n in mm.clusters if n in here]
     tree, where = place_clusters(tree, out, clusters, solve, source=source)
+    lost = [c for c in clusters if c not in where]
+    if lost:  # never seen together with 3 matched markers: nothing to place them by
+        warn_dropped(source, lost, "dropping {n} clusters never seen with 3 matched markers")
+        out = out.subset([n for n in out.names if n not in lost])
     inv = {v: k for k, v in ren.items()}
     mm.cluster_body.update({inv[c]: b for c, b in where.items()})
-    return tree, out, mm, cluster_classes(clusters)
+    return tree, out, mm, cluster_classes(list(where))
 
 
 # ------------------------------------------------------------------------------------------ up axis
