@@ -20,7 +20,7 @@ import numpy as np
 from odahgen.errors import OdahgenError
 from odahgen.io.mocap import UNIT_SCALE, UP_AXES, MarkerData, read_marker_map, read_table, read_trc
 from odahgen.motion.base import FileMotionSource, Motion
-from odahgen.skeleton.mapping import orient_markers
+from odahgen.skeleton import orient_markers
 from odahgen.skeleton.names import COORDINATE_NAMES, TRANSLATIONAL_COORDINATES
 
 def _rate_from_times(path, times: np.ndarray) -> float:

@@ -1,16 +1,18 @@
 """The skeletal model: the built-in Rajagopal-compatible OpenSim model (or a user's .osim),
 its names (39 coordinates, 22 bodies, 44 keypoints), the NumPy kinematic tree and forward
-kinematics, fast inverse kinematics, scaling to a subject, and the marker set.
+kinematics, fast inverse kinematics, scaling to a subject, the marker set, and the automatic
+mapping of lab marker labels to it.
 See docs/skeleton.md."""
 
 from odahgen.skeleton.fk import fk_tree, load_tree, segment_scales
 from odahgen.skeleton.ik import run_ik, run_ik_tree
 from odahgen.skeleton.kinematics import KinematicTree, extract_tree
+from odahgen.skeleton.mapping import MarkerMapping, map_markers, orient_markers
 from odahgen.skeleton.model import build_default_model, load_model, resolve_model_path
 from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES, JOINT_NAMES, KEYPOINT_NAMES
 from odahgen.skeleton.scale import scale_subject, write_scaled_model
 
 __all__ = ["BODY_NAMES", "COORDINATE_NAMES", "JOINT_NAMES", "KEYPOINT_NAMES", "KinematicTree",
-           "build_default_model", "extract_tree", "fk_tree", "load_model", "load_tree",
-           "resolve_model_path", "run_ik", "run_ik_tree", "scale_subject", "segment_scales",
-           "write_scaled_model"]
+           "MarkerMapping", "build_default_model", "extract_tree", "fk_tree", "load_model", "load_tree",
+           "map_markers", "orient_markers", "resolve_model_path", "run_ik", "run_ik_tree", "scale_subject",
+           "segment_scales", "write_scaled_model"]
