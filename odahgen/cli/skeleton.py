@@ -53,7 +53,7 @@ def register(subparsers) -> None:
                          "per line, or JSON ('-' ignores a label, 'cluster' places it on its nearest segment)")
     pi.add_argument("--up", default="auto", choices=["auto", "y", "z", "x", "-y", "-z", "-x"],
                     help="the files' vertical axis (default auto: detected from head, pelvis, knee and ankle markers); "
-                         "converted to OpenSim's Y up")
+                         "converted to OpenSim's Y up; a negative axis as --up=-z")
     pi.add_argument("--mass", type=float, metavar="KG", help="subject mass (default: estimated, BMI 22)")
     pi.add_argument("--height", type=float, metavar="M", help="subject height (default: estimated from the markers)")
     pi.add_argument("--units", choices=["mm", "cm", "m"], help="override the TRC units")
