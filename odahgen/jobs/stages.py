@@ -82,7 +82,7 @@ def skeleton_stage(ctx: TrialContext) -> None:
     """Body shape of the subject's variant -> its virtual markers -> scaled model; then the
     GT angles (the motion's coordinates on the subject, or IK of its markers) -> FK keypoints."""
     from odahgen.body import load_layout, static_trial, subject_shape
-    from odahgen.io.mocap import MarkerData
+    from odahgen.io.mocap import MarkerData, read_marker_map
     from odahgen.motion import leg_scale, scale_pelvis_path, subject_coordinates
     from odahgen.skeleton import (fk_tree, load_tree, run_ik, scale_subject, segment_scales,
                                   write_scaled_model)
@@ -115,16 +115,19 @@ def skeleton_stage(ctx: TrialContext) -> None:
         data = MarkerData(names=list(motion["marker_names"]), positions=motion["markers"],
                           fps=float(motion["fps"]), times=motion["times"])
         virtual = "static_markers" in motion  # exact markers on a body mesh
+        # labels map to the model's markers by anatomical role; skeleton.marker_map overrides
+        marker_map = read_marker_map(cfg.skeleton.marker_map) if cfg.skeleton.marker_map else None
         own = MarkerData(names=data.names, fps=data.fps, times=np.arange(10) / data.fps,
                          positions=np.repeat(motion["static_markers"][None], 10, axis=0)) \
             if virtual else data
-        own_tree, own_scale = scale_subject(generic, own, source=f"motion {ctx.spec.motion}",
+        own_tree, own_scale = scale_subject(generic, own, marker_map=marker_map,
+                                            source=f"motion {ctx.spec.motion}",
                                             measurements=not virtual)
         own_path = ctx.path("motion_subject.osim")
         write_scaled_model(cfg.skeleton.model, own_path, own_tree, own_scale,
                            markers_xml=cfg.skeleton.markers or None, name=f"{ctx.spec.motion}_subject")
         ik = run_ik(own_path, data, bony_flag_m=cfg.skeleton.bony_flag_m,
-                    workers=cfg.skeleton.ik_workers)
+                    workers=cfg.skeleton.ik_workers, marker_map=marker_map)
         angles = scale_pelvis_path(ik.angles, leg_scale(scales) / leg_scale(segment_scales(own_path)))
         ik_rms, ik_max, flagged = ik.marker_rms, ik.marker_max, ik.flagged
         ctx.log.info("skeleton: IK on the motion's own subject (%.2f m): marker RMS %.1f mm mean, "
