@@ -386,16 +386,18 @@ def write_actions(folder, layout: str = "smplh", actions=ACTIONS, **kw) -> list[
     return [write_action(Path(folder) / f"{a}.npz", a, layout=layout, **kw) for a in actions]
 
 
-#: lab-style names (Plug-in Gait / CMU / MoSh) of the anny markers a lab set also has
+#: lab-style names (Plug-in Gait / CMU / MoSh) of the anny markers a lab set also has; the
+#: wrist's outer (OWR) marker is the radial styloid and the inner (IWR) the ulnar, palms
+#: forward, as odahgen.skeleton.mapping reads them
 MOSH_NAMES = {
     "LASI": "LFWT", "RASI": "RFWT", "LPSI": "LBWT", "RPSI": "RBWT", "C7": "C7", "CLAV": "CLAV",
-    "STRN": "STRN", "LACR": "LSHO", "RACR": "RSHO", "FHEAD": "ARIEL", "LLEL": "LELB",
-    "RLEL": "RELB", "LRSP": "LIWR", "RRSP": "RIWR", "LUSP": "LOWR", "RUSP": "ROWR",
+    "STRN": "STRN", "LACR": "LSHO", "RACR": "RSHO", "HEADTOP": "ARIEL", "LLEL": "LELB",
+    "RLEL": "RELB", "LRSP": "LOWR", "RRSP": "ROWR", "LUSP": "LIWR", "RUSP": "RIWR",
     "LMH2": "LFIN", "RMH2": "RFIN", "LLFC": "LKNE", "RLFC": "RKNE", "LMFC": "LKNI",
     "RMFC": "RKNI", "LLMAL": "LANK", "RLMAL": "RANK", "LCAL": "LHEE", "RCAL": "RHEE",
     "LTOE": "LTOE", "RTOE": "RTOE", "LMT5": "LMT5", "RMT5": "RMT5", "LUA2": "LUPA",
     "RUA2": "RUPA", "LFA1": "LFRM", "RFA1": "RFRM", "LTH2": "LTHI", "RTH2": "RTHI",
-    "LTB2": "LSHN", "RTB2": "RSHN", "SACR": "T10"}
+    "LTB2": "LSHN", "RTB2": "RSHN", "SACR": "MBWT"}
 
 
 def lab_markers_for(path, names: str = "model", noise_m: float = 0.002, gaps: int = 2,
