@@ -391,9 +391,16 @@ def test_actions_run_through_motion_and_skeleton_stages(stage_figures, smplh_dir
 TARGET_RMS_CM, TARGET_MAX_CM, TARGET_FLAGGED_PCT = 2.0, 8.0, 5.0
 
 
-@pytest.mark.xfail(strict=False, reason="issue 13: needs the skeleton side (arm ranges, head-marker "
-                   "weights, the skeleton scaled to the AMASS body); tighten to a plain test when it passes")
-@pytest.mark.parametrize("action", GA.ACTIONS)
+#: actions that still miss a target, and why (measured; see bench/yield.py)
+KNOWN_MISSES = {
+    "deep_squat": "~30 % of frames flagged: the anny mesh's ASIS markers slide up to 3.2 cm at deep "
+                  "hip flexion and the knees reach Rajagopal's 120 deg clamp",
+}
+
+
+@pytest.mark.parametrize("action", [
+    pytest.param(a, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[a])) if a in KNOWN_MISSES
+    else a for a in GA.ACTIONS])
 def test_stage_quality_targets(stage_figures, action):
     f = stage_figures[action]
     assert f["rms_mean_cm"] <= TARGET_RMS_CM and f["max_cm"] <= TARGET_MAX_CM \
