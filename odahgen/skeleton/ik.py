@@ -263,13 +263,47 @@ def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, cand
     return q, cost
 
 
+def _joint_rotations(tree, q):
+    """(T, B, 3, 3) each body's rotation relative to its parent (the root's in the ground)."""
+    R, _p, _j = tree.forward(q)
+    parent = np.asarray(tree.body_parent)
+    par = np.where(parent >= 0, parent, np.arange(len(parent)))
+    rel = np.einsum("tbji,tbjk->tbik", R[:, par], R)
+    root = parent < 0
+    rel[:, root] = R[:, root]
+    return rel
+
+
+def _geodesic(Ra, Rb):
+    """Angle (rad) of the rotation between Ra and Rb (..., 3, 3)."""
+    tr = np.einsum("...ji,...ji->...", Ra, Rb)
+    return np.arccos(np.clip((tr - 1.0) / 2.0, -1.0, 1.0))
+
+
+def _path_excess(tree, q, f, qf=None):
+    """(len(f),) how far frames ``f`` of q (T, n) (or the poses qf in their place) bend the
+    joints' rotation paths: d(prev, f) + d(f, next) - d(prev, next), geodesic (rad), summed over
+    the joints; 0 on a geodesic between the neighbours; d to the one neighbour at either end."""
+    T = len(q)
+    prev, nxt = np.maximum(f - 1, 0), np.minimum(f + 1, T - 1)
+    prev = np.where(f == 0, nxt, prev)
+    nxt = np.where(f == T - 1, prev, nxt)
+    Rp, Rn = _joint_rotations(tree, q[prev]), _joint_rotations(tree, q[nxt])
+    Rf = _joint_rotations(tree, q[f] if qf is None else qf)
+    ex = _geodesic(Rp, Rf) + _geodesic(Rf, Rn) - np.where((prev == nxt)[:, None], 0.0, _geodesic(Rp, Rn))
+    return ex.sum(axis=1)
+
+
 def _smooth_spikes(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 4):
     """Frames whose angles stand out from both neighbours (further than :data:`SPIKE_DEG` from
     their mean, e.g. forearm rotation or, at the shoulder's gimbal (arm straight out sideways),
     arm_flex and arm_rot turning together) are re-solved pulled toward the neighbours' mean,
     with :data:`SPIKE_PULL` x the stiffness of a just well-determined coordinate: a direction the
     markers do not determine follows the neighbours, one they do barely moves (the marker cost
-    rises by at most the pull's own term). Odd, then even frames, so each sees updated neighbours."""
+    rises by at most the pull's own term). Odd, then even frames, so each sees updated neighbours.
+    A re-solved frame is kept only where it bends the joints' rotation paths (:func:`_path_excess`)
+    by at most :data:`BEND_DEG` more than before: near the gimbal the mean of the neighbours'
+    Euler angles is another rotation, and pulling toward it adds a jump the markers do not show."""
     T = len(q)
     if T < 3:
         return q, cost
@@ -293,7 +327,12 @@ def _smooth_spikes(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 4):
             pr = q[f].copy()  # coordinates that do not stand out are held where they are
             pr[:, rot] = np.where(dev[f], prior[f][:, rot], q[f][:, rot])
             qn, cn = solve_frames(tree, Y[f], idx, weights, q[f], loc, cols, iters=15, prior=pr, reg=reg)
-            q[f], cost[f] = qn, cn
+            # the neighbours' mean of Euler angles is no mean rotation where a Tait-Bryan triple
+            # turns fast near its gimbal pose (arm_flex and arm_rot spin): keep a re-solved
+            # frame only where it does not bend the joints' rotation paths more than before
+            keep = _path_excess(tree, q, f, qn) <= _path_excess(tree, q, f) + np.radians(BEND_DEG)
+            f = f[keep]
+            q[f], cost[f] = qn[keep], cn[keep]
             changed[f] = True
         if not changed.any():
             break
@@ -322,6 +361,9 @@ REG = 1e-5
 #: just well-determined coordinate (10 deg -> 2 mm weighted marker RMS, see _determined)
 SPIKE_DEG = 5.0
 SPIKE_PULL = 0.25
+#: a spike-smoothed frame is kept only if it bends the joints' rotation paths (geodesic, summed
+#: over the joints, :func:`_path_excess`) by at most this much more than before, deg
+BEND_DEG = 1.0
 #: relative cost decrease that counts as a frame having moved in a continuity round
 MOVED_REL = 1e-3
 #: frames of the coarse pass (every COARSE-th frame) solved from scratch
