@@ -232,30 +232,25 @@ def qa_yield(dataset: Path, status: DatasetStatus, cache: bool = True):
     trusted = _state_quiet_since(old, cache_mtime, state_mtime, status)
     base = os.path.join(str(dataset), TRIALS_DIR) + os.sep
 
-    def qa_hit(trial: str) -> list | None:
-        hit = old_qa.get(trial)
-        if trusted and hit is not None:  # a trial without a readable qa.json is looked at again
+    def cached(hit, path: str, read) -> list | None:
+        """The cached [size, mtime, ...] entry of ``path`` if still valid, else read it anew."""
+        if trusted and hit is not None:  # a trial without a readable file is looked at again
             return hit
-        path = f"{base}{trial}{os.sep}{QA_FILE}"
         sig = _signature(path)
         if sig is None:
             return None
         if isinstance(hit, list) and len(hit) == 4 and hit[:2] == sig:
             return hit
-        entry = _qa_entry(path)
+        entry = read(path)
         return None if entry is None else sig + entry
 
+    def qa_hit(trial: str) -> list | None:
+        return cached(old_qa.get(trial), f"{base}{trial}{os.sep}{QA_FILE}", _qa_entry)
+
     def failure_hit(trial: str) -> list | None:
-        hit = old_fail.get(trial)
-        if trusted and hit is not None:
-            return hit
-        path = f"{base}{trial}{os.sep}{FAILURE_FILE}"
-        sig = _signature(path)
-        if sig is None:
-            return None
-        if isinstance(hit, list) and len(hit) == 4 and hit[:2] == sig:
-            return hit
-        return sig + _failure_entry(path, trial, status.failed_stage.get(trial, "?"))
+        stage = status.failed_stage.get(trial, "?")
+        return cached(old_fail.get(trial), f"{base}{trial}{os.sep}{FAILURE_FILE}",
+                      lambda path: _failure_entry(path, trial, stage))
 
     finished = sorted(status.finished)
     threads = 1 if trusted else READ_THREADS
