@@ -209,20 +209,8 @@ def test_near_the_shoulder_gimbal(tree):
     (70 deg/s): it passes 5 deg from the gimbal (arm_add -90), where arm_flex and arm_rot must
     turn fast in opposite senses. IK follows the markers and adds no jump of its own."""
     n = 120
-    phi = np.radians(np.linspace(20, 160, n))
-    e = np.radians(85.0)
-    d = np.stack([np.sin(e) * np.cos(phi), -np.cos(e) * np.ones(n), np.sin(e) * np.sin(phi)], axis=1)
-    down = np.array([0.0, -1.0, 0.0])
-    ax = np.cross(down, d)
-    ang = np.arctan2(np.linalg.norm(ax, axis=1), d @ down)
-    ax /= np.linalg.norm(ax, axis=1, keepdims=True)
-    K = np.zeros((n, 3, 3))
-    K[:, 0, 1], K[:, 0, 2], K[:, 1, 2] = -ax[:, 2], ax[:, 1], -ax[:, 0]
-    K -= np.swapaxes(K, 1, 2)
-    R = np.eye(3) + np.sin(ang)[:, None, None] * K + (1 - np.cos(ang))[:, None, None] * (K @ K)
-    a = motion("head", n)
+    a = _gimbal_crossing(n, 85.0, 0.0, None)
     cols = [C.index(c) for c in ("arm_flex_r", "arm_add_r", "arm_rot_r")]
-    a[:, cols] = _zxy(R)
     res = run_ik_tree(tree, markers(tree, a), workers=1)
     f = figures(tree, a, res)
     true_rate = np.degrees(np.abs(np.diff(a[:, cols], axis=0))).max()
@@ -351,7 +339,7 @@ def _humerus_rate_deg(tree, angles):
     return np.degrees(np.arccos(np.clip((np.trace(d, axis1=1, axis2=2) - 1) / 2, -1, 1)))
 
 
-def _gimbal_crossing(n: int, elev_deg: float, twist_deg: float, elbow_deg: float) -> np.ndarray:
+def _gimbal_crossing(n: int, elev_deg: float, twist_deg: float, elbow_deg: float | None) -> np.ndarray:
     """(n, 39) true angles: the right arm sweeps horizontally front to back ``elev_deg`` from
     hanging (90: straight out sideways, arm_add -90, the Z-X-Y shoulder's gimbal) while twisting
     about its own long axis by ``twist_deg``; arm_flex and arm_rot spin (up to ~100-150 deg a
@@ -370,7 +358,8 @@ def _gimbal_crossing(n: int, elev_deg: float, twist_deg: float, elbow_deg: float
     R = R @ _axis_rotation([0, 1, 0], np.radians(np.linspace(0, twist_deg, n)))
     a = motion("head", n)
     a[:, [C.index(c) for c in ("arm_flex_r", "arm_add_r", "arm_rot_r")]] = _zxy(R)
-    _set(a, "elbow_flex_r", elbow_deg)
+    if elbow_deg is not None:  # None: the elbow of the "head" motion
+        _set(a, "elbow_flex_r", elbow_deg)
     return a
 
 
