@@ -189,6 +189,10 @@ def test_ik_on_each_convention(tmp_path, walk, conv):
     saved = json.loads((tmp_path / conv / "summary.json").read_text())
     assert saved["marker_mapping"] == mp and saved["up"] == up
     assert not [w for w in warns if "no valid sample" in w]
+    heads = {"gait2354": {"HEADTOP"}, "pig": {"LFHD", "RFHD", "LBHD", "RBHD"},  # model names
+             "cmu": {"HEADTOP", "LFHD", "RFHD", "LBHD", "RBHD"}, "opencap": set()}[conv]
+    assert set(saved["head_markers"]) == heads, saved["head_markers"]  # reported apart, low weight
+    assert (saved["head_max_m"] is None) == (not heads)
 
 
 def test_arbitrary_cluster_names_are_placed_on_their_segments(tmp_path, walk):

@@ -194,6 +194,10 @@ def run_ik_command(
         "up": up,
         "up_reason": up_reason,
         "marker_mapping": mapping.as_dict(),
+        # head markers (no neck in the model): low weight, outside the figures above
+        "head_markers": list(res.info.get("head_markers", [])),
+        "head_rms_mean_m": res.info.get("head_rms_mean_m"),
+        "head_max_m": res.info.get("head_max_m"),
     }
     atomic_write_json(out / "summary.json", summary)
     log(
