@@ -22,6 +22,7 @@ from odahgen.body.fit import fit_sequence
 from odahgen.body.markers import markers_from_vertices
 from odahgen.body.regressor import fit_regressor, joint_errors_mm
 from odahgen.body.sampling import random_poses, random_shapes
+from odahgen.body.static import static_trial
 from odahgen.errors import OdahgenError
 from odahgen.skeleton.names import BODY_NAMES, JOINT_NAMES
 
@@ -59,15 +60,9 @@ def subject_pairs(body: BodyModel, layout: dict, shape: np.ndarray, poses: np.nd
         tree = load_tree("builtin")
     names = [n for n in layout["markers"] if n in tree.marker_names]
     s = torch.as_tensor(shape)
-    with torch.no_grad():
-        static_pose = torch.zeros(1, body.pose_dim)
-        vs = body.forward(s, static_pose, torch.zeros(1, 3)).numpy()
-    ms = markers_from_vertices(vs, layout, names)
-    static = MarkerData(names, np.repeat(ms, 10, axis=0), 60.0)
-    try:  # as the jobs pipeline does: exact virtual markers, all-marker least-squares scale
-        scaled, _ = scale_subject(tree, static, source="static", measurements=False)
-    except TypeError:  # older skeleton API
-        scaled, _ = scale_subject(tree, static, source="static")
+    static = static_trial(body, shape, layout, names)
+    # as the jobs pipeline does: exact virtual markers, all-marker least-squares scale
+    scaled, _ = scale_subject(tree, static, source="static", measurements=False)
     if extra_poses is not None:
         poses = np.concatenate([poses, extra_poses(scaled)]).astype(np.float32)
     with torch.no_grad():

@@ -99,7 +99,7 @@ def rest_offsets(body, shape: torch.Tensor, rounds: int = 3) -> dict[int, np.nda
     bone of OpenSim body ``k`` (``body.segment_bones``) gets ``R_k(q_T) R_k(q_rest)^T``. Skinning
     blends bones near the joints, so the body so posed is not exactly at ``q_T``: ``rounds``
     - 1 more IK passes on it correct the offsets by what is left."""
-    from odahgen.body import load_layout, markers_from_vertices
+    from odahgen.body import load_layout, markers_from_vertices, static_trial
     from odahgen.io.mocap import MarkerData
     from odahgen.skeleton.fk import load_tree
     from odahgen.skeleton.ik import run_ik_tree
@@ -107,11 +107,8 @@ def rest_offsets(body, shape: torch.Tensor, rounds: int = 3) -> dict[int, np.nda
     from odahgen.skeleton.scale import scale_subject
 
     layout = load_layout(body)
-    names = list(layout["markers"])
-    with torch.no_grad():
-        rest = body.forward(shape, torch.zeros(1, body.pose_dim), torch.zeros(1, 3))[0].numpy()
-    mk = np.repeat(markers_from_vertices(rest[None], layout, names), 10, axis=0).astype(np.float64)
-    static = MarkerData(names=names, positions=mk, fps=60.0, times=np.arange(10) / 60.0)
+    static = static_trial(body, shape, layout)
+    names = static.names
     tree, _ = scale_subject(load_tree("builtin"), static, source=f"{body.name} rest pose", measurements=False)
     q_rest = run_ik_tree(tree, static.frames(slice(0, 1)), register=False, workers=1, source="rest").coords[:1]
     q_T = RT.smpl_to_coordinates(np.zeros((1, 66)), np.zeros((1, 3)), world="yup")
