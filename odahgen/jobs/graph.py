@@ -36,7 +36,7 @@ from odahgen import __version__
 from odahgen.config import Config
 from odahgen.errors import OdahgenError
 from odahgen.io import atomic_write_json, atomic_write_text, stable_hash
-from odahgen.io.records import changed_outputs, make_record, read_record, write_record
+from odahgen.io.records import RECORDS_DIR, changed_outputs, make_record, read_record, write_record
 from odahgen.jobs.plan import TrialSpec
 
 STATE_DIR = "state"
@@ -103,17 +103,10 @@ def stage_key(stage: Stage, ctx: TrialContext, dep_records: dict[str, dict]) -> 
     }, length=24)
 
 
-def record_is_current(record: dict | None, key: str, trial_dir: Path, verify: bool = False) -> bool:
-    """The record matches ``key`` and every output file it lists is intact."""
-    if not record or record.get("key") != key:
-        return False
-    return not changed_outputs(record, trial_dir, verify=verify)
-
-
 def outputs_intact(trial_dir: Path, verify: bool = False) -> bool:
     """Every stage record of the trial lists output files that are all still as written
     (a cheap check for executors that decide which trials to submit)."""
-    records = sorted((Path(trial_dir) / "stages").glob("*.json"))
+    records = sorted((Path(trial_dir) / RECORDS_DIR).glob("*.json"))
     for path in records:
         record = read_record(trial_dir, path.stem)
         if record is None or changed_outputs(record, trial_dir, verify=verify):
@@ -230,7 +223,9 @@ def run_trial(dataset: Path, spec: TrialSpec, config: Config, stages: list[Stage
             for stage in stages:
                 key = stage_key(stage, ctx, records)
                 record = read_record(trial_dir, stage.name)
-                if record_is_current(record, key, trial_dir, verify=verify):
+                same_key = bool(record) and record.get("key") == key
+                changed = changed_outputs(record, trial_dir, verify=verify) if same_key else []
+                if same_key and not changed:
                     records[stage.name] = record
                     outcome.skipped.append(stage.name)
                     continue
@@ -240,9 +235,9 @@ def run_trial(dataset: Path, spec: TrialSpec, config: Config, stages: list[Stage
                         set_state(dataset, spec.trial, stage.name, "pending")
                     break
                 set_state(dataset, spec.trial, stage.name, "running")
-                if record and record.get("key") == key:
+                if same_key:
                     log.info("stage %s: start (its outputs changed since: %s)", stage.name,
-                             ", ".join(changed_outputs(record, trial_dir, verify=verify)[:5]))
+                             ", ".join(changed[:5]))
                 else:
                     log.info("stage %s: start", stage.name)
                 s0 = time.monotonic()
