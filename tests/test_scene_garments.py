@@ -167,12 +167,12 @@ def test_regions_reject_unknown_rigs():
 
 
 def test_a_keypoint_hidden_only_by_a_garment_is_not_visible(walk, regions):
-    """GT visibility depth-tests against the body and the scene's garments (gt_stage uses
-    ``scene_meshes``): a point 147.5 mm behind the skin of the thigh front (visible against the
+    """GT visibility depth-tests against the body and the scene's garments (the gt stage reads
+    the dressed person back from the render bundle): a point 147.5 mm behind the skin of the thigh front (visible against the
     body alone, tolerance 150 mm) sits behind the trousers' shell by more than the tolerance."""
     from odahgen.scene.cameras import project
     from odahgen.render.visibility import Rasterizer, keypoint_visibility
-    from odahgen.scene.garments import scene_meshes
+    from odahgen.scene.garments import dress
 
     cfg = load_config("demo")
     v = walk["vertices"][:1]
@@ -180,7 +180,7 @@ def test_a_keypoint_hidden_only_by_a_garment_is_not_visible(walk, regions):
     scene["clothing"]["lower"]["type"] = "trousers"
     cam = next(c for c in scene["cameras"] if c["name"] == "front")
     body = [(v, walk["faces"])]
-    meshes = scene_meshes(scene, v, walk["faces"], regions)
+    meshes = body + [(g["vertices"], g["faces"]) for g in dress(scene, v, walk["faces"], regions)]
     assert len(meshes) == 3
     with Rasterizer(cam) as rast:
         grey = (0.8, 0.8, 0.8)

@@ -3,8 +3,8 @@ pinhole cameras (OpenSim frame; :func:`project` is the one projection rule), and
 geometry that dresses a posed body. Nothing here talks to Blender. See docs/scene.md."""
 
 from odahgen.scene.cameras import camera_dict, intrinsics, look_at, project, project_points
-from odahgen.scene.garments import dress, garment_regions, scene_meshes
+from odahgen.scene.garments import dress, garment_regions
 from odahgen.scene.sample import sample_scene
 
 __all__ = ["camera_dict", "dress", "garment_regions", "intrinsics", "look_at", "project",
-           "project_points", "sample_scene", "scene_meshes"]
+           "project_points", "sample_scene"]

@@ -317,13 +317,3 @@ def skin_in_front(vertices: np.ndarray, faces: np.ndarray, regions: GarmentRegio
                     worst, worst_frame = float(side.max()), t
     return {"fraction": bad / max(total, 1), "worst_m": worst, "samples": total,
             "hidden_faces": int(hidden.sum()), "worst_frame": worst_frame}
-
-
-def scene_meshes(scene: dict, vertices: np.ndarray, faces: np.ndarray, regions: GarmentRegions) -> list:
-    """The person as the render draws it, for depth tests: ``[(vertices (T, V, 3), faces)]`` of
-    the body and of each garment of ``scene`` (rebuilt with :func:`dress`, as the scene stage
-    does), all in the frame of ``vertices`` (m)."""
-    out = [(vertices, faces)]
-    for g in dress(scene, vertices, faces, regions):
-        out.append((g["vertices"], g["faces"]))
-    return out
