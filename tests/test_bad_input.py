@@ -157,10 +157,8 @@ def test_api_specs_with_nan_write_nothing(tmp_path):
     assert not (tmp_path / "ds").exists()
 
 
-def test_a_fresh_plan_appears_whole_or_not_at_all(tmp_path, monkeypatch):
-    """Interrupt the plan in the middle of writing the specs: no folder appears at all."""
-    cfg = small_config()
-    specs = expand(cfg, ["walk", "squat"])
+def _interrupt_third_write(monkeypatch) -> None:
+    """Make the plan's third file write raise KeyboardInterrupt (a Ctrl-C mid-plan)."""
     calls = []
 
     def interrupted(path, text):
@@ -170,6 +168,13 @@ def test_a_fresh_plan_appears_whole_or_not_at_all(tmp_path, monkeypatch):
         Path(path).write_text(text)
 
     monkeypatch.setattr(planmod, "_write_file", interrupted)
+
+
+def test_a_fresh_plan_appears_whole_or_not_at_all(tmp_path, monkeypatch):
+    """Interrupt the plan in the middle of writing the specs: no folder appears at all."""
+    cfg = small_config()
+    specs = expand(cfg, ["walk", "squat"])
+    _interrupt_third_write(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         plan(cfg, tmp_path / "ds", specs=specs)
     assert not (tmp_path / "ds").exists()
@@ -183,15 +188,7 @@ def test_an_interrupted_replan_does_not_look_valid(tmp_path, monkeypatch, capsys
     cfg, ds, specs = _planned(tmp_path)
     other = small_config("dataset.seed=99", "dataset.subjects=3")
     new = expand(other, ["walk", "squat"])
-    calls = []
-
-    def interrupted(path, text):
-        calls.append(path)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        Path(path).write_text(text)
-
-    monkeypatch.setattr(planmod, "_write_file", interrupted)
+    _interrupt_third_write(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         plan(other, ds, force=True, specs=new)
     monkeypatch.undo()
