@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: paths to the repo, the reference data, and the Blender venv."""
+"""Shared pytest fixtures: paths to the repo, the reference data, the Blender venv, and a small
+synthetic ground-truth dataset."""
 
 from __future__ import annotations
 
@@ -32,3 +33,25 @@ def blender_python() -> Path:
     if not BLENDER_PYTHON.exists():
         pytest.skip("no .venv-blender (run `make setup`)")
     return BLENDER_PYTHON
+
+
+@pytest.fixture(scope="module")
+def clean_dataset(tmp_path_factory) -> Path:
+    """A finalized synthetic dataset (2 subjects x walk, 64 frames), made once per module."""
+    from odahgen.gt.dataset import finalize_dataset
+    from odahgen.testing.gt import make_dataset
+
+    root = tmp_path_factory.mktemp("ds")
+    make_dataset(root, subjects=("s01", "s02"), motions=("walk",), n_frames=64)
+    finalize_dataset(root)
+    return root
+
+
+@pytest.fixture
+def dataset(clean_dataset, tmp_path) -> Path:
+    """A fresh copy of :func:`clean_dataset` that a test may change."""
+    import shutil
+
+    dst = tmp_path / "ds"
+    shutil.copytree(clean_dataset, dst)
+    return dst

@@ -10,24 +10,9 @@ import pytest
 from odahgen.config.models import QAConfig
 from odahgen.gt import load_trial, write_trial
 from odahgen.cli.gt import main as gt_main
-from odahgen.gt.dataset import TRIAL_FILE, finalize_dataset
+from odahgen.gt.dataset import TRIAL_FILE
 from odahgen.testing.gt import make_dataset, synthetic_trial, write_trial_videos
 from odahgen.gt.validate import validate_dataset, validate_trial
-
-
-@pytest.fixture(scope="module")
-def clean_dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ds")
-    make_dataset(root, subjects=("s01", "s02"), motions=("walk",), n_frames=64)
-    finalize_dataset(root)
-    return root
-
-
-@pytest.fixture
-def dataset(clean_dataset, tmp_path):
-    dst = tmp_path / "ds"
-    shutil.copytree(clean_dataset, dst)
-    return dst
 
 
 def _problems(dataset, trial="s01_walk_b0"):

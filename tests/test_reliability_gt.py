@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import stat
 
 import h5py
@@ -22,24 +21,15 @@ from odahgen.gt.schema import QARecord, load_trial, write_qa, write_trial
 from odahgen.io import atomic_write_text
 from odahgen.io.records import changed_outputs, make_record, read_record, write_record
 
-from odahgen.testing.gt import make_dataset, synthetic_trial
+from odahgen.testing.gt import synthetic_trial
 
 TRIAL = "s01_walk_b0"
 
 
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ds")
-    make_dataset(root, subjects=("s01", "s02"), motions=("walk",), n_frames=64)
-    finalize_dataset(root)
-    return root
-
-
 @pytest.fixture
-def ds(clean, tmp_path):
-    dst = tmp_path / "ds"
-    shutil.copytree(clean, dst)
-    return dst
+def ds(dataset):
+    """A fresh copy of the small synthetic dataset (conftest's ``dataset``)."""
+    return dataset
 
 
 def _sha(path) -> str:
