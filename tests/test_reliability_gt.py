@@ -43,9 +43,8 @@ def _tree(root) -> dict[str, str]:
 # ------------------------------------------------------------------ 1. QA never in place
 
 
-def test_write_qa_never_opens_the_original_for_writing(ds, monkeypatch):
-    path = ds / "trials" / TRIAL / TRIAL_FILE
-    before = os.stat(path)
+def _spy_h5_opens(monkeypatch) -> list[tuple[str, str]]:
+    """Record (real path, mode) of every h5py.File opened from now on (until monkeypatch.undo)."""
     opened: list[tuple[str, str]] = []
     real_file = h5py.File
 
@@ -55,6 +54,13 @@ def test_write_qa_never_opens_the_original_for_writing(ds, monkeypatch):
             super().__init__(name, mode, *args, **kwargs)
 
     monkeypatch.setattr(h5py, "File", Spy)
+    return opened
+
+
+def test_write_qa_never_opens_the_original_for_writing(ds, monkeypatch):
+    path = ds / "trials" / TRIAL / TRIAL_FILE
+    before = os.stat(path)
+    opened = _spy_h5_opens(monkeypatch)
     write_qa(path, QARecord(passed=False, reasons=["planted"], metrics={"n_frames": 64.0}))
     monkeypatch.undo()
     writes = [mode for name, mode in opened if name == os.path.realpath(path) and mode != "r"]
@@ -102,15 +108,7 @@ def test_validate_finalize_stores_qa_without_rewriting_in_place(ds, monkeypatch)
     path = ds / "trials" / TRIAL / TRIAL_FILE
     with h5py.File(path, "r+") as f:  # plant a QA result the validator will correct
         f["qa"].attrs["passed"] = False
-    opened: list[tuple[str, str]] = []
-    real_file = h5py.File
-
-    class Spy(real_file):
-        def __init__(self, name, mode="r", *args, **kwargs):
-            opened.append((os.path.realpath(name), mode))
-            super().__init__(name, mode, *args, **kwargs)
-
-    monkeypatch.setattr(h5py, "File", Spy)
+    opened = _spy_h5_opens(monkeypatch)
     assert gt_main(["validate", str(ds), "--no-fk", "--no-videos", "--finalize"]) == 0
     monkeypatch.undo()
     assert not [m for n, m in opened if n.endswith(TRIAL_FILE) and m != "r"]
