@@ -33,8 +33,7 @@ import numpy as np
 
 from odahgen.config import Config
 from odahgen.jobs.graph import Stage, TrialContext
-from odahgen.io import load_arrays as _load_npz
-from odahgen.io import save_arrays
+from odahgen.io import load_arrays, save_arrays
 from odahgen.skeleton import COORDINATE_NAMES
 
 #: the body-model settings every stage that loads the body model reads
@@ -47,10 +46,6 @@ def _body_model(config: Config):
 
     return load_body_model(config.body.model, model_dir=config.body.model_dir,
                            gender=config.body.gender)
-
-
-def _save_npz(path, **arrays) -> None:
-    save_arrays(path, arrays)
 
 
 # ------------------------------------------------------------------------------- motion
@@ -102,7 +97,7 @@ def skeleton_stage(ctx: TrialContext) -> None:
     # (OpenSim's scaling of the patellofemoral coupling differs slightly from the fit's).
     tree = load_tree(model_path)
     scales = segment_scales(model_path)  # (22, 3), BODY_NAMES order, as the .osim carries them
-    motion = _load_npz(ctx.path("motion.npz"))
+    motion = load_arrays(ctx.path("motion.npz"))
     T = len(motion["times"])
     if "coordinates" in motion:
         angles = subject_coordinates(motion, scales)
@@ -135,11 +130,11 @@ def skeleton_stage(ctx: TrialContext) -> None:
                      1000 * float(np.mean(ik_rms)), 1000 * float(np.max(ik_max)),
                      100 * float(np.mean(flagged)))
     fk = fk_tree(tree, angles)
-    _save_npz(ctx.path("skeleton.npz"), angles=angles, keypoints=fk.keypoints,
-              markers=fk.markers, marker_names=np.array(fk.marker_names), ik_rms=ik_rms,
-              ik_max=ik_max, flagged=flagged, segment_scales=scales,
-              shape=np.asarray(shape, dtype=np.float64),
-              coordinate_ranges=_coordinate_ranges(tree))
+    save_arrays(ctx.path("skeleton.npz"), dict(
+        angles=angles, keypoints=fk.keypoints, markers=fk.markers,
+        marker_names=np.array(fk.marker_names), ik_rms=ik_rms, ik_max=ik_max, flagged=flagged,
+        segment_scales=scales, shape=np.asarray(shape, dtype=np.float64),
+        coordinate_ranges=_coordinate_ranges(tree)))
     ctx.log.info("skeleton: scaled to %.2f m / %.1f kg (static RMS %.1f mm)", scale.height_m,
                  scale.mass_kg, 1000 * scale.rms_m)
 
@@ -160,13 +155,14 @@ def fit_stage(ctx: TrialContext) -> None:
     from odahgen.body import fit_sequence
 
     body = _body_model(ctx.config)
-    sk = _load_npz(ctx.path("skeleton.npz"))
+    sk = load_arrays(ctx.path("skeleton.npz"))
     res = fit_sequence(body, sk["keypoints"][:, :22], sk["markers"], list(sk["marker_names"]),
                        shape=sk["shape"], fit_shape=False,
                        iterations=ctx.config.body.fit_iterations)
-    _save_npz(ctx.path("body.npz"), shape=res.shape, pose=res.pose, trans=res.trans,
-              vertices=res.vertices.astype(np.float32), faces=np.asarray(body.faces),
-              joint_err_mm=res.joint_err_mm, marker_err_mm=res.marker_err_mm)
+    save_arrays(ctx.path("body.npz"), dict(
+        shape=res.shape, pose=res.pose, trans=res.trans, vertices=res.vertices.astype(np.float32),
+        faces=np.asarray(body.faces), joint_err_mm=res.joint_err_mm,
+        marker_err_mm=res.marker_err_mm))
     ctx.log.info("fit: %.1f mm joints, %.1f mm markers (mean), %.1f s",
                  float(np.mean(res.joint_err_mm)), float(np.mean(res.marker_err_mm)), res.seconds)
 
@@ -178,7 +174,7 @@ def scene_stage(ctx: TrialContext) -> None:
     from odahgen.io import atomic_write_json
     from odahgen.scene import sample_scene
 
-    fitted = _load_npz(ctx.path("body.npz"))
+    fitted = load_arrays(ctx.path("body.npz"))
     scene = sample_scene(ctx.config, ctx.spec.trial, fitted["vertices"])
     atomic_write_json(ctx.path("scene.json"), scene)
 
@@ -192,7 +188,7 @@ def render_stage(ctx: TrialContext) -> None:
     from odahgen.scene import dress, garment_regions
 
     body = _body_model(ctx.config)
-    fitted = _load_npz(ctx.path("body.npz"))
+    fitted = load_arrays(ctx.path("body.npz"))
     scene = json.loads(ctx.path("scene.json").read_text(encoding="utf-8"))
     vertices, faces = fitted["vertices"], fitted["faces"]
     garments = dress(scene, vertices, faces, garment_regions(body))
@@ -217,8 +213,8 @@ def gt_stage(ctx: TrialContext) -> None:
     from odahgen.gt import TrialMeta, build_trial_gt, write_trial
     from odahgen.render import keypoint_visibility, load_masks, person_meshes
 
-    sk = _load_npz(ctx.path("skeleton.npz"))
-    fitted = _load_npz(ctx.path("body.npz"))
+    sk = load_arrays(ctx.path("skeleton.npz"))
+    fitted = load_arrays(ctx.path("body.npz"))
     scene = json.loads(ctx.path("scene.json").read_text(encoding="utf-8"))
     render = json.loads((ctx.path("render") / "render.json").read_text(encoding="utf-8"))
     # the person as rendered: the body and the garment shells the render stage dressed it in
