@@ -1,4 +1,7 @@
-"""``odahgen body markers`` and ``odahgen regressor train|eval``: body-model tools."""
+"""``odahgen body markers`` and ``odahgen regressor train|eval``: body-model tools.
+
+The body package (and torch with it) is imported inside the commands, not here, so that
+building the ``odahgen`` parser stays fast for every other command."""
 
 from __future__ import annotations
 
@@ -8,17 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from odahgen.body import (
-    build_layout,
-    layout_path,
-    load_body_model,
-    load_layout,
-    load_regressor,
-    refine_layout,
-    regressor_path,
-    render_layout,
-    train_regressor,
-)
 from odahgen.errors import OdahgenError
 from odahgen.skeleton.names import JOINT_NAMES
 
@@ -45,6 +37,7 @@ def register_markers(subparsers) -> None:
 
 
 def _cmd_markers(args) -> int:
+    from odahgen.body import build_layout, layout_path, load_body_model, load_layout, refine_layout, render_layout
     from odahgen.io import atomic_write_json
 
     body = load_body_model(args.body, model_dir=args.model_dir, gender=args.gender)
@@ -94,6 +87,7 @@ def register_regressor(subparsers) -> None:
 
 
 def _cmd_train(args) -> int:
+    from odahgen.body import load_body_model, load_layout, load_regressor, regressor_path, train_regressor
     from odahgen.io import atomic_write_json
 
     if args.subjects < 2 or args.poses < 1:
@@ -127,6 +121,8 @@ def _print_report(report: dict) -> None:
 
 
 def _cmd_eval(args) -> int:
+    from odahgen.body import load_regressor, regressor_path
+
     path = Path(args.path) if args.path else regressor_path(args.body)
     load_regressor(path)
     rp = path.with_suffix(".json")
