@@ -39,7 +39,7 @@ def library(tmp_path_factory):
     are), so each frame is fitted alone. Returns ``{"vertices" (T, V, 3), "faces", "motion" (T,),
     "joint_err_mm" (T,)}``."""
     from odahgen.body.fit import fit_sequence
-    from odahgen.io import trial_seed
+    from odahgen.io import load_arrays, save_arrays, trial_seed
     from odahgen.jobs import stages
     from odahgen.jobs.graph import TrialContext
     from odahgen.jobs.plan import TrialSpec, subject_ids, variant_name
@@ -63,10 +63,10 @@ def library(tmp_path_factory):
     ctx = TrialContext(dataset=tmp_path_factory.mktemp("garments"), spec=spec, config=cfg,
                        log=logging.getLogger("test"))
     ctx.dir.mkdir(parents=True)
-    stages._save_npz(ctx.path("motion.npz"), coordinates=q, times=np.arange(len(q)) / 60.0,
-                     fps=np.float64(60.0), kind=np.str_("coordinates"))
+    save_arrays(ctx.path("motion.npz"), dict(coordinates=q, times=np.arange(len(q)) / 60.0,
+                                             fps=np.float64(60.0), kind=np.str_("coordinates")))
     stages.skeleton_stage(ctx)
-    sk = stages._load_npz(ctx.path("skeleton.npz"))
+    sk = load_arrays(ctx.path("skeleton.npz"))
     body = stages._body_model(cfg)
     res = fit_sequence(body, sk["keypoints"][:, :22], sk["markers"], list(sk["marker_names"]),
                        shape=sk["shape"], fit_shape=False, iterations=cfg.body.fit_iterations,
