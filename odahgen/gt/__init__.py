@@ -1,7 +1,7 @@
 """Ground truth: the versioned HDF5 trial schema, dataset layout, QA, validation, report,
 ODAH export and evaluation metrics. See docs/gt.md."""
 
-from odahgen.gt.build import build_trial_gt
+from odahgen.gt.build import build_trial_gt, mesh_coco_keypoints
 from odahgen.gt.dataset import finalize_dataset, load_dataset_config
 from odahgen.gt.qa import qa_trial
 from odahgen.gt.qa_yield import QAYield, category_label, error_category, reason_category
@@ -10,6 +10,7 @@ from odahgen.gt.schema import (
     SCHEMA_VERSION,
     BodyFit,
     Camera,
+    CocoKeypoints,
     Markers,
     QARecord,
     TrialGT,
@@ -23,9 +24,9 @@ from odahgen.gt.schema import (
 from odahgen.gt.validate import format_report, validate_dataset
 
 __all__ = [
-    "build_trial_gt", "finalize_dataset", "load_dataset_config", "qa_trial", "build_report",
+    "build_trial_gt", "mesh_coco_keypoints", "finalize_dataset", "load_dataset_config", "qa_trial", "build_report",
     "format_report", "validate_dataset",
     "QAYield", "category_label", "error_category", "reason_category",
-    "SCHEMA_VERSION", "BodyFit", "Camera", "Markers", "QARecord", "TrialGT", "TrialMeta", "Video",
+    "SCHEMA_VERSION", "BodyFit", "Camera", "CocoKeypoints", "Markers", "QARecord", "TrialGT", "TrialMeta", "Video",
     "check_schema", "load_trial", "write_qa", "write_trial",
 ]

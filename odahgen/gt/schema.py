@@ -15,7 +15,10 @@ bodies, 44 keypoints):
   optional ``fit_joint_err`` / ``fit_marker_err`` (T,) m.
 - ``/cameras/<view>``: ``K`` (3,3) px, ``R`` (3,3), ``t`` (3,) m, ``resolution`` (2,) =
   (width, height) px, ``focal_mm``, ``sensor_width_mm``, ``keypoints_2d`` (T,44,2) px,
-  ``visibility`` (T,44) bool, optional ``keypoints_in_mask`` (T,44) bool.
+  ``visibility`` (T,44) bool, optional ``keypoints_in_mask`` (T,44) bool; from 1.1, optional
+  ``markers_2d`` / ``markers_visibility``, ``coco_2d`` / ``coco_visibility``, ``bbox``.
+- ``/coco`` (optional, 1.1): ``names`` (K,), ``positions`` (T,K,3) m: COCO keypoints on the
+  body mesh (:mod:`odahgen.gt.schema_dense`).
 - ``/scene`` dataset ``json`` (the sampled scene as JSON text).
 - ``/videos/<view>`` attrs ``path`` (relative to the trial folder), ``codec``, ``n_frames``,
   ``fps``, ``mask_path``.
@@ -38,6 +41,16 @@ import h5py
 import numpy as np
 
 from odahgen.errors import OdahgenError
+from odahgen.gt.h5util import _STR, _dataset, _shape_problem, _str_list, _strings
+from odahgen.gt.schema_dense import (
+    CocoKeypoints,
+    check_file,
+    read_camera_fields,
+    read_coco,
+    trial_problems,
+    write_camera_fields,
+    write_coco,
+)
 from odahgen.io import atomic_path
 from odahgen.io.records import adopt_output
 from odahgen.scene.cameras import project_points
@@ -49,7 +62,7 @@ from odahgen.skeleton.names import (
 )
 
 SCHEMA_NAME = "odahgen-gt"
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 #: Versions this reader understands (same major version).
 SUPPORTED_MAJOR = 1
 
@@ -58,8 +71,6 @@ N_BODIES = len(BODY_NAMES)  # 22
 N_KEYPOINTS = len(KEYPOINT_NAMES)  # 44
 ROTATIONAL = np.array([c not in TRANSLATIONAL_COORDINATES for c in COORDINATE_NAMES], dtype=bool)
 
-_STR = h5py.string_dtype(encoding="utf-8")
-_GZIP = 4
 
 
 # --------------------------------------------------------------------------------------
@@ -124,6 +135,9 @@ class Camera:
     ``x_px ~ K @ (R @ X + t)``; ``resolution`` (width, height) px; ``keypoints_2d``
     (T,44,2) px; ``visibility`` (T,44) bool (in front of the camera, inside the image and
     not occluded as the renderer decided); optional ``keypoints_in_mask`` (T,44) bool.
+    Schema 1.1, optional: ``markers_2d`` (T,M,2) px + ``markers_visibility`` (T,M) bool,
+    ``coco_2d`` (T,K,2) px + ``coco_visibility`` (T,K) bool, ``bbox`` (T,4) px [x, y, w, h]
+    of the person mask (NaN = no person); see :mod:`odahgen.gt.schema_dense`.
     """
 
     K: np.ndarray
@@ -135,6 +149,11 @@ class Camera:
     keypoints_2d: np.ndarray
     visibility: np.ndarray
     keypoints_in_mask: np.ndarray | None = None
+    markers_2d: np.ndarray | None = None
+    markers_visibility: np.ndarray | None = None
+    coco_2d: np.ndarray | None = None
+    coco_visibility: np.ndarray | None = None
+    bbox: np.ndarray | None = None
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Project world points (..., 3) m -> (pixels (..., 2), depth (...,) m)."""
@@ -182,6 +201,7 @@ class TrialGT:
     videos: dict[str, Video] = field(default_factory=dict)
     qa: QARecord | None = None
     model_file: str = ""
+    coco: CocoKeypoints | None = None
     coordinate_names: tuple[str, ...] = COORDINATE_NAMES
     body_names: tuple[str, ...] = BODY_NAMES
     keypoint_names: tuple[str, ...] = KEYPOINT_NAMES
@@ -199,26 +219,6 @@ class TrialGT:
 # --------------------------------------------------------------------------------------
 # Writer
 # --------------------------------------------------------------------------------------
-
-
-def _dataset(group: h5py.Group, name: str, data: Any, unit: str = "", dtype=None) -> h5py.Dataset:
-    """Write an array; arrays with >= 64 elements are chunked (along the first axis) and
-    gzip-compressed with the shuffle filter."""
-    arr = np.asarray(data, dtype=dtype)
-    kwargs: dict[str, Any] = {}
-    if arr.ndim >= 1 and arr.size >= 64 and arr.dtype.kind in "biuf":
-        chunk = list(arr.shape)
-        row = max(1, int(np.prod(arr.shape[1:])))
-        chunk[0] = max(1, min(arr.shape[0], (1 << 16) // (row * arr.dtype.itemsize) or 1))
-        kwargs = dict(chunks=tuple(chunk), compression="gzip", compression_opts=_GZIP, shuffle=True)
-    ds = group.create_dataset(name, data=arr, **kwargs)
-    if unit:
-        ds.attrs["unit"] = unit
-    return ds
-
-
-def _strings(group: h5py.Group, name: str, values) -> None:
-    group.create_dataset(name, data=np.array([str(v) for v in values], dtype=object), dtype=_STR)
 
 
 def write_trial(path: str | Path, gt: TrialGT) -> Path:
@@ -295,6 +295,8 @@ def write_trial(path: str | Path, gt: TrialGT) -> Path:
                 _dataset(c, "visibility", cam.visibility, dtype=bool)
                 if cam.keypoints_in_mask is not None:
                     _dataset(c, "keypoints_in_mask", cam.keypoints_in_mask, dtype=bool)
+                write_camera_fields(c, cam)
+            write_coco(f, gt.coco)
 
             s = f.create_group("scene")
             s.create_dataset("json", data=json.dumps(gt.scene, sort_keys=True, default=_json_default), dtype=_STR)
@@ -384,14 +386,6 @@ def _holds_qa(f: h5py.File, passed: bool, reasons: str, metrics: str) -> bool:
 # --------------------------------------------------------------------------------------
 
 
-def _shape_problem(name: str, arr: Any, shape: tuple) -> str | None:
-    a = np.asarray(arr)
-    if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape)):
-        want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")"
-        return f"{name} has shape {a.shape}, expected {want}"
-    return None
-
-
 def check_trial(gt: TrialGT) -> list[str]:
     """Shape problems of an in-memory TrialGT (empty list = consistent)."""
     T = gt.n_frames
@@ -430,7 +424,7 @@ def check_trial(gt: TrialGT) -> list[str]:
         ]
         if cam.keypoints_in_mask is not None:
             checks.append((f"cameras/{view}/keypoints_in_mask", cam.keypoints_in_mask, (T, N_KEYPOINTS)))
-    problems = [p for p in (_shape_problem(*c) for c in checks) if p]
+    problems = [p for p in (_shape_problem(*c) for c in checks) if p] + trial_problems(gt)
     if tuple(gt.coordinate_names) != COORDINATE_NAMES:
         problems.append("coordinate names differ from the Rajagopal order")
     if tuple(gt.body_names) != BODY_NAMES:
@@ -446,10 +440,6 @@ def check_trial(gt: TrialGT) -> list[str]:
 # --------------------------------------------------------------------------------------
 # Reader
 # --------------------------------------------------------------------------------------
-
-
-def _str_list(ds: h5py.Dataset) -> list[str]:
-    return [str(x) for x in ds.asstr()[()]]
 
 
 def _attr_str(attrs: h5py.AttributeManager, key: str, default: str = "") -> str:
@@ -579,6 +569,7 @@ def _read(f: h5py.File) -> TrialGT:
             keypoints_2d=c["keypoints_2d"][()],
             visibility=c["visibility"][()].astype(bool),
             keypoints_in_mask=c["keypoints_in_mask"][()].astype(bool) if "keypoints_in_mask" in c else None,
+            **read_camera_fields(c),
         )
     scene = {}
     if "scene" in f and "json" in f["scene"]:
@@ -618,6 +609,7 @@ def _read(f: h5py.File) -> TrialGT:
         coordinate_names=tuple(_str_list(k["coordinate_names"])),
         body_names=tuple(_str_list(k["body_names"])),
         keypoint_names=tuple(_str_list(k["keypoint_names"])),
+        coco=read_coco(f),
     )
 
 
@@ -728,6 +720,7 @@ def _check_schema(path: Path, f: h5py.File, problems: list[str]) -> None:
         for key in ("path", "codec", "n_frames", "fps"):
             if key not in attrs:
                 problems.append(f"missing /videos/{view} attribute {key}")
+    check_file(f, need, T, problems)
     if "scene" in f:
         need("scene/json", (), "OS")
     if "qa" in f and "passed" not in f["qa"].attrs:

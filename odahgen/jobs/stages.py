@@ -207,10 +207,11 @@ def render_stage(ctx: TrialContext) -> None:
 # ----------------------------------------------------------------------------------- gt
 
 def gt_stage(ctx: TrialContext) -> None:
-    """Cameras, 2D keypoints with depth-tested visibility, and the trial's HDF5 file."""
+    """Cameras, 2D keypoints, markers and COCO keypoints with depth-tested visibility, the
+    person's bounding boxes, and the trial's HDF5 file."""
     from odahgen import __version__
     from odahgen.config import config_hash
-    from odahgen.gt import TrialMeta, build_trial_gt, write_trial
+    from odahgen.gt import TrialMeta, build_trial_gt, mesh_coco_keypoints, write_trial
     from odahgen.render import keypoint_visibility, load_masks, person_meshes
 
     sk = load_arrays(ctx.path("skeleton.npz"))
@@ -220,6 +221,7 @@ def gt_stage(ctx: TrialContext) -> None:
     # the person as rendered: the body and the garment shells the render stage dressed it in
     # (they hide keypoints near the depth tolerance and widen the silhouette by their offset)
     meshes = person_meshes(ctx.path("bundle"))
+    coco = mesh_coco_keypoints(_body_model(ctx.config), fitted["vertices"])
     versions = {"odahgen": __version__}
     try:
         import opensim
@@ -236,9 +238,9 @@ def gt_stage(ctx: TrialContext) -> None:
                      config_hash=config_hash(ctx.config), versions=versions)
     gt = build_trial_gt(
         meta, sk, fitted, ctx.config.body.model, scene, render,
-        visibility=lambda cam: keypoint_visibility(meshes, sk["keypoints"], cam),
+        visibility=lambda cam, points, tol: keypoint_visibility(meshes, points, cam, tol_m=tol),
         masks=lambda name: load_masks(ctx.path("render") / name),
-        video_fps=ctx.config.render.fps)
+        video_fps=ctx.config.render.fps, coco=coco)
     write_trial(ctx.path("trial.h5"), gt)
 
 
@@ -270,7 +272,7 @@ def build(config: Config) -> list[Stage]:
         Stage("render", render_stage, ("bundle", "render"), deps=("fit", "scene"),
               config_keys=("render",) + BODY_MODEL_KEYS, resource="gpu", version="2"),
         Stage("gt", gt_stage, ("trial.h5",), deps=("skeleton", "fit", "scene", "render"),
-              config_keys=("*",), version="2"),
+              config_keys=("*",), version="3"),
         # the QA verdict is written into trial.h5 too: the qa stage owns its final version
         Stage("qa", qa_stage, ("qa.json", "trial.h5"), deps=("gt",), config_keys=("qa",), version="2"),
     ]

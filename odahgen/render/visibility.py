@@ -94,7 +94,8 @@ def keypoint_visibility(meshes, keypoints: np.ndarray, camera: dict,
             the posed body and garments.
         keypoints: (T, K, 3) m, OpenSim frame.
         camera: a scene camera (K, R, t, width, height).
-        tol_m: allowed depth gap behind the visible surface (see DEFAULT_DEPTH_TOLERANCE_M).
+        tol_m: allowed depth gap (m) behind the visible surface (see
+            DEFAULT_DEPTH_TOLERANCE_M): one value, or ``(K,)`` one per point.
 
     Returns ``visible (T, K) bool`` — inside the image, in front of the camera, on the person
     mask, and not hidden behind another part — and, with ``return_masks``, the person masks
@@ -105,6 +106,7 @@ def keypoint_visibility(meshes, keypoints: np.ndarray, camera: dict,
     T, K = kp.shape[:2]
     px, z = project(camera, kp)
     vis = np.zeros((T, K), dtype=bool)
+    tol = np.broadcast_to(np.asarray(tol_m, dtype=np.float64), (K,))
     masks = []
     with Rasterizer(camera) as rast:
         for f in range(T):
@@ -116,7 +118,7 @@ def keypoint_visibility(meshes, keypoints: np.ndarray, camera: dict,
             inside = (z[f] > 0) & (col >= 0) & (row >= 0) & (col < rast.width) & (row < rast.height)
             surf = np.zeros(K)
             surf[inside] = d[row[inside], col[inside]]
-            vis[f] = inside & (surf > 0) & (z[f] - surf <= tol_m)
+            vis[f] = inside & (surf > 0) & (z[f] - surf <= tol)
     if return_masks:
         return vis, np.stack(masks)
     return vis
