@@ -215,6 +215,18 @@ class QAConfig(_Section):
     min_frames: int = Field(64, ge=1)
 
 
+class BaselineConfig(_Section):
+    """``odahgen baseline``: a 2D detector, triangulation and IK run on the dataset (docs/baseline.md)."""
+
+    detector: str = Field("blazepose", description="2D pose detector by name")
+    min_confidence: float = Field(0.3, ge=0, le=1, description="a view's joint below this is not triangulated")
+    cutoff_hz: float = Field(6.0, ge=0, description="Butterworth low-pass of the 3D joints (0 = none)")
+    min_detection_rate: float = Field(
+        0.0, ge=0, le=1,
+        description="QA gate: flag a trial as a render problem when the detector finds the person in fewer "
+                    "frames of a view than this fraction (0 = off)")
+
+
 class JobsConfig(_Section):
     workers: int = Field(1, ge=1, le=4096)
     gpus: int = Field(0, ge=0, le=1024, description="GPU slots for the local executor")
@@ -240,4 +252,5 @@ class Config(_Section):
     scene: SceneConfig = Field(default_factory=SceneConfig)
     render: RenderConfig = Field(default_factory=RenderConfig)
     qa: QAConfig = Field(default_factory=QAConfig)
+    baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
