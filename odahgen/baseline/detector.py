@@ -13,6 +13,8 @@ wheel: no download, CPU only), trained on real photographs.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
@@ -100,7 +102,7 @@ class BlazePoseDetector:
 
         idx = np.array([_BLAZEPOSE_INDEX[j] for j in JOINTS])
         kps, conf, found = [], [], []
-        with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=self.model_complexity,
+        with _native_stderr_filtered(), mp.solutions.pose.Pose(static_image_mode=False, model_complexity=self.model_complexity,
                                     enable_segmentation=False,
                                     min_detection_confidence=self.min_detection_confidence,
                                     min_tracking_confidence=self.min_tracking_confidence) as pose:
@@ -119,6 +121,38 @@ class BlazePoseDetector:
         J = len(JOINTS)
         return Detections2D(np.array(kps, float).reshape(-1, J, 2), np.array(conf, float).reshape(-1, J),
                             np.array(found, bool))
+
+
+#: lines MediaPipe's C++ side writes to stderr on every start (TF Lite delegate, absl, feedback tensors)
+_NOISE = ("INFO: Created TensorFlow Lite", "WARNING: All log messages before absl", "inference_feedback_manager",
+          "landmark_projection_calculator")
+
+
+@contextlib.contextmanager
+def _native_stderr_filtered():
+    """Hold back native (fd 2) stderr while MediaPipe runs; replay the lines that are not its
+    start-up noise (:data:`_NOISE`)."""
+    import os
+    import tempfile
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (captured): nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            kept = [ln for ln in tmp.read().decode("utf-8", "replace").splitlines()
+                    if ln.strip() and not any(n in ln for n in _NOISE)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
 
 
 _REGISTRY: dict[str, Callable[[], Detector]] = {"blazepose": BlazePoseDetector}

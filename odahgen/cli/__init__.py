@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "odahgen.cli.preview",
     "odahgen.cli.jobs",
     "odahgen.cli.gt",
+    "odahgen.cli.baseline",
     "odahgen.cli.body",
     "odahgen.cli.skeleton",
     "odahgen.cli.motion",
