@@ -11,5 +11,8 @@ Layer: above ``gt``, below ``jobs`` and ``cli``.
 
 from odahgen.export.coco import export_coco
 from odahgen.export.common import MARKER_SETS, OPENCAP_MARKERS
+from odahgen.export.opencap import export_opencap
+from odahgen.export.pose2sim import export_pose2sim, read_calib, triangulate
 
-__all__ = ["MARKER_SETS", "OPENCAP_MARKERS", "export_coco"]
+__all__ = ["MARKER_SETS", "OPENCAP_MARKERS", "export_coco", "export_opencap", "export_pose2sim",
+           "read_calib", "triangulate"]
