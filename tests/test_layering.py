@@ -1,7 +1,8 @@
 """The package's layers import one way (function-level imports included).
 
 Layers, bottom to top: errors, io, config, skeleton, body, motion, scene, render, gt,
-baseline, jobs, cli. A package may import only from packages below it (and itself); ``odahgen.testing``
+baseline, export, jobs, cli, torch (``odahgen.torch``, the optional PyTorch dataset: nothing
+imports it). A package may import only from packages below it (and itself); ``odahgen.testing``
 (fixtures) is imported by no runtime module; the Blender worker imports nothing of odahgen.
 Inside each package the module graph has no cycle either.
 """
@@ -16,7 +17,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "odahgen"
 LAYERS = ["errors", "io", "config", "skeleton", "body", "motion", "scene", "render", "gt", "baseline",
-          "jobs", "cli"]
+          "export", "jobs", "cli", "torch"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 
 

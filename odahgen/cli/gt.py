@@ -222,7 +222,7 @@ def register(subparsers) -> None:
     p.add_argument("--samples", type=int, default=3, help="trials shown as sample frames (default 3)")
     p.set_defaults(func=cmd_report)
 
-    p = subparsers.add_parser("export", help="export a dataset to another layout (odah)",
+    p = subparsers.add_parser("export", help="export a dataset to another layout (odah, coco, pose2sim, opencap)",
                               description="Export a dataset to the layout of other tools.")
     sub = p.add_subparsers(dest="format", metavar="FORMAT")
     sub.required = True
@@ -235,6 +235,9 @@ def register(subparsers) -> None:
     q.add_argument("--generic-model", help="the unscaled .osim written as generic.osim")
     q.add_argument("--include-failed", action="store_true", help="also export trials that fail QA")
     q.set_defaults(func=cmd_export_odah)
+    from odahgen.cli.export import register_formats
+
+    register_formats(sub)
 
     p = subparsers.add_parser("eval", help="score predictions: joint-angle MAE, PA-MPJPE, PA-MPJVE",
                               description="PRED: a folder of <trial>.npz/.h5 (joint_angles (T,39) rad, optional "
