@@ -1,7 +1,7 @@
 """2D human pose detectors behind one small interface, and the joints the baseline uses.
 
 A detector turns the frames of one video into :class:`Detections2D`: for each of the
-:data:`JOINTS` (16 body joints, the person's own left/right) a pixel position and a
+:data:`JOINTS` (20 body and hand joints, the person's own left/right) a pixel position and a
 confidence in [0, 1] per frame, and whether a person was found in the frame at all.
 
 Detectors are looked up by name (:func:`get_detector`); :func:`register_detector` adds
@@ -77,6 +77,7 @@ _BLAZEPOSE_INDEX = {
     "l_shoulder": 11, "r_shoulder": 12, "l_elbow": 13, "r_elbow": 14, "l_wrist": 15, "r_wrist": 16,
     "l_hip": 23, "r_hip": 24, "l_knee": 25, "r_knee": 26, "l_ankle": 27, "r_ankle": 28,
     "l_heel": 29, "r_heel": 30, "l_foot_index": 31, "r_foot_index": 32,
+    "l_pinky": 17, "r_pinky": 18, "l_index": 19, "r_index": 20,
 }
 
 

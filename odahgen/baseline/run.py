@@ -2,7 +2,7 @@
 against its exact ground truth.
 
 Per trial: a 2D detector on every frame of each view's video -> confidence-weighted DLT
-with the trial's own cameras -> Butterworth low-pass -> a TRC of the 16 joints ->
+with the trial's own cameras -> Butterworth low-pass -> a TRC of the 20 joints ->
 ``odahgen ik`` (the real command, in a subprocess: scaling the built-in model from the
 detections, then IK) -> the metrics of ``odahgen eval`` and the 2D scores.
 
@@ -25,8 +25,9 @@ from typing import Any, Callable
 import numpy as np
 
 from odahgen.baseline.detector import Detections2D, Detector, get_detector, video_frames
-from odahgen.baseline.joints import JOINT_KEYPOINT, JOINT_MARKER, JOINTS
+from odahgen.baseline.joints import JOINT_KEYPOINT, JOINT_MARKER, JOINTS, SCORED_JOINTS
 from odahgen.baseline.score import (
+    COORDINATE_GROUPS,
     PAPER_TABLE1_MAE_DEG,
     Pool,
     dataset_2d,
@@ -57,7 +58,7 @@ class BaselineSettings:
 
     detector: str = "blazepose"
     views: list[str] = field(default_factory=list)
-    min_confidence: float = 0.3
+    min_confidence: float = 0.05
     cutoff_hz: float = 6.0
     min_detection_rate: float = 0.0
     ik_workers: int = 0
@@ -220,7 +221,8 @@ def run_baseline(dataset: str | Path, out: str | Path | None = None, settings: B
                      "cutoff_hz": settings.cutoff_hz, "filter": "Butterworth order 4, zero-phase",
                      "min_detection_rate": settings.min_detection_rate,
                      "model": "built-in model scaled from the triangulated joints (odahgen ik)"},
-        "joints": {j: {"marker": JOINT_MARKER[j], "keypoint": JOINT_KEYPOINT[j]} for j in JOINTS},
+        "joints": {j: {"marker": JOINT_MARKER[j], "keypoint": JOINT_KEYPOINT.get(j)} for j in JOINTS},
+        "order": {"joints": list(SCORED_JOINTS), "groups": list(COORDINATE_GROUPS)},  # the JSON's keys are sorted
         "reference": {"source": "ODAH paper (Lin et al., CVPRW 2024), Table 1, real video",
                       "angle_mae_deg": PAPER_TABLE1_MAE_DEG},
         "dataset": summary,

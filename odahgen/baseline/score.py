@@ -8,7 +8,8 @@ against their ground-truth keypoints (mm, no alignment: camera or labelling erro
 here first).
 
 2D, per view: the detection rate (frames with a person found), the pixel error of each
-joint against its ground-truth keypoint (:data:`~odahgen.baseline.joints.JOINT_KEYPOINT`),
+scored joint (:data:`~odahgen.baseline.joints.SCORED_JOINTS`, the hand points have no
+ground-truth keypoint) against its ground-truth keypoint (:data:`~odahgen.baseline.joints.JOINT_KEYPOINT`),
 and PCK@0.1 torso: the fraction of joints within 0.1 x the frame's torso length (the image
 distance between the mid-shoulder and mid-hip ground-truth keypoints) of the keypoint.
 Both count every frame whose ground-truth keypoint lies inside the image (occluded ones
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from odahgen.baseline.detector import Detections2D
-from odahgen.baseline.joints import JOINT_KEYPOINT, JOINTS
+from odahgen.baseline.joints import JOINT_KEYPOINT, JOINTS, SCORED_JOINTS
 from odahgen.gt.evaluate import Prediction, score_trial
 from odahgen.gt.metrics import angle_errors_deg, nanmean
 from odahgen.gt.schema import Camera, TrialGT
@@ -89,14 +90,16 @@ def score_3d(pred: Prediction, gt: TrialGT, joints_3d: np.ndarray | None, pool: 
         for g, cs in COORDINATE_GROUPS.items():
             pool.add(f"group:{g}", errors[:, [names.index(c) for c in cs]])
     if joints_3d is not None:
-        idx = [list(gt.keypoint_names).index(JOINT_KEYPOINT[j]) for j in JOINTS]
-        d = np.linalg.norm(np.asarray(joints_3d, float) - np.asarray(gt.keypoints_3d)[:, idx], axis=-1) * 1000.0
+        idx = [list(gt.keypoint_names).index(JOINT_KEYPOINT[j]) for j in SCORED_JOINTS]
+        cols = [JOINTS.index(j) for j in SCORED_JOINTS]
+        d = np.linalg.norm(np.asarray(joints_3d, float)[:, cols] - np.asarray(gt.keypoints_3d)[:, idx],
+                           axis=-1) * 1000.0
         out["triangulated_error_mm"] = nanmean(d)
-        out["triangulated_error_mm_per_joint"] = {j: nanmean(d[:, k]) for k, j in enumerate(JOINTS)}
+        out["triangulated_error_mm_per_joint"] = {j: nanmean(d[:, k]) for k, j in enumerate(SCORED_JOINTS)}
         out["triangulated_fraction"] = float(np.isfinite(d).mean())
         if pool is not None:
             pool.add("tri", d)
-            for k, j in enumerate(JOINTS):
+            for k, j in enumerate(SCORED_JOINTS):
                 pool.add(f"tri:{j}", d[:, k])
     return out
 
@@ -113,12 +116,13 @@ def torso_length_px(cam: Camera, keypoint_names) -> np.ndarray:
 def score_2d(det: Detections2D, cam: Camera, keypoint_names, view: str = "", pool: Pool | None = None) -> dict[str, Any]:
     """Detection rate, per-joint pixel error (px) and PCK@0.1 torso of one view."""
     names = list(keypoint_names)
-    idx = [names.index(JOINT_KEYPOINT[j]) for j in JOINTS]
-    gt2d = np.asarray(cam.keypoints_2d, float)[:, idx]  # (T, J, 2)
+    idx = [names.index(JOINT_KEYPOINT[j]) for j in SCORED_JOINTS]
+    gt2d = np.asarray(cam.keypoints_2d, float)[:, idx]  # (T, J', 2), the scored joints
+    kps = np.asarray(det.keypoints, float)[:, [JOINTS.index(j) for j in SCORED_JOINTS]]
     width, height = cam.resolution
     inside = (np.isfinite(gt2d).all(axis=-1) & (gt2d[..., 0] >= 0) & (gt2d[..., 0] < width)
               & (gt2d[..., 1] >= 0) & (gt2d[..., 1] < height))
-    err = np.linalg.norm(det.keypoints - gt2d, axis=-1)  # NaN where not detected
+    err = np.linalg.norm(kps - gt2d, axis=-1)  # NaN where not detected
     err = np.where(inside, err, np.nan)
     torso = torso_length_px(cam, names)[:, None]
     hit = np.where(inside, np.nan_to_num(err, nan=np.inf) < PCK_FRACTION * torso, False)
@@ -127,17 +131,17 @@ def score_2d(det: Detections2D, cam: Camera, keypoint_names, view: str = "", poo
         "detection_rate": det.detection_rate,
         "frames": det.n_frames,
         "error_px": nanmean(err),
-        "error_px_per_joint": {j: nanmean(err[:, k]) for k, j in enumerate(JOINTS)},
+        "error_px_per_joint": {j: nanmean(err[:, k]) for k, j in enumerate(SCORED_JOINTS)},
         "pck": float(hit.sum() / n_in) if n_in else float("nan"),
         "pck_per_joint": {j: (float(hit[:, k].sum() / inside[:, k].sum()) if inside[:, k].any() else float("nan"))
-                          for k, j in enumerate(JOINTS)},
+                          for k, j in enumerate(SCORED_JOINTS)},
         "torso_px": nanmean(torso),
     }
     if pool is not None:
         pool.add(f"rate:{view}", det.detected.astype(float))
         pool.add(f"px:{view}", err)
         pool.add(f"pck:{view}", hit[inside].astype(float))
-        for k, j in enumerate(JOINTS):
+        for k, j in enumerate(SCORED_JOINTS):
             pool.add(f"px:{view}:{j}", err[:, k])
             pool.add(f"pck:{view}:{j}", hit[inside[:, k], k].astype(float))
     return out
@@ -147,8 +151,8 @@ def dataset_2d(pool: Pool, views: list[str]) -> dict[str, Any]:
     """Per view: pooled detection rate, pixel error and PCK over every scored frame."""
     return {v: {"detection_rate": pool.mean(f"rate:{v}"), "error_px": pool.mean(f"px:{v}"),
                 "pck": pool.mean(f"pck:{v}"),
-                "error_px_per_joint": {j: pool.mean(f"px:{v}:{j}") for j in JOINTS},
-                "pck_per_joint": {j: pool.mean(f"pck:{v}:{j}") for j in JOINTS}} for v in views}
+                "error_px_per_joint": {j: pool.mean(f"px:{v}:{j}") for j in SCORED_JOINTS},
+                "pck_per_joint": {j: pool.mean(f"pck:{v}:{j}") for j in SCORED_JOINTS}} for v in views}
 
 
 def dataset_3d_breakdown(pool: Pool, coordinate_names) -> dict[str, Any]:
@@ -157,5 +161,5 @@ def dataset_3d_breakdown(pool: Pool, coordinate_names) -> dict[str, Any]:
         "angle_mae_deg_per_coordinate": {c: pool.mean(f"coord:{c}") for c in coordinate_names},
         "angle_mae_deg_per_group": {g: pool.mean(f"group:{g}") for g in COORDINATE_GROUPS},
         "triangulated_error_mm": pool.mean("tri"),
-        "triangulated_error_mm_per_joint": {j: pool.mean(f"tri:{j}") for j in JOINTS},
+        "triangulated_error_mm_per_joint": {j: pool.mean(f"tri:{j}") for j in SCORED_JOINTS},
     }

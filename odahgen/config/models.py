@@ -219,7 +219,7 @@ class BaselineConfig(_Section):
     """``odahgen baseline``: a 2D detector, triangulation and IK run on the dataset (docs/baseline.md)."""
 
     detector: str = Field("blazepose", description="2D pose detector by name")
-    min_confidence: float = Field(0.3, ge=0, le=1, description="a view's joint below this is not triangulated")
+    min_confidence: float = Field(0.05, ge=0, le=1, description="a view's joint below this is not triangulated")
     cutoff_hz: float = Field(6.0, ge=0, description="Butterworth low-pass of the 3D joints (0 = none)")
     min_detection_rate: float = Field(
         0.0, ge=0, le=1,
