@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from odahgen.body.coco import COCO_NAMES
 from odahgen.io import stable_hash
 from odahgen.gt.schema import (
     N_BODIES,
@@ -21,12 +22,17 @@ from odahgen.gt.schema import (
     ROTATIONAL,
     BodyFit,
     Camera,
+    CocoKeypoints,
     Markers,
     TrialGT,
     TrialMeta,
     Video,
     project_points,
 )
+
+#: names of the synthetic trials' 8 markers (anatomical names, so that exports map them)
+SYNTHETIC_MARKERS = ("STRN", "RACR", "LACR", "RASI", "LASI", "RLEL", "LLEL", "C7")
+
 
 #: Generous joint ranges used by synthetic trials: (39, 2), rad / m.
 SYNTHETIC_RANGES = np.where(ROTATIONAL[:, None], np.array([-1.5, 1.5]), np.array([-10.0, 10.0]))
@@ -131,7 +137,7 @@ def synthetic_trial(
     M = 8
     marker_pos = keypoints[:, :M] + rng.normal(0, 0.005, (T, M, 3))
     markers = Markers(
-        names=[f"M{i}" for i in range(M)],
+        names=list(SYNTHETIC_MARKERS),
         positions=marker_pos,
         ik_rms=np.full(T, 0.012) + rng.uniform(0, 0.002, T),
         ik_max=np.full(T, 0.03),
@@ -145,6 +151,10 @@ def synthetic_trial(
         fit_joint_err=np.full(T, 0.008),
         fit_marker_err=np.full(T, 0.01),
     )
+    coco = CocoKeypoints(names=list(COCO_NAMES), positions=keypoints[:, 20:20 + len(COCO_NAMES)] + 0.01,
+                         source="synthetic")
+    for view, cam in cameras.items():
+        add_dense_2d(cam, marker_pos, coco.positions)
     meta = TrialMeta(
         trial=trial,
         subject=subject,
@@ -170,7 +180,26 @@ def synthetic_trial(
         cameras=cameras,
         scene=scene,
         videos=videos,
+        coco=coco,
     )
+
+
+def add_dense_2d(cam: Camera, markers: np.ndarray, coco: np.ndarray) -> None:
+    """Fill a synthetic camera's schema 1.1 fields: projections of ``markers (T, M, 3)`` and
+    ``coco (T, K, 3)`` m, visible where in the image and in front (no occlusion), and the
+    bbox of the visible 2D keypoints (a stand-in for the person mask)."""
+    w, h = cam.resolution
+    for name, pts in (("markers", markers), ("coco", coco)):
+        px, depth = project_points(cam.K, cam.R, cam.t, pts)
+        ok = np.isfinite(px).all(-1) & (px[..., 0] >= 0) & (px[..., 0] < w) & (px[..., 1] >= 0) & (px[..., 1] < h)
+        setattr(cam, f"{name}_2d", px)
+        setattr(cam, f"{name}_visibility", ok & (depth > 0))
+    bbox = np.full((len(cam.keypoints_2d), 4), np.nan)
+    for f, (pts, vis) in enumerate(zip(cam.keypoints_2d, cam.visibility)):
+        if vis.any():
+            lo, hi = np.floor(pts[vis].min(0)), np.ceil(pts[vis].max(0))
+            bbox[f] = (lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])
+    cam.bbox = bbox
 
 
 def write_trial_videos(trial_dir: str | Path, gt: TrialGT, n_frames: int | None = None) -> None:
