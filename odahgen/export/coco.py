@@ -145,6 +145,9 @@ def export_coco(dataset: str | Path, out: str | Path, every: int = 1, markers: s
                 if f >= gt.n_frames:
                     break
                 n_frames += 1
+                if frame.shape[:2] != (size[1], size[0]):
+                    raise OdahgenError(f"{video}: frames are {frame.shape[1]} x {frame.shape[0]} px, the "
+                                       f"ground truth's camera {view} is {size[0]} x {size[1]}")
                 bbox = cam.bbox[f] if cam.bbox is not None else np.full(4, np.nan)
                 box = annotation_box(bbox, xy[f], flags[f], size)
                 if box is None:
