@@ -116,3 +116,38 @@ def test_amass_markers_fast_points_equal_full_mesh(tmp_path, body_name):
     assert np.abs(fast - mesh).max() < 1e-5
     assert abs(info_fast["ground_shift_m"] - info_mesh["ground_shift_m"]) < 1e-5
     assert np.ptp(fast[:, :, 1], axis=0).max() > 0.05  # it moves
+
+
+def test_bony_landmarks_ride_their_bone_through_a_deep_squat(tmp_path):
+    """Bony landmarks move rigidly with one bone of their own segment: through a deep squat
+    (hip flexion ~90 deg, knees ~125 deg) the distances between the pelvis landmarks and
+    between the femoral epicondyles and the hip/knee landmarks of the thigh stay those of the
+    rest pose (skinned, anny's ASIS vertex slid 2-3 cm); torso landmarks, clusters and joint
+    centres stay skinned."""
+    from odahgen.body import load_body_model, load_layout, rigid_marker_bones
+    from odahgen.motion import body_markers as BM
+    from odahgen.motion.amass import read_amass
+    from odahgen.testing import amass as GA
+
+    body = load_body_model("anny")
+    layout = load_layout(body)
+    names = list(layout["markers"])
+    rigid = dict(zip(names, rigid_marker_bones(body, layout, names), strict=True))
+    bone = {n: body.bone_names[b] if b >= 0 else None for n, b in rigid.items()}
+    assert bone["RASI"] in body.segment_bones["pelvis"] and bone["LPSI"] in body.segment_bones["pelvis"]
+    assert bone["RLEL"] in body.segment_bones["humerus_r"] and bone["RLMAL"] in body.segment_bones["tibia_r"]
+    assert bone["RACR"] is None and bone["STRN"] is None  # torso landmarks stay skinned
+    assert bone["RTH1"] is None and bone["RKJC"] is None  # a cluster, a joint centre
+
+    d = read_amass(GA.write_action(tmp_path / "squat.npz", "deep_squat", "smplh", seconds=3.0))
+    mk_names, mk, _ = BM.amass_markers(d, "anny")
+    ix = {n: i for i, n in enumerate(mk_names)}
+
+    def spread_mm(a, b):
+        dist = np.linalg.norm(mk[:, ix[a]] - mk[:, ix[b]], axis=1)
+        return 1000 * float(np.ptp(dist))
+
+    for a, b in [("RASI", "LASI"), ("RASI", "LPSI"), ("LASI", "SACR"), ("RPSI", "LPSI")]:
+        assert spread_mm(a, b) < 0.5, (a, b, spread_mm(a, b))
+    assert spread_mm("RLMAL", "RMMAL") < 0.5 and spread_mm("RLEL", "RMEL") < 0.5
+    assert spread_mm("RLFC", "RGTR") < 0.5  # both on the thigh's bones (twist bones turn together)

@@ -6,7 +6,8 @@ The front other packages import from (see docs/body.md):
   read-only model; :func:`clear_body_model_cache`), :class:`BodyModel`,
   :func:`resolve_smplx_file`;
 - marker layouts: :func:`load_layout`, :func:`layout_path`, :func:`marker_points`,
-  :func:`markers_from_vertices` (``(T, V, 3)`` m -> ``(T, M, 3)`` m), :func:`build_layout`,
+  :func:`markers_from_vertices` (``(T, V, 3)`` m -> ``(T, M, 3)`` m), :func:`rigid_marker_bones`
+  (the bone each bony landmark moves rigidly with), :func:`build_layout`,
   :func:`refine_layout`, :func:`render_layout`;
 - the joint regressor: :class:`Regressor`, :func:`load_regressor`, :func:`regressor_path`,
   :func:`train_regressor`;
@@ -32,6 +33,7 @@ from odahgen.body.markers import (
     markers_from_vertices,
     refine_layout,
     render_layout,
+    rigid_marker_bones,
 )
 from odahgen.body.models import clear_body_model_cache, load_body_model
 from odahgen.body.regressor import Regressor, load_regressor, regressor_path
@@ -44,6 +46,6 @@ __all__ = [
     "BodyModel", "FitOptions", "FitResult", "Regressor", "body_stats", "build_layout",
     "clear_body_model_cache", "fit_sequence", "layout_path", "load_body_model", "load_layout",
     "load_regressor", "marker_points", "markers_from_vertices", "refine_layout", "regressor_path",
-    "render_layout", "resolve_smplx_file", "static_trial", "subject_shape", "subject_shape_base",
+    "render_layout", "resolve_smplx_file", "rigid_marker_bones", "static_trial", "subject_shape", "subject_shape_base",
     "train_regressor", "variant_shape",
 ]

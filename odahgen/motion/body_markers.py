@@ -352,7 +352,7 @@ def amass_markers(data: dict, body_name: str = "anny", model_dir: str | None = N
     of frames, from the rotation matrices; "mesh" poses the whole mesh with
     :meth:`BodyModel.forward` from the axis-angle pose (the reference; slow, for checks).
     """
-    from odahgen.body import load_body_model, load_layout, marker_points, static_trial
+    from odahgen.body import load_body_model, load_layout, marker_points, rigid_marker_bones, static_trial
 
     if method not in ("points", "mesh"):
         raise OdahgenError(f"amass: method must be 'points' or 'mesh', got {method!r}")
@@ -383,13 +383,14 @@ def amass_markers(data: dict, body_name: str = "anny", model_dir: str | None = N
         raise OdahgenError(f"amass: unknown body model {body_name!r}; choose anny or smplx")
     layout = load_layout(body)
     names, idx, w = marker_points(layout)
+    rigid = rigid_marker_bones(body, layout, names)  # bony landmarks ride their bone
     soles = _sole_vertices(body, shape[0])
     pidx = np.concatenate([idx, np.pad(soles[:, None], ((0, 0), (0, idx.shape[1] - 1)))])
     pw = np.concatenate([w, np.pad(np.ones((len(soles), 1), np.float32), ((0, 0), (0, w.shape[1] - 1)))])
     M = len(names)
     if method == "points":
         with torch.no_grad():
-            prep = body.prepare_points(shape, pidx, pw)
+            prep = body.prepare_points(shape, pidx, pw, rigid_bones=np.concatenate([rigid, np.full(len(soles), -1)]))
         plan = _fk_plan(body, prep["frames"][0].double().numpy(), prep["q"].double().numpy())
         rest = _rest_frames(body, shape) if body_name == "anny" else None
         mk, sole_y = np.empty((len(poses), M, 3)), np.empty(len(poses))
@@ -408,12 +409,20 @@ def amass_markers(data: dict, body_name: str = "anny", model_dir: str | None = N
         else:
             pose, _ = smplx_pose_from_smpl(body, shape, poses, data["trans"])
         ti, wi = torch.as_tensor(pidx), torch.as_tensor(pw, dtype=torch.float64)
+        rows = np.flatnonzero(rigid >= 0)
+        with torch.no_grad():  # rigid landmarks: their rest place carried by their bone
+            rest_pts = (body.rest_vertices(shape[0]).double()[ti[rows]] * wi[rows, :, None]).sum(1)
+        rest_h = torch.cat([rest_pts, torch.ones(len(rows), 1, dtype=torch.float64)], 1)
         out = []
         with torch.no_grad():
             for a in range(0, len(pose), 500):
-                v = body.forward(shape, torch.as_tensor(pose[a:a + 500], dtype=torch.float32),
-                                 torch.as_tensor(trans[a:a + 500], dtype=torch.float32)).double()
-                out.append((v[:, ti] * wi[None, :, :, None]).sum(2).numpy())
+                p_ = torch.as_tensor(pose[a:a + 500], dtype=torch.float32)
+                t_ = torch.as_tensor(trans[a:a + 500], dtype=torch.float32)
+                v = body.forward(shape, p_, t_).double()
+                pts_ = (v[:, ti] * wi[None, :, :, None]).sum(2)
+                A = body.bone_transforms(shape, p_, t_).double()[:, torch.as_tensor(rigid[rows])]  # (B, R, 4, 4)
+                pts_[:, rows] = (A[..., :3, :] @ rest_h[None, :, :, None])[..., 0]
+                out.append(pts_.numpy())
         pts = np.concatenate(out)
         mk, sole_y = pts[:, :M], pts[:, M:, 1].min(axis=1)
     if ground:
