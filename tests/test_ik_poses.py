@@ -264,11 +264,14 @@ def test_builtin_ranges_are_anatomical_and_unclamped(tree):
             assert np.degrees(tree.coord_range[c]) == pytest.approx([lo, hi], abs=1e-6)
             raj = np.degrees(COORDINATE[name]["range"])
             assert lo <= raj[0] + 1e-6 and hi >= raj[1] - 1e-6  # only ever widened
-        if name.startswith(("arm_flex", "arm_add", "arm_rot", "lumbar_", "pelvis_")):
+        if name.startswith(("arm_flex", "arm_add", "arm_rot", "pro_sup", "lumbar_", "pelvis_")):
             assert not tree.coord_clamped[c], name
         elif not name.endswith("_beta"):
-            assert tree.coord_clamped[c], name  # the others keep Rajagopal's clamps
-    assert np.degrees(tree.coord_range[tree.coord_names.index("arm_flex_r")]) == pytest.approx([-90, 180], abs=1e-6)
+            assert tree.coord_clamped[c], name  # the others (the knee too, wider) keep the clamp
+    deg = {n: np.degrees(tree.coord_range[tree.coord_names.index(n)]) for n in ("arm_flex_r", "knee_angle_l", "pro_sup_r")}
+    assert deg["arm_flex_r"] == pytest.approx([-90, 180], abs=1e-6)
+    assert deg["knee_angle_l"] == pytest.approx([-10, 160], abs=1e-6)  # a deep squat reaches 150+
+    assert deg["pro_sup_r"] == pytest.approx([-20, 165], abs=1e-6)  # 90 each way from neutral (73)
 
 
 def test_qa_reports_a_pose_beyond_a_range_instead_of_ik_clamping_it(tree):
@@ -408,3 +411,18 @@ def test_ik_through_the_shoulder_gimbal_with_twist(tree, n, elev, twist, elbow):
     true_rate, ik_rate = _humerus_rate_deg(tree, a).max(), _humerus_rate_deg(tree, res.angles).max()
     assert ik_rate <= 1.5 * true_rate, (true_rate, ik_rate)
     assert f["point_deg"]["humerus_r"] <= 4.0, f
+
+
+def test_forearm_neutral_is_where_the_pro_sup_range_is_centred(tree):
+    """The pro_sup range (-20..165) is 90 deg each way from the neutral forearm: with the arm
+    hanging, the radial-to-ulnar styloid line points straight forward (thumb forward) at 73 deg."""
+    q = np.zeros((361, tree.n_coords))
+    q[:, tree.coord_names.index("pro_sup_r")] = np.radians(np.linspace(-90, 270, 361))
+    R, p, _ = tree.forward(q)
+    mk = tree.markers(R, p)
+    d = mk[:, tree.marker_names.index("RRSP")] - mk[:, tree.marker_names.index("RUSP")]
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    neutral = np.linspace(-90, 270, 361)[np.argmax(d[:, 0])]  # x = forward
+    assert abs(neutral - 73) <= 2
+    lo, hi = np.degrees(tree.coord_range[tree.coord_names.index("pro_sup_r")])
+    assert abs((lo + hi) / 2 - neutral) <= 2.5 and hi - lo == pytest.approx(185)

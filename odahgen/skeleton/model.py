@@ -30,7 +30,7 @@ from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES, COUPLED_COORDIN
 
 MODEL_NAME = "odahgen_rajagopal2016"
 #: bump when the built model changes in a way the hash of the data does not capture
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 
 #: Wide, unclamped ranges of the ground-pelvis coordinates (rad for rotations, m for translations).
 PELVIS_ROTATION_RANGE = (-8 * math.pi, 8 * math.pi)
@@ -38,12 +38,13 @@ PELVIS_TRANSLATION_RANGE = (-100.0, 100.0)
 
 #: Where the built-in model departs from Rajagopal2016's coordinate ranges, and why:
 #: coordinate -> (low deg, high deg, Rajagopal2016's range in deg, source). Rajagopal clamps
-#: these coordinates; the built-in model does not (:data:`UNCLAMPED_PREFIXES`): IK follows the
-#: markers and QA reports a coordinate beyond its range (``odahgen.gt.qa``, the joint-limit gate).
-#: Signs are Rajagopal's: arm_flex + = flexion, arm_add + = adduction (- = abduction), arm_rot
-#: + = internal rotation, for both sides. Normative values: AAOS (Greene & Heckman 1994, "The
-#: Clinical Measurement of Joint Motion", as tabulated in Norkin & White, "Measurement of Joint
-#: Motion", Table A.1) and Boone & Azen 1979 (J Bone Joint Surg Am 61:756-759, 109 males).
+#: these coordinates; the built-in model clamps only the knee (at its wider range), the others
+#: are free (:data:`UNCLAMPED_PREFIXES`): IK follows the markers and QA reports a coordinate
+#: beyond its range (``odahgen.gt.qa``, the joint-limit gate). Signs are Rajagopal's: arm_flex
+#: + = flexion, arm_add + = adduction (- = abduction), arm_rot + = internal rotation, knee_angle
+#: + = flexion, pro_sup + = pronation, for both sides. Normative values: AAOS (Greene & Heckman
+#: 1994, "The Clinical Measurement of Joint Motion", as tabulated in Norkin & White,
+#: "Measurement of Joint Motion", Table A.1) and Boone & Azen 1979 (J Bone Joint Surg Am 61:756-759, 109 males).
 #: Where Rajagopal's bound is already wider than those, his bound is kept. docs/skeleton.md.
 ANATOMICAL_RANGES: dict[str, tuple[float, float, tuple[float, float], str]] = {
     **{f"arm_flex_{s}": (-90.0, 180.0, (-90.0, 90.0),
@@ -55,12 +56,23 @@ ANATOMICAL_RANGES: dict[str, tuple[float, float, tuple[float, float], str]] = {
     **{f"arm_rot_{s}": (-105.0, 90.0, (-90.0, 90.0),
                         "external rotation 104 (Boone & Azen; AAOS 90), rounded up to 105; internal: "
                         "Rajagopal's 90 kept (AAOS 70, Boone & Azen 69)") for s in "rl"},
+    **{f"knee_angle_{s}": (-10.0, 160.0, (0.0, 120.0),
+                           "flexion 160: a deep (full) squat reaches 150-160 (AAOS active flexion 135; "
+                           "passive, thigh on calf, more); extension -10: the 10 of hyperextension AAOS "
+                           "counts as normal. Clamped. Beyond 120 the Walker knee's coupled spline "
+                           "translations continue linearly (OpenSim's SimmSpline extrapolation)") for s in "rl"},
+    **{f"pro_sup_{s}": (-20.0, 165.0, (0.0, 90.0),
+                        "90 each way from the neutral (thumb-forward) forearm, which is pro_sup = 73 in "
+                        "this model (0 is 17 short of full supination, 90 is 17 past neutral): AAOS 80 "
+                        "pronation and 80 supination, rounded up; Rajagopal's 0..90 stops the forearm "
+                        "before any pronation (palms backwards, a hand on a table)") for s in "rl"},
 }
 #: Coordinates (by name prefix) the built-in model leaves unclamped although Rajagopal2016
-#: clamps them: IK does not stop at their range (a pose beyond it is reported by QA). The
+#: clamps them: IK does not stop at their range (a pose beyond it is reported by QA): the
+#: shoulder and forearm rotations (the knee stays clamped, at its wider range). The
 #: lumbar ranges stay Rajagopal's +-90 deg, already wider than the AAOS thoracolumbar range
 #: (flexion 80, extension 25, lateral flexion 35, rotation 45).
-UNCLAMPED_PREFIXES = ("arm_flex_", "arm_add_", "arm_rot_", "lumbar_")
+UNCLAMPED_PREFIXES = ("arm_flex_", "arm_add_", "arm_rot_", "lumbar_", "pro_sup_")
 
 
 def _osim():
