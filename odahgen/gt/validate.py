@@ -6,7 +6,8 @@ Per trial (``validate_trial``):
 - no NaN/inf in the ground-truth arrays;
 - every camera: ``R`` a rotation, ``K`` upper-triangular with K[2] = (0, 0, 1), and the 2D
   keypoints equal the projection of the 3D keypoints with K, R, t within ``tol_px`` (0.5 px)
-  wherever the point is in front of the camera; visible keypoints must be in front;
+  wherever the point is in front of the camera; visible keypoints must be in front; the same
+  for the schema 1.1 2D markers and COCO keypoints when present;
 - videos: every camera has one, the file exists and its decoded frame count equals T;
 - forward kinematics (via :mod:`odahgen.gt.fk`): the scaled model driven by the stored joint
   angles reproduces the stored 3D keypoints within ``tol_fk_m`` (1 mm); skipped with a
@@ -112,7 +113,26 @@ def check_cameras(gt: TrialGT, tol_px: float = TOL_PX) -> tuple[list[str], dict[
                 f"camera {view}: 2D keypoints differ from the projection of the 3D keypoints by up to "
                 f"{worst:.2f} px > {tol_px} px ({n_bad} points; worst {gt.keypoint_names[k_idx]} at frame {t_idx})"
             )
+        problems += _dense_reprojection(gt, view, tol_px)
     return problems, metrics
+
+
+def _dense_reprojection(gt: TrialGT, view: str, tol_px: float) -> list[str]:
+    """Schema 1.1: the 2D markers / COCO keypoints of a view equal the projection of their
+    3D points within ``tol_px`` (points in front of the camera)."""
+    cam = gt.cameras[view]
+    problems = []
+    for what, pts, px2 in (("markers", gt.markers.positions if gt.markers else None, cam.markers_2d),
+                           ("COCO keypoints", gt.coco.positions if gt.coco else None, cam.coco_2d)):
+        if pts is None or px2 is None or np.shape(px2)[:2] != np.shape(pts)[:2]:
+            continue  # absent (schema 1.0) or mis-shaped (the schema check reports it)
+        px, depth = project_points(cam.K, cam.R, cam.t, pts)
+        ok = (depth > 0) & np.isfinite(px).all(-1) & np.isfinite(px2).all(-1)
+        err = np.where(ok, np.linalg.norm(np.nan_to_num(px - px2), axis=-1), 0.0)
+        if err.size and err.max() > tol_px:
+            problems.append(f"camera {view}: 2D {what} differ from the projection of their 3D points by up to "
+                            f"{err.max():.2f} px > {tol_px} px ({int((err > tol_px).sum())} points)")
+    return problems
 
 
 def count_video_frames(path: str | Path) -> int:
