@@ -170,6 +170,17 @@ def test_pose2sim_calibration_round_trip(clean_dataset, tmp_path):
         cols, _, vals = read_mot(root / "gt" / f"{trial}.mot")
         i = cols.index("hip_flexion_r")
         assert np.allclose(np.radians(vals[:, i]), gt.joint_angles[:, i], atol=1e-8)
+        # a Pose2Sim-style IK .mot scores with odahgen eval (columns by name, degrees)
+        from odahgen.gt.evaluate import evaluate
+        from odahgen.io.mocap import write_mot
+
+        pred = tmp_path / "pred"
+        keep = [c for c in cols if c != "lumbar_bending"]
+        write_mot(pred / f"{trial}.mot", keep, np.arange(len(vals)) / 60.0 + 5.0,
+                  vals[:, [cols.index(c) for c in keep]] + 1.0, in_degrees=True)
+        res = evaluate(pred, clean_dataset / "trials" / trial / "trial.h5")
+        assert abs(res["dataset"]["angle_mae_deg"] - 1.0) < 1e-6
+        assert res["trials"][0]["missing"]["joint_angles"]
 
 
 def test_opencap_camera_pickles_reproject_the_ground_truth(clean_dataset, tmp_path):

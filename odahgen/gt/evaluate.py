@@ -1,15 +1,18 @@
 """``odahgen eval PRED GT``: joint-angle MAE (deg), PA-MPJPE (mm), PA-MPJVE (mm/s).
 
 GT is a dataset folder (its ``trials/*/trial.h5``) or one ``trial.h5``. PRED is a folder of
-per-trial prediction files named ``<trial>.npz`` / ``<trial>.h5`` (or ``<trial>/trial.h5``),
-or one file when GT is one trial. A prediction file holds any of:
+per-trial prediction files named ``<trial>.npz`` / ``<trial>.h5`` (or ``<trial>/trial.h5``)
+/ ``<trial>.mot``, or one file when GT is one trial. A prediction file holds any of:
 
 - ``joint_angles`` (T,39) rad (m for pelvis_tx/ty/tz), Rajagopal coordinate order;
 - ``segment_scales`` (22,3): with the angles, the keypoints come from FK of the generic
   model scaled by them (via :mod:`odahgen.gt.fk`);
 - ``keypoints_3d`` (T,44,3) m, odahgen keypoint order (used directly when present).
 
-An odahgen ``trial.h5`` also works as a prediction. Per dataset, each metric is the mean
+An odahgen ``trial.h5`` also works as a prediction, and so does an OpenSim ``.mot`` / ``.sto``
+of joint angles (what Pose2Sim's and OpenCap's inverse kinematics write): its columns are
+matched to the 39 coordinates by name (degrees when ``inDegrees=yes``), one row per GT
+frame; a coordinate it lacks is missing (NaN). Per dataset, each metric is the mean
 over all evaluated frames (frame-weighted over trials, each trial weighted by the frames it
 was scored on).
 
@@ -78,6 +81,8 @@ def load_prediction(path: str | Path) -> Prediction:
     path = Path(path)
     if not path.is_file():
         raise OdahgenError(f"{path}: no such prediction file")
+    if path.suffix.lower() in (".mot", ".sto"):
+        return _check_values(path, Prediction(joint_angles=_mot_angles(path)))
     try:
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
@@ -96,6 +101,26 @@ def load_prediction(path: str | Path) -> Prediction:
     if pred.joint_angles is None and pred.keypoints_3d is None:
         raise OdahgenError(f"{path}: prediction has neither joint_angles nor keypoints_3d")
     return _check_values(path, pred)
+
+
+def _mot_angles(path: Path) -> np.ndarray:
+    """(T, 39) rad (m for translations) from an OpenSim .mot/.sto, columns by coordinate name;
+    NaN for coordinates the file lacks."""
+    from odahgen.io.mocap import read_table
+    from odahgen.skeleton.names import COORDINATE_NAMES, TRANSLATIONAL_COORDINATES
+
+    table = read_table(path)
+    out = np.full((len(table.times), len(COORDINATE_NAMES)), np.nan)
+    found = 0
+    for i, name in enumerate(COORDINATE_NAMES):
+        if name in table.names:
+            col = table.values[:, table.names.index(name)]
+            rotational = name not in TRANSLATIONAL_COORDINATES
+            out[:, i] = np.radians(col) if rotational and table.in_degrees else col
+            found += 1
+    if not found:
+        raise OdahgenError(f"{path}: no column named like a Rajagopal coordinate (e.g. hip_flexion_r)")
+    return out
 
 
 def _check_values(path: Path, pred: Prediction) -> Prediction:
@@ -201,7 +226,7 @@ def _score_keypoints(score: TrialScore, kp: np.ndarray, gt, name: str, from_fk: 
 
 def _find_prediction(pred_dir: Path, trial: str) -> Path | None:
     for cand in (pred_dir / f"{trial}.npz", pred_dir / f"{trial}.h5", pred_dir / trial / TRIAL_FILE,
-                 pred_dir / "trials" / trial / TRIAL_FILE):
+                 pred_dir / "trials" / trial / TRIAL_FILE, pred_dir / f"{trial}.mot"):
         if cand.is_file():
             return cand
     return None
