@@ -14,13 +14,13 @@ from odahgen.baseline.detector import (
     get_detector,
     register_detector,
 )
-from odahgen.baseline.joints import JOINT_KEYPOINT, JOINT_MARKER, JOINTS
-from odahgen.baseline.run import RESULT_FILE, BaselineSettings, run_baseline, run_trial
+from odahgen.baseline.joints import JOINT_KEYPOINT, JOINT_MARKER, JOINTS, SCORED_JOINTS
+from odahgen.baseline.run import GT_DETECTOR, RESULT_FILE, BaselineSettings, run_baseline, run_trial
 from odahgen.baseline.score import PAPER_TABLE1_MAE_DEG
 from odahgen.baseline.triangulate import butterworth, projection_matrix, triangulate_dlt
 
 __all__ = [
     "BlazePoseDetector", "Detections2D", "Detector", "detector_names", "get_detector", "register_detector",
-    "JOINT_KEYPOINT", "JOINT_MARKER", "JOINTS", "RESULT_FILE", "BaselineSettings", "run_baseline", "run_trial",
+    "JOINT_KEYPOINT", "JOINT_MARKER", "JOINTS", "SCORED_JOINTS", "GT_DETECTOR", "RESULT_FILE", "BaselineSettings", "run_baseline", "run_trial",
     "PAPER_TABLE1_MAE_DEG", "butterworth", "projection_matrix", "triangulate_dlt",
 ]

@@ -91,6 +91,26 @@ def detect_view(detector: Detector, video: Path, n_frames: int) -> Detections2D:
     )
 
 
+#: ``--detector gt``: the trial's own ground-truth 2D keypoints as detections (every frame,
+#: confidence 1; the hand points, which have no keypoint, missing): the ceiling of the
+#: triangulation + IK half of the pipeline, without a detector's error.
+GT_DETECTOR = "gt"
+
+
+def gt_detections(gt: TrialGT, view: str) -> Detections2D:
+    """Detections (T, J, 2) px from the ground-truth keypoints of ``view``."""
+    cam = gt.cameras[view]
+    names = list(gt.keypoint_names)
+    T, J = gt.n_frames, len(JOINTS)
+    kps = np.full((T, J, 2), np.nan)
+    conf = np.zeros((T, J))
+    for k, j in enumerate(JOINTS):
+        if j in JOINT_KEYPOINT:
+            kps[:, k] = cam.keypoints_2d[:, names.index(JOINT_KEYPOINT[j])]
+            conf[:, k] = np.isfinite(kps[:, k]).all(axis=-1)
+    return Detections2D(kps, conf, np.ones(T, bool))
+
+
 def run_ik(trc: Path, outdir: Path, workers: int = 0) -> dict[str, np.ndarray]:
     """``odahgen ik TRC -o OUTDIR --up y`` in a subprocess; returns kinematics.h5's arrays
     (``angles`` (T, 39) rad, ``keypoints`` (T, 44, 3) m, ``segment_scales`` (22, 3))."""
@@ -106,10 +126,11 @@ def run_ik(trc: Path, outdir: Path, workers: int = 0) -> dict[str, np.ndarray]:
         return {k: h[k][()] for k in ("angles", "keypoints", "segment_scales")}
 
 
-def run_trial(h5: Path, out: Path, detector: Detector, settings: BaselineSettings,
+def run_trial(h5: Path, out: Path, detector: Detector | None, settings: BaselineSettings,
               pool: Pool | None = None, log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
     """The whole baseline on one trial; writes ``out/trials/<trial>/`` and
-    ``out/predictions/<trial>.npz``; returns the trial's scores (JSON-ready)."""
+    ``out/predictions/<trial>.npz``; returns the trial's scores (JSON-ready). ``detector``
+    None: the ground-truth 2D keypoints stand in for detections (:data:`GT_DETECTOR`)."""
     t0 = time.perf_counter()
     gt = load_trial(h5)
     trial = gt.meta.trial
@@ -120,7 +141,10 @@ def run_trial(h5: Path, out: Path, detector: Detector, settings: BaselineSetting
     dets: dict[str, Detections2D] = {}
     for v in views:
         log(f"{trial}: detecting ({v})")
-        dets[v] = detect_view(detector, h5.parent / gt.videos[v].path, T)
+        if detector is None:
+            dets[v] = gt_detections(gt, v)
+        else:
+            dets[v] = detect_view(detector, h5.parent / gt.videos[v].path, T)
         dets[v].save(tdir / f"detections_{v}.npz")
     t_det = time.perf_counter() - t0
     rates = {v: dets[v].detection_rate for v in views}
@@ -189,7 +213,7 @@ def run_baseline(dataset: str | Path, out: str | Path | None = None, settings: B
         files = [f for f in files if f.parent.name in set(trials)]
     if not files:
         raise OdahgenError(f"{dataset}: no trials/<trial>/trial.h5 to run the baseline on")
-    detector = get_detector(settings.detector)
+    detector = None if settings.detector == GT_DETECTOR else get_detector(settings.detector)
     out.mkdir(parents=True, exist_ok=True)
     pool = Pool()
     results, views_seen = [], []

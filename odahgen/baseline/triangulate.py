@@ -24,7 +24,7 @@ def projection_matrix(K: np.ndarray, R: np.ndarray, t: np.ndarray) -> np.ndarray
 
 
 def triangulate_dlt(points: np.ndarray, confidence: np.ndarray, P: np.ndarray,
-                    min_confidence: float = 0.3) -> np.ndarray:
+                    min_confidence: float = 0.05) -> np.ndarray:
     """Confidence-weighted DLT.
 
     ``points`` (V, ..., 2) px, ``confidence`` (V, ...) in [0, 1], ``P`` (V, 3, 4).

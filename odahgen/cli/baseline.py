@@ -37,7 +37,9 @@ def register(subparsers) -> None:
     p.add_argument("dataset", metavar="DATASET", help="dataset folder (with trials/<trial>/trial.h5)")
     p.add_argument("-o", "--output", metavar="OUT", help="output folder (default DATASET/baseline)")
     p.add_argument("--views", metavar="V1,V2", help="views to use, comma-separated (default: all of the trial's)")
-    p.add_argument("--detector", metavar="NAME", help="2D detector (default: config baseline.detector, blazepose)")
+    p.add_argument("--detector", metavar="NAME",
+                   help="2D detector (default: config baseline.detector, blazepose); 'gt' uses the ground-truth 2D "
+                        "keypoints instead: the ceiling of the triangulation + IK half")
     p.add_argument("--trials", metavar="T1,T2", help="only these trials (comma-separated ids)")
     p.add_argument("--min-detection-rate", type=_fraction, metavar="F",
                    help="QA gate: flag trials whose person is found in fewer frames of a view (default: config "

@@ -3,7 +3,8 @@
 Sections: counts, the QA yield (trials passing QA, a histogram of why the others fail,
 pipeline failures by stage and error, yield per motion and per motion source), joint-angle
 distributions per coordinate, motion and shape coverage, QA histograms, the QA exclusions,
-and sample frames of each view with the 2D keypoints drawn.
+the markerless baseline's scores when ``odahgen baseline`` has written them
+(:mod:`odahgen.gt.report_baseline`), and sample frames of each view with the 2D keypoints drawn.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from odahgen import __version__
 from odahgen.gt.dataset import TRIALS_DIR, check_dataset, trial_files
 from odahgen.gt.qa_yield import QAYield, error_category, reason_category
+from odahgen.gt.report_baseline import baseline_section
 from odahgen.gt.schema import TrialGT, load_trial
 from odahgen.io import atomic_write_text
 from odahgen.io.atomic import check_output_file
@@ -341,6 +343,7 @@ def build_report(
         parts.append("</table>")
     else:
         parts.append("<p>None.</p>")
+    parts += baseline_section(dataset, _fig_to_img)  # when `odahgen baseline` has run
     if sample_imgs:
         parts += ["<h2>Sample frames with 2D keypoints</h2>",
                   "<p>Red: visible keypoints; yellow circles: not visible.</p>"] + sample_imgs
