@@ -81,9 +81,14 @@ _BLAZEPOSE_INDEX = {
 }
 
 
+#: frames the BlazePose detector keeps for its backward pass (bytes; ~1 min of 1080 x 720)
+MAX_BUFFER_BYTES = 2 << 30
+
+
 class BlazePoseDetector:
     """MediaPipe BlazePose (full landmark model, video mode: the person is tracked from frame
-    to frame). Confidence is the landmark's ``visibility``."""
+    to frame; a backward pass recovers frames before the person was first found). Confidence
+    is the landmark's ``visibility`` (how likely the joint is not occluded)."""
 
     name = "blazepose"
 
@@ -99,29 +104,53 @@ class BlazePoseDetector:
         self.min_tracking_confidence = min_tracking_confidence
 
     def detect(self, frames: Iterable[np.ndarray]) -> Detections2D:
+        """Forward pass over the video; when it misses frames (BlazePose's person detector
+        does not find a small, far person that its landmark tracker follows once found), a
+        backward pass over the same frames fills them (frames kept in memory up to
+        :data:`MAX_BUFFER_BYTES`; beyond, the forward pass alone)."""
+        kept: list[np.ndarray] | None = []
+        size = 0
+        forward = []
+        with _native_stderr_filtered(), self._pose() as pose:
+            for frame in frames:
+                forward.append(self._one(pose, frame))
+                if kept is not None:
+                    size += frame.nbytes
+                    if size <= MAX_BUFFER_BYTES:
+                        kept.append(frame)
+                    else:
+                        kept = None
+        missed = [i for i, r in enumerate(forward) if r is None]
+        if missed and kept is not None and len(missed) < len(kept):
+            with _native_stderr_filtered(), self._pose() as pose:
+                backward = [self._one(pose, f) for f in reversed(kept)][::-1]
+            for i in missed:
+                forward[i] = backward[i]
+        J = len(JOINTS)
+        kps = [np.full((J, 2), np.nan) if r is None else r[0] for r in forward]
+        conf = [np.zeros(J) if r is None else r[1] for r in forward]
+        return Detections2D(np.array(kps, float).reshape(-1, J, 2), np.array(conf, float).reshape(-1, J),
+                            np.array([r is not None for r in forward], bool))
+
+    def _pose(self):
         import mediapipe as mp
 
-        idx = np.array([_BLAZEPOSE_INDEX[j] for j in JOINTS])
-        kps, conf, found = [], [], []
-        with _native_stderr_filtered(), mp.solutions.pose.Pose(static_image_mode=False, model_complexity=self.model_complexity,
-                                    enable_segmentation=False,
-                                    min_detection_confidence=self.min_detection_confidence,
-                                    min_tracking_confidence=self.min_tracking_confidence) as pose:
-            for frame in frames:
-                h, w = frame.shape[:2]
-                res = pose.process(np.ascontiguousarray(frame[..., :3]))
-                if res.pose_landmarks is None:
-                    kps.append(np.full((len(JOINTS), 2), np.nan))
-                    conf.append(np.zeros(len(JOINTS)))
-                    found.append(False)
-                    continue
-                lm = res.pose_landmarks.landmark
-                kps.append(np.array([(lm[i].x * w, lm[i].y * h) for i in idx]))
-                conf.append(np.clip(np.array([lm[i].visibility for i in idx]), 0.0, 1.0))
-                found.append(True)
-        J = len(JOINTS)
-        return Detections2D(np.array(kps, float).reshape(-1, J, 2), np.array(conf, float).reshape(-1, J),
-                            np.array(found, bool))
+        return mp.solutions.pose.Pose(static_image_mode=False, model_complexity=self.model_complexity,
+                                      enable_segmentation=False,
+                                      min_detection_confidence=self.min_detection_confidence,
+                                      min_tracking_confidence=self.min_tracking_confidence)
+
+    @staticmethod
+    def _one(pose, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """((J, 2) px, (J,) confidence) of one frame, None when no person is found."""
+        h, w = frame.shape[:2]
+        res = pose.process(np.ascontiguousarray(frame[..., :3]))
+        if res.pose_landmarks is None:
+            return None
+        lm = res.pose_landmarks.landmark
+        idx = [_BLAZEPOSE_INDEX[j] for j in JOINTS]
+        return (np.array([(lm[i].x * w, lm[i].y * h) for i in idx], float),
+                np.clip(np.array([lm[i].visibility for i in idx], float), 0.0, 1.0))
 
 
 #: lines MediaPipe's C++ side writes to stderr on every start (TF Lite delegate, absl, feedback tensors)

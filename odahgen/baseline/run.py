@@ -28,6 +28,7 @@ from odahgen.baseline.detector import Detections2D, Detector, get_detector, vide
 from odahgen.baseline.joints import JOINT_KEYPOINT, JOINT_MARKER, JOINTS, SCORED_JOINTS
 from odahgen.baseline.score import (
     COORDINATE_GROUPS,
+    COORDINATE_SUBSETS,
     PAPER_TABLE1_MAE_DEG,
     Pool,
     dataset_2d,
@@ -246,7 +247,8 @@ def run_baseline(dataset: str | Path, out: str | Path | None = None, settings: B
                      "min_detection_rate": settings.min_detection_rate,
                      "model": "built-in model scaled from the triangulated joints (odahgen ik)"},
         "joints": {j: {"marker": JOINT_MARKER[j], "keypoint": JOINT_KEYPOINT.get(j)} for j in JOINTS},
-        "order": {"joints": list(SCORED_JOINTS), "groups": list(COORDINATE_GROUPS)},  # the JSON's keys are sorted
+        "order": {"joints": list(SCORED_JOINTS), "groups": list(COORDINATE_GROUPS),
+                  "subsets": list(COORDINATE_SUBSETS)},  # the JSON's keys are sorted
         "reference": {"source": "ODAH paper (Lin et al., CVPRW 2024), Table 1, real video",
                       "angle_mae_deg": PAPER_TABLE1_MAE_DEG},
         "dataset": summary,

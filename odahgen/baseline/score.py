@@ -3,7 +3,8 @@ broken down per coordinate, and the 2D scores of the detector against the ground
 
 3D (through :mod:`odahgen.gt.evaluate` / :mod:`odahgen.gt.metrics`): joint-angle MAE (deg,
 the 36 rotational coordinates), PA-MPJPE (mm), PA-MPJVE (mm/s) on the 44 keypoints, plus
-the MAE per coordinate and per coordinate group, and the error of the triangulated joints
+the MAE per coordinate, per coordinate group and over subsets (:data:`COORDINATE_SUBSETS`:
+without the 8 coordinates the model locks, lower body and trunk, arms), and the error of the triangulated joints
 against their ground-truth keypoints (mm, no alignment: camera or labelling errors show up
 here first).
 
@@ -49,6 +50,22 @@ COORDINATE_GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: coordinates Rajagopal2016 (and the built-in model) lock: ground truth and IK both keep them
+#: at their default, so their error is 0 by construction and dilutes the overall MAE
+LOCKED_COORDINATES = ("subtalar_angle_r", "mtp_angle_r", "subtalar_angle_l", "mtp_angle_l", "wrist_flex_r",
+                      "wrist_dev_r", "wrist_flex_l", "wrist_dev_l")
+#: MAE over coordinate subsets besides the overall one (all 36 rotational, as `odahgen eval`)
+COORDINATE_SUBSETS: dict[str, tuple[str, ...]] = {
+    "unlocked": tuple(c for g in COORDINATE_GROUPS.values() for c in g if c not in LOCKED_COORDINATES),
+    "lower_body_trunk": ("pelvis_tilt", "pelvis_list", "pelvis_rotation", "hip_flexion_r", "hip_adduction_r",
+                         "hip_rotation_r", "knee_angle_r", "ankle_angle_r", "hip_flexion_l", "hip_adduction_l",
+                         "hip_rotation_l", "knee_angle_l", "ankle_angle_l", "lumbar_extension", "lumbar_bending",
+                         "lumbar_rotation"),
+    "arms": ("arm_flex_r", "arm_add_r", "arm_rot_r", "elbow_flex_r", "pro_sup_r", "arm_flex_l", "arm_add_l",
+             "arm_rot_l", "elbow_flex_l", "pro_sup_l"),
+}
+
+
 class Pool:
     """Sums and counts of errors by key, for frame-weighted dataset means."""
 
@@ -84,11 +101,15 @@ def score_3d(pred: Prediction, gt: TrialGT, joints_3d: np.ndarray | None, pool: 
     out["angle_mae_deg_per_coordinate"] = {c: nanmean(errors[:, i]) for i, c in enumerate(names)}
     out["angle_mae_deg_per_group"] = {g: nanmean(errors[:, [names.index(c) for c in cs]])
                                       for g, cs in COORDINATE_GROUPS.items()}
+    out["angle_mae_deg_per_subset"] = {k: nanmean(errors[:, [names.index(c) for c in cs]])
+                                       for k, cs in COORDINATE_SUBSETS.items()}
     if pool is not None:
         for i, c in enumerate(names):
             pool.add(f"coord:{c}", errors[:, i])
         for g, cs in COORDINATE_GROUPS.items():
             pool.add(f"group:{g}", errors[:, [names.index(c) for c in cs]])
+        for k, cs in COORDINATE_SUBSETS.items():
+            pool.add(f"subset:{k}", errors[:, [names.index(c) for c in cs]])
     if joints_3d is not None:
         idx = [list(gt.keypoint_names).index(JOINT_KEYPOINT[j]) for j in SCORED_JOINTS]
         cols = [JOINTS.index(j) for j in SCORED_JOINTS]
@@ -160,6 +181,7 @@ def dataset_3d_breakdown(pool: Pool, coordinate_names) -> dict[str, Any]:
     return {
         "angle_mae_deg_per_coordinate": {c: pool.mean(f"coord:{c}") for c in coordinate_names},
         "angle_mae_deg_per_group": {g: pool.mean(f"group:{g}") for g in COORDINATE_GROUPS},
+        "angle_mae_deg_per_subset": {k: pool.mean(f"subset:{k}") for k in COORDINATE_SUBSETS},
         "triangulated_error_mm": pool.mean("tri"),
         "triangulated_error_mm_per_joint": {j: pool.mean(f"tri:{j}") for j in SCORED_JOINTS},
     }

@@ -63,6 +63,9 @@ def format_summary(doc: dict) -> str:
     lines.append(f"  PA-MPJPE         {_fmt(d.get('pa_mpjpe_mm'))} mm")
     lines.append(f"  PA-MPJVE         {_fmt(d.get('pa_mpjve_mm_s'))} mm/s")
     lines.append(f"  triangulated joints vs GT keypoints  {_fmt(d.get('triangulated_error_mm'))} mm")
+    subsets = d.get("angle_mae_deg_per_subset", {})
+    if subsets:
+        lines.append("  MAE per subset (deg): " + ", ".join(f"{g} {_fmt(v, 2)}" for g, v in subsets.items()))
     groups = d.get("angle_mae_deg_per_group", {})
     if groups:
         lines.append("  MAE per group (deg): " + ", ".join(f"{g} {_fmt(v)}" for g, v in groups.items()))

@@ -86,10 +86,13 @@ def baseline_section(dataset: Path, fig_to_img: Callable) -> list[str]:
              f"For orientation, the real-video numbers of {e(str(ref.get('source', 'the ODAH paper')))}.</p>",
              "<table class='baseline'><tr><th>metric</th><th>this dataset</th><th>real video (paper)</th></tr>"]
     refs = ", ".join(f"{k} {v:.2f}" for k, v in (ref.get("angle_mae_deg") or {}).items())
-    rows = [("joint-angle MAE (deg)", _num(d.get("angle_mae_deg"), 2), refs),
-            ("PA-MPJPE (mm)", _num(d.get("pa_mpjpe_mm")), ""),
-            ("PA-MPJVE (mm/s)", _num(d.get("pa_mpjve_mm_s")), ""),
-            ("triangulated joints vs GT keypoints (mm)", _num(d.get("triangulated_error_mm")), "")]
+    rows = [("joint-angle MAE (deg), 36 rotational coordinates", _num(d.get("angle_mae_deg"), 2), refs)]
+    subsets = _ordered(d.get("angle_mae_deg_per_subset") or {}, (doc.get("order") or {}).get("subsets"))
+    rows += [(f"joint-angle MAE (deg), {k.replace('_', ' ')}", _num(v, 2), "") for k, v in subsets.items()]
+    rows += [
+        ("PA-MPJPE (mm)", _num(d.get("pa_mpjpe_mm")), ""),
+        ("PA-MPJVE (mm/s)", _num(d.get("pa_mpjve_mm_s")), ""),
+        ("triangulated joints vs GT keypoints (mm)", _num(d.get("triangulated_error_mm")), "")]
     for view, s in (d.get("views") or {}).items():
         rows += [(f"{view}: detection rate (%)", _num(s.get("detection_rate"), 1, 100), ""),
                  (f"{view}: 2D error (px)", _num(s.get("error_px")), ""),
