@@ -120,7 +120,10 @@ def test_scores_of_the_ground_truth_against_itself_are_zero(clean_dataset):
     assert s2["pck"] < 1
 
 
-def test_detector_registry_and_plugins():
+def test_detector_registry_and_plugins(monkeypatch):
+    import odahgen.baseline.detector as detector_module
+
+    monkeypatch.setattr(detector_module, "_REGISTRY", dict(detector_module._REGISTRY))  # left as it was
     with pytest.raises(OdahgenError, match="unknown detector 'nope'.*blazepose"):
         get_detector("nope")
 
@@ -134,6 +137,22 @@ def test_detector_registry_and_plugins():
     register_detector("still", Still)
     det = get_detector("still").detect(np.zeros((5, 8, 8, 3), np.uint8))
     assert det.n_frames == 5 and det.detection_rate == 1.0
+
+    class EntryPoint:  # what an installed package declares under "odahgen.detectors"
+        def __init__(self, value, obj):
+            self.value, self._obj = value, obj
+
+        def load(self):
+            if isinstance(self._obj, Exception):
+                raise self._obj
+            return self._obj
+
+    plugins = {"still2": EntryPoint("pkg:Still", Still), "broken": EntryPoint("pkg:Gone", ImportError("no pkg"))}
+    monkeypatch.setattr(detector_module, "_plugins", lambda: plugins)
+    assert {"blazepose", "still2", "broken"} <= set(detector_module.detector_names())
+    assert get_detector("still2").name == "still"
+    with pytest.raises(OdahgenError, match="detector 'broken' .pkg:Gone.: cannot load: ImportError: no pkg"):
+        get_detector("broken")
 
 
 def test_bad_input_is_a_one_line_error(tmp_path, clean_dataset):
@@ -249,11 +268,13 @@ def test_baseline_end_to_end_on_a_rendered_trial(rendered, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.blender
-def test_detector_qa_gate_flags_trials_where_the_person_is_lost(rendered, tmp_path):
+def test_detector_qa_gate_flags_trials_where_the_person_is_lost(rendered, tmp_path, monkeypatch):
     """A plugged-in detector that loses the person in two frames of three: the gate flags it."""
+    import odahgen.baseline.detector as detector_module
     from odahgen.baseline import BaselineSettings, run_baseline
     from odahgen.baseline.detector import BlazePoseDetector
 
+    monkeypatch.setattr(detector_module, "_REGISTRY", dict(detector_module._REGISTRY))
     class Flaky(BlazePoseDetector):
         name = "flaky"
 

