@@ -1,7 +1,8 @@
 """Exports to other tools (issue 16): COCO keypoints (pycocotools loads them; every labelled
 keypoint lies in its box; a hand behind the torso in the side view gets v = 1), Pose2Sim
 (Calib.toml round trip: triangulating the GT 2D keypoints with the exported calibration
-gives the GT 3D keypoints), OpenCap (camera pickles reproject the GT), bad input."""
+gives the GT 3D keypoints), OpenCap (its triangulation and frame rotation replayed on the
+exported session give the GT), bad input."""
 
 from __future__ import annotations
 
@@ -183,21 +184,39 @@ def test_pose2sim_calibration_round_trip(clean_dataset, tmp_path):
         assert res["trials"][0]["missing"]["joint_angles"]
 
 
-def test_opencap_camera_pickles_reproject_the_ground_truth(clean_dataset, tmp_path):
+def test_opencap_session_replays_to_the_ground_truth(clean_dataset, tmp_path):
+    """OpenCap's steps as its code reads: triangulate with the pickles (mm), metres, then for
+    a back-wall board not upside down (first camera's rotation[1, 1] > 0) rotate 90 deg about
+    y and 180 deg about z (scipy from_euler) -> the GT keypoints in OpenSim's frame."""
+    import yaml
+    from scipy.spatial.transform import Rotation
+
     from odahgen.export import export_opencap
+    from odahgen.export.pose2sim import triangulate
     from odahgen.gt import load_trial
 
     out = tmp_path / "opencap"
     manifest = export_opencap(clean_dataset, out)
     for trial, info in manifest["trials"].items():
         gt = load_trial(clean_dataset / "trials" / trial / "trial.h5")
-        for cam, view in info["cameras"].items():
+        meta = yaml.safe_load((out / trial / "sessionMetadata.yaml").read_text())
+        assert meta["checkerBoard"]["placement"] == "backWall" and set(meta["iphoneModel"]) == set(info["cameras"])
+        assert 1.5 < meta["height_m"] < 2.2 and meta["mass_kg"] > 30
+        cams, pts = [], []
+        for cam, view in sorted(info["cameras"].items()):
             d = pickle.loads((out / trial / "Videos" / cam / "cameraIntrinsicsExtrinsics.pickle").read_bytes())
             assert d["imageSize"].ravel().tolist() == [96.0, 128.0] and d["distortion"].shape == (1, 5)
-            x = gt.keypoints_3d @ d["rotation"].T + d["translation"].ravel() / 1000.0  # mm -> m
-            px = (x @ d["intrinsicMat"].T)[..., :2] / x[..., 2:]
-            assert np.allclose(px, gt.cameras[view].keypoints_2d, atol=1e-6)
+            assert d["translation"].shape == (3, 1) and np.allclose(
+                Rotation.from_rotvec(d["rotation_EulerAngles"].ravel()).as_matrix(), d["rotation"])
+            if cam == "Cam0":
+                assert d["rotation"][1, 1] > 0  # OpenCap's "checkerboard upside down" test says no
+            cams.append({"K": d["intrinsicMat"], "R": d["rotation"], "t": d["translation"].ravel()})
+            pts.append(gt.cameras[view].keypoints_2d)
             assert (out / trial / "Videos" / cam / "InputMedia" / trial / f"{trial}.mp4").is_file()
+        X = triangulate(cams, pts) / 1000.0
+        for axis, angle in (("y", 90), ("z", 180)):
+            X = Rotation.from_euler(axis, angle, degrees=True).apply(X.reshape(-1, 3)).reshape(X.shape)
+        assert np.abs(X - gt.keypoints_3d).max() < 1e-6
         assert (out / trial / "OpenSimData" / "Kinematics" / f"{trial}.mot").is_file()
 
 

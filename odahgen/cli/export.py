@@ -73,7 +73,7 @@ def cmd_export_opencap(args) -> int:
     with _progress("export opencap") as show:
         m = export_opencap(args.dataset, args.output, include_failed=args.include_failed, progress=show)
     print(f"exported {len(m['trials'])} OpenCap sessions to {args.output} ({len(m['skipped'])} skipped; "
-          f"{_size(Path(args.output))}); camera extrinsics are in OpenSim's ground frame (see docs/export.md)")
+          f"{_size(Path(args.output))}; extrinsics in a back-wall board frame, see docs/export.md)")
     for s in m["skipped"]:
         print(f"  skipped {s['trial']}: {s['reason']}")
     return 0

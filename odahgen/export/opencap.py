@@ -10,18 +10,20 @@ Layout under DIR (as OpenCap's processing code reads a session)::
     <trial>/MarkerData/<trial>.trc                             GT markers (mm, OpenSim frame)
     odahgen_opencap.json                                       manifest
 
-The camera pickle holds a dict as OpenCap stores it (format learnt from public code, e.g.
-Pose2Sim's ``calib_toml_to_opencap`` converter): ``intrinsicMat`` (3, 3) px,
-``distortion`` (1, 5) zeros, ``imageSize`` (2, 1) = [[height], [width]] px, ``rotation``
-(3, 3) world -> camera, ``translation`` (3, 1) in **mm**, ``rotation_EulerAngles`` (3, 1)
-the Rodrigues vector of ``rotation`` (named so by OpenCap).
+The camera pickle holds a dict as OpenCap stores it (format learnt from public code:
+OpenCap's processing code and Pose2Sim's ``calib_toml_to_opencap`` converter):
+``intrinsicMat`` (3, 3) px, ``distortion`` (1, 5) zeros, ``imageSize`` (2, 1) = [[height],
+[width]] px, ``rotation`` (3, 3) world -> camera, ``translation`` (3, 1) in **mm**,
+``rotation_EulerAngles`` (3, 1) the Rodrigues vector of ``rotation`` (named so by OpenCap).
 
-Not verified: the world frame. OpenCap's extrinsics come from a checkerboard, and its
-pipeline turns its triangulated points into OpenSim's frame with a rotation chosen by
-``checkerBoard.placement`` in ``sessionMetadata.yaml``; here the extrinsics are in
-OpenSim's ground frame itself, so positions OpenCap reconstructs may come out rotated by that
-placement rotation. Joint angles (all but the pelvis orientation and translation) do not
-depend on it.
+World frame: OpenCap's extrinsics are in a checkerboard's frame; its pipeline triangulates
+there (mm), then turns the points into OpenSim's frame by rotations chosen by
+``checkerBoard.placement``: for ``backWall`` (board behind the subject, upright: the first
+camera's ``rotation[1, 1] > 0``) 90 deg about y, then 180 deg about z. The extrinsics here
+are given in that board frame, ``X_board = CHECKERBOARD_TO_OPENSIM.T @ X_opensim``, so that
+this rotation brings OpenCap's output into OpenSim's frame, the GT's. Checked against our
+reading of OpenCap's code (a test replays its triangulation and rotation), not by running
+OpenCap.
 """
 
 from __future__ import annotations
@@ -40,11 +42,15 @@ from odahgen.io import atomic_path, atomic_write_json, atomic_write_text
 from odahgen.io.atomic import check_output_dir
 from odahgen.io.mocap import MarkerData, write_trc
 
+#: OpenCap's rotation of its triangulated points for ``checkerBoard.placement: backWall``
+#: (scipy ``from_euler("y", 90)`` then ``from_euler("z", 180)``): X_opensim = M @ X_board
+CHECKERBOARD_TO_OPENSIM = np.array([[0.0, 0.0, -1.0], [0.0, -1.0, 0.0], [-1.0, 0.0, 0.0]])
+
 
 def camera_pickle(gt: TrialGT, view: str) -> dict[str, np.ndarray]:
     """The ``cameraIntrinsicsExtrinsics.pickle`` dict of one view (see the module doc)."""
     cam = gt.cameras[view]
-    R = np.asarray(cam.R, float)
+    R = np.asarray(cam.R, float) @ CHECKERBOARD_TO_OPENSIM  # board frame -> camera
     return {
         "intrinsicMat": np.asarray(cam.K, float),
         "distortion": np.zeros((1, 5)),
@@ -55,17 +61,47 @@ def camera_pickle(gt: TrialGT, view: str) -> dict[str, np.ndarray]:
     }
 
 
-def _metadata(gt: TrialGT, cams: dict[str, str]) -> str:
+def subject_size(gt: TrialGT, trial_dir: Path) -> tuple[float, float]:
+    """(height m, mass kg) for OpenCap's metadata: the height as odahgen's scaling estimates
+    it (vertical extent of markers and keypoints + 0.1 m, here the largest over frames), the
+    mass of the trial's scaled model (sum of its body masses; else 22 kg/m^2 x height^2)."""
+    import xml.etree.ElementTree as ET
+
+    pts = [np.asarray(gt.keypoints_3d, float)]
+    if gt.markers is not None:
+        pts.append(np.asarray(gt.markers.positions, float))
+    ys = np.concatenate(pts, axis=1)[..., 1]
+    height = float(np.nanmax(np.nanmax(ys, axis=1) - np.nanmin(ys, axis=1)) + 0.1)
+    mass = 22.0 * height**2
+    model = trial_dir / gt.model_file if gt.model_file else None
+    if model is not None and model.is_file():
+        try:
+            masses = [float(b.find("mass").text) for b in ET.parse(model).getroot().iter("Body")
+                      if b.find("mass") is not None]
+            mass = sum(masses) or mass
+        except (ET.ParseError, ValueError, TypeError):
+            pass
+    return round(height, 3), round(mass, 2)
+
+
+def _metadata(gt: TrialGT, cams: dict[str, str], trial_dir: Path) -> str:
     import yaml
 
+    height, mass = subject_size(gt, trial_dir)
     meta = {
-        "odahgen": {"trial": gt.meta.trial, "subject": gt.meta.subject,
-                    "note": "camera extrinsics are in OpenSim's ground frame, not a checkerboard's"},
         "subjectID": gt.meta.subject,
-        "openSimModel": "odahgen scaled model (trial folder: scaled.osim)",
+        "mass_kg": mass,
+        "height_m": height,
+        "openSimModel": "LaiUhlrich2022",
+        # the board only places the world frame here (the camera pickles exist, so OpenCap
+        # does not calibrate); its size keys are read by OpenCap's code before loading them
+        "checkerBoard": {"placement": "backWall", "black2BlackCornersWidth_n": 4,
+                         "black2BlackCornersHeight_n": 5, "squareSideLength_mm": 35},
         "iphoneModel": {c: "odahgen-virtual-pinhole" for c in cams},
-        "cameras": {c: view for c, view in cams.items()},
-        "fps": float(gt.meta.fps),
+        "markerAugmentationSettings": {"markerAugmenterModel": "LSTM"},
+        "odahgen": {"trial": gt.meta.trial, "subject": gt.meta.subject, "fps": float(gt.meta.fps),
+                    "cameras": dict(cams),
+                    "note": "synthetic; extrinsics in a back-wall board frame (see odahgen docs/export.md)"},
     }
     return yaml.safe_dump(meta, sort_keys=False)
 
@@ -76,8 +112,9 @@ def export_opencap(dataset: str | Path, out: str | Path, include_failed: bool = 
     returns the manifest."""
     out = check_output_dir(out)
     trials, skipped = trials_of(Path(dataset), include_failed)
-    manifest: dict[str, Any] = {"format": "OpenCap session layout; translation in mm; world = OpenSim ground",
-                                "verified_frame": False, "trials": {}, "skipped": skipped}
+    manifest: dict[str, Any] = {"format": "OpenCap session layout; translation in mm; world = a back-wall "
+                                "checkerboard frame (X_opensim = CHECKERBOARD_TO_OPENSIM @ X_board)",
+                                "trials": {}, "skipped": skipped}
     for i, (path, gt) in enumerate(trials):
         if progress:
             progress(i, len(trials), gt.meta.trial)
@@ -96,7 +133,7 @@ def export_opencap(dataset: str | Path, out: str | Path, include_failed: bool = 
             with atomic_path(cdir / "InputMedia" / trial / f"{trial}.mp4") as tmp:
                 shutil.copyfile(src, tmp)
             files += [f"Videos/{cam}/cameraIntrinsicsExtrinsics.pickle", f"Videos/{cam}/InputMedia/{trial}/{trial}.mp4"]
-        atomic_write_text(root / "sessionMetadata.yaml", _metadata(gt, cams))
+        atomic_write_text(root / "sessionMetadata.yaml", _metadata(gt, cams, path.parent))
         write_angles_mot(root / "OpenSimData" / "Kinematics" / f"{trial}.mot", gt)
         files += ["sessionMetadata.yaml", f"OpenSimData/Kinematics/{trial}.mot"]
         if gt.markers is not None:
