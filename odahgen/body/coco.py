@@ -79,6 +79,10 @@ def _smplx_regressor(body) -> np.ndarray:
 
     ids = vertex_ids["smplx"]
     J = body._J_regressor.cpu().numpy().astype(np.float64)  # (55, V)
+    need = max(ids[v] for v in _SMPLX_VERTICES.values()) + 1
+    if J.shape[1] < need:
+        raise OdahgenError(f"{getattr(body, 'path', 'smplx')}: the mesh has {J.shape[1]} vertices, not SMPL-X's "
+                           f"topology (the named keypoint vertices need {need}); no COCO keypoints")
     W = np.zeros((len(COCO_NAMES), J.shape[1]))
     for k, name in enumerate(COCO_NAMES):
         if name in _SMPLX_JOINTS:

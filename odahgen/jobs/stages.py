@@ -211,6 +211,7 @@ def gt_stage(ctx: TrialContext) -> None:
     person's bounding boxes, and the trial's HDF5 file."""
     from odahgen import __version__
     from odahgen.config import config_hash
+    from odahgen.errors import OdahgenError
     from odahgen.gt import TrialMeta, build_trial_gt, mesh_coco_keypoints, write_trial
     from odahgen.render import keypoint_visibility, load_masks, person_meshes
 
@@ -221,7 +222,11 @@ def gt_stage(ctx: TrialContext) -> None:
     # the person as rendered: the body and the garment shells the render stage dressed it in
     # (they hide keypoints near the depth tolerance and widen the silhouette by their offset)
     meshes = person_meshes(ctx.path("bundle"))
-    coco = mesh_coco_keypoints(_body_model(ctx.config), fitted["vertices"])
+    try:
+        coco = mesh_coco_keypoints(_body_model(ctx.config), fitted["vertices"])
+    except OdahgenError as err:  # a body model without a COCO regressor: the rest of the GT stands
+        ctx.log.warning("gt: no COCO keypoints: %s", err)
+        coco = None
     versions = {"odahgen": __version__}
     try:
         import opensim
