@@ -148,6 +148,8 @@ def run_checks(config_blender: str = "", smplx_dir: str = "", full: bool = False
         check_module("scipy", "scipy"),
         check_module("ezc3d", "ezc3d", "C3D motion files"),
         check_module("pyrender", "pyrender", "visibility, previews", required=False),
+        check_module("mediapipe", "mediapipe", "BlazePose detector of odahgen baseline (the baseline extra)",
+                     required=False),
         check_ffmpeg(),
     ]
     checks += check_blender(config_blender, full=full)
