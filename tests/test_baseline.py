@@ -264,6 +264,11 @@ def test_baseline_end_to_end_on_a_rendered_trial(rendered, tmp_path):
     assert g["angle_mae_deg"] < d["angle_mae_deg"] and g["pa_mpjpe_mm"] < 30.0
     lower = [g["angle_mae_deg_per_group"][k] for k in ("hip", "knee", "pelvis", "lumbar")]
     assert max(lower) < 8.0, g["angle_mae_deg_per_group"]
+    # ... with the trial's own scaled model (no scaling from the detections)
+    proc = _baseline(rendered, "--detector", "gt", "--model", "trial", "-o", tmp_path / "gt_trial")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    t = json.loads((tmp_path / "gt_trial" / "baseline.json").read_text())
+    assert t["settings"]["model"] == "trial" and np.isfinite(t["dataset"]["angle_mae_deg"])
 
 
 @pytest.mark.slow

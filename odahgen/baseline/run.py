@@ -46,6 +46,7 @@ from odahgen.io.atomic import check_output_dir
 from odahgen.io.mocap import MarkerData, write_trc
 
 RESULT_FILE = "baseline.json"
+MODEL_FROM_DETECTIONS, MODEL_FROM_TRIAL = "detections", "trial"
 DEFAULT_OUT = "baseline"  # below the dataset folder; `odahgen report` looks there
 
 
@@ -55,7 +56,9 @@ class BaselineSettings:
     below it is left out of the triangulation; ``cutoff_hz``: low-pass cut-off (0 = none);
     ``min_detection_rate``: the QA gate, a trial whose detector finds the person in fewer
     frames of a view is flagged as a render problem (0 = gate off); ``ik_workers``: IK
-    processes (0 = one per core)."""
+    processes (0 = one per core); ``model``: :data:`MODEL_FROM_DETECTIONS` (the built-in
+    model scaled from the triangulated joints, as on real video) or :data:`MODEL_FROM_TRIAL`
+    (the trial's own ``scaled.osim``, unscaled: ground-truth anthropometry, for analysis)."""
 
     detector: str = "blazepose"
     views: list[str] = field(default_factory=list)
@@ -63,6 +66,7 @@ class BaselineSettings:
     cutoff_hz: float = 6.0
     min_detection_rate: float = 0.0
     ik_workers: int = 0
+    model: str = "detections"
 
 
 def _views(gt: TrialGT, path: Path, wanted: list[str]) -> list[str]:
@@ -112,13 +116,16 @@ def gt_detections(gt: TrialGT, view: str) -> Detections2D:
     return Detections2D(kps, conf, np.ones(T, bool))
 
 
-def run_ik(trc: Path, outdir: Path, workers: int = 0) -> dict[str, np.ndarray]:
-    """``odahgen ik TRC -o OUTDIR --up y`` in a subprocess; returns kinematics.h5's arrays
-    (``angles`` (T, 39) rad, ``keypoints`` (T, 44, 3) m, ``segment_scales`` (22, 3))."""
+def run_ik(trc: Path, outdir: Path, workers: int = 0, model: Path | None = None) -> dict[str, np.ndarray]:
+    """``odahgen ik TRC -o OUTDIR --up y`` in a subprocess (with ``model``: ``--model MODEL
+    --no-scale``); returns kinematics.h5's arrays (``angles`` (T, 39) rad, ``keypoints``
+    (T, 44, 3) m, ``segment_scales`` (22, 3))."""
     import h5py
 
     cmd = [sys.executable, "-m", "odahgen.cli", "ik", str(trc), "-o", str(outdir), "--up", "y",
            "--workers", str(workers)]
+    if model is not None:
+        cmd += ["--model", str(model), "--no-scale"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
@@ -136,6 +143,13 @@ def run_trial(h5: Path, out: Path, detector: Detector | None, settings: Baseline
     gt = load_trial(h5)
     trial = gt.meta.trial
     views = _views(gt, h5, settings.views)
+    model = None
+    if settings.model == MODEL_FROM_TRIAL:
+        model = h5.parent / (gt.model_file or "scaled.osim")
+        if not model.is_file():
+            raise OdahgenError(f"{h5}: no scaled model {model.name} in the trial folder (--model trial needs it)")
+    elif settings.model != MODEL_FROM_DETECTIONS:
+        raise OdahgenError(f"unknown model choice {settings.model!r} (detections or trial)")
     tdir = out / "trials" / trial
     tdir.mkdir(parents=True, exist_ok=True)
     T = gt.n_frames
@@ -177,7 +191,7 @@ def run_trial(h5: Path, out: Path, detector: Detector | None, settings: Baseline
     log(f"{trial}: scaling and IK")
     t1 = time.perf_counter()
     try:
-        kin = run_ik(trc, tdir / "ik", settings.ik_workers)
+        kin = run_ik(trc, tdir / "ik", settings.ik_workers, model)
     except OdahgenError as err:
         result.update(status="failed", error=str(err))
         return result
@@ -245,7 +259,10 @@ def run_baseline(dataset: str | Path, out: str | Path | None = None, settings: B
         "settings": {"views": settings.views, "min_confidence": settings.min_confidence,
                      "cutoff_hz": settings.cutoff_hz, "filter": "Butterworth order 4, zero-phase",
                      "min_detection_rate": settings.min_detection_rate,
-                     "model": "built-in model scaled from the triangulated joints (odahgen ik)"},
+                     "model": settings.model,
+                     "model_note": ("the built-in model scaled from the triangulated joints (odahgen ik)"
+                                    if settings.model == MODEL_FROM_DETECTIONS else
+                                    "each trial's own scaled.osim, not scaled again (ground-truth anthropometry)")},
         "joints": {j: {"marker": JOINT_MARKER[j], "keypoint": JOINT_KEYPOINT.get(j)} for j in JOINTS},
         "order": {"joints": list(SCORED_JOINTS), "groups": list(COORDINATE_GROUPS),
                   "subsets": list(COORDINATE_SUBSETS)},  # the JSON's keys are sorted
