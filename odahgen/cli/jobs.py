@@ -98,18 +98,19 @@ def _summarise(dataset: Path, outcomes) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from odahgen.jobs.status import dataset_status, print_status, qa_yield, status_json
+    from odahgen.jobs.status import dataset_status, disk_usage, print_status, qa_yield, status_json
 
     dataset = Path(args.dataset)
     status = dataset_status(dataset)
     qa = None if args.no_yield else qa_yield(dataset, status)
+    disk = None if args.no_yield else disk_usage(dataset, status)
     if args.json:
         import json
 
         print(json.dumps(status_json(dataset, status, qa, top=args.reasons or None,
-                                     show_failures=args.failures), indent=2))
+                                     show_failures=args.failures, disk=disk), indent=2))
         return 0
-    print_status(dataset, status, show_failures=args.failures, qa=qa, top=args.reasons)
+    print_status(dataset, status, show_failures=args.failures, qa=qa, top=args.reasons, disk=disk)
     return 0
 
 
@@ -157,14 +158,17 @@ def register(sub) -> None:
                        "yield: how many finished trials pass QA, why the others fail (trials per "
                        "QA gate) and pipeline failures by stage and error; and the failures with "
                        "their reason and log path. The yield reads each trial's qa.json or "
-                       "failure.json once and keeps what it read in DATASET/.status-cache.json.")
+                       "failure.json once and keeps what it read in DATASET/.status-cache.json. "
+                       "Disk: the mean size of a finished trial (at most 200 measured) and the "
+                       "dataset's extrapolated total.")
     p.add_argument("dataset")
     p.add_argument("--failures", type=count_option, default=20, help="failures to list (0: none)")
     p.add_argument("--reasons", type=count_option, default=10,
                    help="QA reasons and pipeline errors to list, most frequent first (0: "
                    "counts only; with --json: all)")
     p.add_argument("--no-yield", action="store_true",
-                   help="counts only: do not read qa.json / failure.json for the QA yield")
+                   help="counts only: do not read qa.json / failure.json for the QA yield, "
+                   "nor measure the disk use")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.set_defaults(func=cmd_status)
 

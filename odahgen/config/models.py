@@ -242,6 +242,14 @@ class JobsConfig(_Section):
     slurm_extra: list[str] = Field(default_factory=list, description="extra #SBATCH lines, e.g. --account=X")
 
 
+class StorageConfig(_Section):
+    """What a finished trial keeps on disk (no key changes a trial's content)."""
+
+    keep_intermediates: bool = Field(
+        False, description="keep body.npz and bundle/ after the trial's last stage (else removed; "
+                           "resume re-makes them only when a later stage must run again)")
+
+
 class Config(_Section):
     """A whole dataset configuration (one TOML file)."""
 
@@ -254,3 +262,4 @@ class Config(_Section):
     qa: QAConfig = Field(default_factory=QAConfig)
     baseline: BaselineConfig = Field(default_factory=BaselineConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)

@@ -14,6 +14,12 @@ notice outputs that were deleted, truncated or overwritten since: size and mtime
 compared cheaply; when the mtime alone differs (a copy without ``-p``) the content hash
 decides; ``verify=True`` always compares content hashes.
 
+Outputs that only later stages read (``body.npz``, the render bundle) may be *pruned* once
+the trial is done (:func:`prune_outputs`): their fingerprints move from ``files`` to
+``pruned`` (the production hashes in ``outputs`` stay) and the files are deleted. A pruned
+file does not make its record changed; the stage graph re-makes it only when a stage that
+reads it must run again.
+
 A later step that legitimately rewrites an output (the QA verdict added to ``trial.h5``)
 calls :func:`adopt_output` so the record describes the new file; the production hash in
 ``outputs`` stays, so the stages downstream are not re-run for it.
@@ -94,7 +100,7 @@ def changed_outputs(record: dict, trial_dir: Path, verify: bool = False) -> list
     intact). Records without a ``files`` list (older versions) count as changed."""
     trial_dir = Path(trial_dir)
     files = record.get("files")
-    if not isinstance(files, dict) or not files:
+    if not isinstance(files, dict) or (not files and not pruned_files(record)):
         return ["(record lists no files)"]
     changed, refreshed = [], False
     for rel, fp in files.items():
@@ -121,6 +127,48 @@ def changed_outputs(record: dict, trial_dir: Path, verify: bool = False) -> list
     if refreshed and not changed:
         write_record(trial_dir, record)
     return changed
+
+
+def pruned_files(record: dict | None) -> list[str]:
+    """The files of a record removed on purpose by :func:`prune_outputs` (sorted)."""
+    pruned = (record or {}).get("pruned")
+    return sorted(pruned) if isinstance(pruned, dict) else []
+
+
+def prune_outputs(trial_dir: Path, record: dict, outputs: Iterable[str]) -> int:
+    """Delete the files of ``outputs`` (files or folders the record lists) and mark them
+    pruned in the record, which is written first (a kill in between leaves files the record
+    calls pruned, which is harmless). Returns the bytes freed (allocated blocks)."""
+    trial_dir = Path(trial_dir)
+    files = record.get("files") or {}
+    prefixes = [Path(o).as_posix().rstrip("/") for o in outputs]
+    def under(rel: str) -> bool:
+        return any(rel == p or rel.startswith(p + "/") for p in prefixes)
+
+    chosen = sorted(rel for rel in files if under(rel))
+    pruned = dict(record.get("pruned") or {})
+    if chosen:
+        for rel in chosen:
+            pruned[rel] = files.pop(rel)
+        record["pruned"] = pruned
+        write_record(trial_dir, record)
+    freed = 0
+    for rel in sorted(r for r in pruned if under(r)):  # also left over by a kill
+        path = trial_dir / rel
+        try:
+            freed += os.stat(path).st_blocks * 512
+            path.unlink()
+        except FileNotFoundError:
+            pass
+    for p in prefixes:  # folders left empty by the pruning
+        folder = trial_dir / p
+        if folder.is_dir():
+            for sub in sorted((d for d in folder.rglob("*") if d.is_dir()), reverse=True):
+                if not any(sub.iterdir()):
+                    sub.rmdir()
+            if not any(folder.iterdir()):
+                folder.rmdir()
+    return freed
 
 
 def find_trial_dir(path: Path, max_up: int = 3) -> Path | None:

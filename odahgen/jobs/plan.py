@@ -111,14 +111,26 @@ def _check_count(n: int, what: str) -> None:
                            f"(odahgen.config.models.MAX_TRIALS); plan a smaller dataset, or split it")
 
 
+#: config values that say how a dataset is run or stored, never what a trial contains
+RUN_ONLY_KEYS = ("jobs", "storage", "render.blender", "render.timeout_s")
+
+
+def content_config(config: Config) -> dict:
+    """The config as JSON less :data:`RUN_ONLY_KEYS` (what decides the trials' content)."""
+    data = config.model_dump(mode="json")
+    for key in RUN_ONLY_KEYS:
+        *parents, last = key.split(".")
+        node = data
+        for part in parents:
+            node = node.get(part, {})
+        node.pop(last, None)
+    return data
+
+
 def plan_hash(config: Config) -> str:
     """Hash of what defines the trials' content: the config less how/where it is executed
-    (``jobs``, ``render.blender``, ``render.timeout_s``)."""
-    data = config.model_dump(mode="json")
-    data.pop("jobs", None)
-    data["render"].pop("blender", None)
-    data["render"].pop("timeout_s", None)
-    return stable_hash(data)
+    and stored (:data:`RUN_ONLY_KEYS`)."""
+    return stable_hash(content_config(config))
 
 
 def variant_name(bmi_delta: float) -> str:

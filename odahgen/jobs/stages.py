@@ -20,6 +20,9 @@ gt         ``trial.h5`` (the ground truth, see docs/gt.md)
 qa         ``qa.json`` and the ``/qa`` group of ``trial.h5`` (gates passed/failed, reasons)
 =========  ==========================================================================
 
+``body.npz`` and ``bundle/`` are intermediates (only later stages read them): they are removed
+when the trial is done unless ``storage.keep_intermediates`` (:mod:`odahgen.jobs.graph`).
+
 ``config_keys`` of each stage name every config value it reads (``"*"`` = the whole config,
 for the gt stage, which stores the config's hash in the trial file).
 """
@@ -210,7 +213,7 @@ def gt_stage(ctx: TrialContext) -> None:
     """Cameras, 2D keypoints, markers and COCO keypoints with depth-tested visibility, the
     person's bounding boxes, and the trial's HDF5 file."""
     from odahgen import __version__
-    from odahgen.config import config_hash
+    from odahgen.jobs.plan import plan_hash
     from odahgen.errors import OdahgenError
     from odahgen.gt import TrialMeta, build_trial_gt, mesh_coco_keypoints, write_trial
     from odahgen.render import keypoint_visibility, load_masks, person_meshes
@@ -240,7 +243,7 @@ def gt_stage(ctx: TrialContext) -> None:
     meta = TrialMeta(trial=spec.trial, subject=spec.subject, motion=spec.motion, seed=spec.seed,
                      motion_source=spec.motion_source, fps=ctx.config.motion.fps,
                      shape_variant=spec.bmi_delta, scene_sample=spec.scene_index,
-                     config_hash=config_hash(ctx.config), versions=versions)
+                     config_hash=plan_hash(ctx.config), versions=versions)
     gt = build_trial_gt(
         meta, sk, fitted, ctx.config.body.model, scene, render,
         visibility=lambda cam, points, tol: keypoint_visibility(meshes, points, cam, tol_m=tol),
@@ -271,11 +274,12 @@ def build(config: Config) -> list[Stage]:
               config_keys=("skeleton",) + BODY_MODEL_KEYS, version="3",
               optional_outputs=("motion_subject.osim",)),
         Stage("fit", fit_stage, ("body.npz",), deps=("skeleton",),
-              config_keys=BODY_MODEL_KEYS + ("body.fit_iterations",)),
+              config_keys=BODY_MODEL_KEYS + ("body.fit_iterations",), intermediate=("body.npz",)),
         Stage("scene", scene_stage, ("scene.json",), deps=("fit",),
               config_keys=("scene", "dataset.seed", "render.width", "render.height"), version="2"),
         Stage("render", render_stage, ("bundle", "render"), deps=("fit", "scene"),
-              config_keys=("render",) + BODY_MODEL_KEYS, resource="gpu", version="2"),
+              config_keys=("render",) + BODY_MODEL_KEYS, resource="gpu", version="2",
+              intermediate=("bundle",)),
         Stage("gt", gt_stage, ("trial.h5",), deps=("skeleton", "fit", "scene", "render"),
               config_keys=("*",), version="3"),
         # the QA verdict is written into trial.h5 too: the qa stage owns its final version

@@ -272,6 +272,67 @@ def qa_yield(dataset: Path, status: DatasetStatus, cache: bool = True):
     return y
 
 
+DISK_SAMPLE = 200  # finished trials measured for the disk figure of status
+
+
+def _tree_bytes(folder: str) -> tuple[int, int]:
+    """(allocated bytes, files) under ``folder`` (what ``du`` counts), links not followed."""
+    total, files = 0, 0
+    stack = [folder]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as it:
+                for entry in it:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        else:
+                            total += entry.stat(follow_symlinks=False).st_blocks * 512
+                            files += 1
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return total, files
+
+
+def disk_usage(dataset: Path, status: DatasetStatus, sample: int = DISK_SAMPLE) -> dict | None:
+    """Disk used by finished trials: every one when there are at most ``sample``, else
+    ``sample`` of them evenly spread over the sorted ids (cost independent of the dataset's
+    size). ``{"measured", "finished", "mean_bytes", "min_bytes", "max_bytes",
+    "finished_bytes", "planned_bytes"}`` (the last two extrapolated from the mean), or None
+    when no trial has finished."""
+    finished = sorted(status.finished)
+    if not finished:
+        return None
+    step = max(1, len(finished) / max(1, sample))
+    chosen = [finished[int(i * step)] for i in range(min(sample, len(finished)))]
+    base = Path(dataset) / TRIALS_DIR
+    sizes = [_tree_bytes(str(base / t))[0] for t in chosen]
+    mean = sum(sizes) / len(sizes)
+    return {"measured": len(sizes), "finished": len(finished), "mean_bytes": round(mean),
+            "min_bytes": min(sizes), "max_bytes": max(sizes),
+            "finished_bytes": round(mean * len(finished)), "planned_bytes": round(mean * status.total)}
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1000
+    return f"{n:.1f} PB"  # pragma: no cover
+
+
+def disk_line(disk: dict) -> str:
+    """One line of status: the mean per finished trial and the dataset's extrapolation."""
+    how = (f"all {disk['measured']} finished trials measured" if disk["measured"] == disk["finished"]
+           else f"mean of {disk['measured']} of {disk['finished']} finished trials")
+    return (f"disk: {_human(disk['mean_bytes'])} per finished trial ({how}; "
+            f"{_human(disk['min_bytes'])}-{_human(disk['max_bytes'])}); "
+            f"~{_human(disk['finished_bytes'])} finished, ~{_human(disk['planned_bytes'])} "
+            f"for all planned trials")
+
+
 def failure_details(dataset: Path, trials: list[str], limit: int = 20) -> list[dict]:
     out = []
     for trial in trials[:limit]:
@@ -285,9 +346,10 @@ def failure_details(dataset: Path, trials: list[str], limit: int = 20) -> list[d
 
 
 def print_status(dataset: Path, status: DatasetStatus, show_failures: int = 20,
-                 qa=None, top: int = 10) -> None:
+                 qa=None, top: int = 10, disk: dict | None = None) -> None:
     """Print the counts, then the QA yield ``qa`` (a QAYield, if given; ``top`` reasons and
-    errors), then the first ``show_failures`` failures."""
+    errors), the disk use ``disk`` (from :func:`disk_usage`, if given), then the first
+    ``show_failures`` failures."""
     from rich.console import Console
     from rich.table import Table
 
@@ -308,6 +370,8 @@ def print_status(dataset: Path, status: DatasetStatus, show_failures: int = 20,
     console.print(table)
     if qa is not None:
         print_yield(qa, top, console)
+    if disk is not None:
+        print(disk_line(disk))
     if status.failed and show_failures:
         fails = Table(title=f"failures (first {min(show_failures, len(status.failed))} of "
                             f"{len(status.failed)})")
@@ -372,7 +436,7 @@ def print_yield(qa, top: int = 10, console=None) -> None:
 
 
 def status_json(dataset: Path, status: DatasetStatus, qa=None, top: int | None = None,
-                show_failures: int = 20) -> dict:
+                show_failures: int = 20, disk: dict | None = None) -> dict:
     """The machine-readable form of ``odahgen status`` (``--json``)."""
     out = {
         "dataset": str(dataset), "total": status.total, "done": status.done,
@@ -385,6 +449,8 @@ def status_json(dataset: Path, status: DatasetStatus, qa=None, top: int | None =
     }
     if qa is not None:
         out["yield"] = qa.to_dict(top)
+    if disk is not None:
+        out["disk"] = disk
     return out
 
 
