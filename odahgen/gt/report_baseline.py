@@ -66,7 +66,7 @@ def _plot(doc: dict, fig_to_img: Callable) -> str:
     axes[1].set_ylabel("PCK@0.1 torso (%)")
     axes[1].set_ylim(0, 100)
     axes[1].set_title("detector PCK per joint and view")
-    axes[1].legend(fontsize=7)
+    axes[1].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return fig_to_img(fig)
 
