@@ -111,8 +111,9 @@ def _check_count(n: int, what: str) -> None:
                            f"(odahgen.config.models.MAX_TRIALS); plan a smaller dataset, or split it")
 
 
-#: config values that say how a dataset is run or stored, never what a trial contains
-RUN_ONLY_KEYS = ("jobs", "storage", "render.blender", "render.timeout_s")
+#: config values that say how a dataset is run, stored or benchmarked (``baseline``: read
+#: only by ``odahgen baseline``), never what a trial contains
+RUN_ONLY_KEYS = ("jobs", "storage", "render.blender", "render.timeout_s", "baseline")
 
 
 def content_config(config: Config) -> dict:
