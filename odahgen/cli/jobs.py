@@ -120,6 +120,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.output), overrides=args.set or [], workers=args.workers)
 
 
+def cmd_estimate(args: argparse.Namespace) -> int:
+    import json
+
+    from odahgen.config import load_config
+    from odahgen.io import atomic_write_json
+    from odahgen.jobs import estimate as est
+    from odahgen.jobs.plan import expand
+
+    config = load_config(args.config, args.set or [])
+    trials = len(expand(config))
+    path = Path(args.calibration) if args.calibration else est.default_calibration_path()
+    if args.from_dataset:
+        calib = est.merge_calibrations([est.calibration_from(Path(d)) for d in args.from_dataset])
+    elif args.calibrate or not path.exists():
+        print(f"calibrating: one trial of {config.dataset.name} at "
+              f"{' and '.join(map(str, est.CALIBRATION_FRAMES))} frames on this machine ...", flush=True)
+        calib = est.calibrate(config, on_trial=lambda n, sec: print(
+            f"  {n} frames: {sec:.1f} s", flush=True))
+        atomic_write_json(path, calib)
+        print(f"calibration saved to {path}")
+    else:
+        calib = est.load_calibration(path)
+    result = est.estimate(config, calib, trials, gpus=args.gpus, gpu_kind=args.gpu_kind,
+                          cpus=args.cpus or None)
+    print(json.dumps(result, indent=2) if args.json else est.format_estimate(result))
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("plan", help="expand a config into one job per trial",
                        description="Expand CONFIG (subjects x shape variants x motions x scene "
@@ -171,6 +199,27 @@ def register(sub) -> None:
                    "nor measure the disk use")
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("estimate", help="trials, CPU-/GPU-hours, wall time and disk of a config",
+                       description="Before a farm run: the number of trials of CONFIG, the "
+                       "CPU-hours of the CPU stages and the GPU-hours of the render, the wall time "
+                       "on N GPUs, and the disk after the run. CPU stage costs and disk come from a "
+                       "calibration (two small trials run on this machine, saved and reused; or "
+                       "--from a finished dataset); render costs per frame from the measured table "
+                       "(docs/farm.md), by engine and --gpu-kind, scaled by the frame size.")
+    p.add_argument("config", help="dataset config (.toml, or a shipped name: demo, odah)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
+    p.add_argument("--gpus", type=count_option, default=1, help="GPUs rendering at once (default 1)")
+    p.add_argument("--gpu-kind", default="h200",
+                   help="render device kind of the per-frame table: h200, cpu (default h200)")
+    p.add_argument("--cpus", type=count_option, default=0,
+                   help="CPU slots for the CPU stages (default: jobs.slurm_concurrency)")
+    p.add_argument("--calibration", help="calibration file (default ~/.cache/odahgen/calibration.json)")
+    p.add_argument("--calibrate", action="store_true", help="run the calibration again")
+    p.add_argument("--from", dest="from_dataset", action="append", metavar="DATASET",
+                   help="calibrate from the records of a finished dataset (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the estimate as JSON")
+    p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser("demo", help="generate the demo dataset end to end (what `make demo` runs)",
                        description="Plan and run configs/demo.toml (2 subjects x 2 procedural "
