@@ -200,3 +200,18 @@ def test_a_keypoint_hidden_only_by_a_garment_is_not_visible(walk, regions):
     kp = (R.T @ (ray * (d_body[r, c] + 0.1475) - t))[None, None]
     assert keypoint_visibility(body, kp, cam)[0, 0]
     assert not keypoint_visibility(meshes, kp, cam)[0, 0]
+
+
+def test_the_upper_garment_ends_above_the_crotch(walk, regions):
+    """The shirt's shell (8 mm) lay over the trousers' (5 mm) in the crotch, a patch between the
+    legs at 1080x720: the upper types keep only the waist near the chest (hip-bone hem)."""
+    from odahgen.scene.garments import shell_region
+
+    v0 = walk["vertices"][0]
+    waist = regions.segment == regions.segment_names.index("waist")
+    crotch = v0[waist, 1].min()
+    for t in ("vest", "long_sleeves"):
+        up = shell_region(regions, t, v0, walk["faces"])
+        assert up[waist].any() and v0[up, 1].min() > crotch + 0.02
+        assert (up <= regions.mask(t)).all()
+    assert (shell_region(regions, "trousers", v0, walk["faces"]) == regions.mask("trousers")).all()

@@ -250,6 +250,34 @@ def covered_faces(faces: np.ndarray, garments: list[dict], rings: int = 1) -> np
     return inner[f].all(1)
 
 
+#: the upper garment keeps the waist vertices at most this far (geodesic, m) from the chest: its
+#: hem ends about the hip bones, not in the crotch, where the shirt's shell (8 mm) would show
+#: through the trousers' (5 mm) as a patch between the legs
+UPPER_WAIST_REACH_M = 0.10
+
+
+def shell_region(regions: GarmentRegions, garment_type: str, rest: np.ndarray, faces: np.ndarray,
+                 reach_m: float = UPPER_WAIST_REACH_M) -> np.ndarray:
+    """(V,) bool region of a shell garment: :meth:`GarmentRegions.mask`, and for an upper type
+    without the waist vertices further than ``reach_m`` (geodesic over the edges of ``rest (V, 3)``
+    m, any pose: edge lengths barely change with it) from the chest segment."""
+    mask = regions.mask(garment_type)
+    if garment_type not in UPPER_GARMENTS or "chest" not in regions.segment_names:
+        return mask
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    f = np.asarray(faces, dtype=np.int64)
+    r = np.asarray(rest, dtype=np.float64)
+    e = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    graph = coo_matrix((np.linalg.norm(r[e[:, 0]] - r[e[:, 1]], axis=1), (e[:, 0], e[:, 1])),
+                       shape=(len(r), len(r))).tocsr()
+    chest = np.flatnonzero(regions.segment == regions.segment_names.index("chest"))
+    dist = dijkstra(graph, directed=False, indices=chest, min_only=True, limit=2 * reach_m)
+    waist = regions.segment == regions.segment_names.index("waist")
+    return mask & ~(waist & (dist > reach_m))
+
+
 def dress(scene: dict, vertices: np.ndarray, faces: np.ndarray, regions: GarmentRegions) -> list[dict]:
     """The garments of a sampled scene over a sequence.
 
@@ -261,7 +289,8 @@ def dress(scene: dict, vertices: np.ndarray, faces: np.ndarray, regions: Garment
     for part in ("lower", "upper"):
         spec = scene["clothing"][part]
         shell, fg, uv, used = build_garment_sequence(
-            vertices, faces, regions.mask(spec["type"]), spec["offset_m"], regions.segment, spec["tile_m"])
+            vertices, faces, shell_region(regions, spec["type"], vertices[0], faces), spec["offset_m"],
+            regions.segment, spec["tile_m"])
         out.append({"name": part, "type": spec["type"], "vertices": shell, "faces": fg, "uv": uv,
                     "body_index": used})
     return out
@@ -293,7 +322,7 @@ def skin_in_front(vertices: np.ndarray, faces: np.ndarray, regions: GarmentRegio
     normals = vertex_normals(v, f)
     shells = []
     for gtype, part in ((upper, "upper"), (lower, "lower")):
-        shell, _, _, used = build_garment_sequence(v, f, regions.mask(gtype), DEFAULT_OFFSET_M[part],
+        shell, _, _, used = build_garment_sequence(v, f, shell_region(regions, gtype, v[0], f), DEFAULT_OFFSET_M[part],
                                                    regions.segment)
         shells.append((shell, used))
     hidden = covered_faces(f, [{"body_index": used} for _, used in shells])
