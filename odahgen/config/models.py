@@ -110,6 +110,11 @@ class ClothingConfig(_Section):
     lower_types: list[str] = Field(default_factory=lambda: list(LOWER_GARMENTS), min_length=1)
     textures_per_type: int = Field(5, ge=1, le=1000)
     texture_dir: str = Field("", description="optional folder of user texture images")
+    mode: Literal["types", "outfits", "shells"] = Field(
+        "types", description="types: the 4 x 4 ODAH types cut from MakeHuman garments; outfits: whole "
+                             "MakeHuman outfits; shells: generated from the body surface (any body model)")
+    shoes: bool = Field(True, description="MakeHuman shoes on every subject (not with mode = shells)")
+    hair: bool = Field(True, description="MakeHuman hair, eyebrows, eyelashes (not with mode = shells)")
 
     @field_validator("upper_types")
     @classmethod

@@ -331,12 +331,70 @@ def _make_material(name, spec, root):
     bsdf = nodes.get("Principled BSDF")
     bsdf.inputs["Base Color"].default_value = color
     bsdf.inputs["Roughness"].default_value = float(spec.get("roughness", 0.5))
+    tex = None
     if spec.get("texture"):
         tex = nodes.new("ShaderNodeTexImage")
         tex.image = bpy.data.images.load(os.path.join(root, spec["texture"]), check_existing=True)
         tex.interpolation = "Linear"
         links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
+    _shade(nodes, links, bsdf, spec, tex, color)
     return mat
+
+
+def _set_input(node, names, value):
+    """Set the first of ``names`` that ``node`` has (input names differ between Blender versions)."""
+    for n in names:
+        if n in node.inputs:
+            node.inputs[n].default_value = value
+            return True
+    return False
+
+
+def _shade(nodes, links, bsdf, spec, tex, color):
+    """Material detail by ``spec["kind"]``: fabric (sheen, bump from the weave texture), leather
+    (fine noise bump), hair (strand streaks along the UV v direction, colour and bump), skin
+    (subsurface scattering, ``spec["subsurface"]`` weight)."""
+    kind = spec.get("kind", "")
+    bump_strength = float(spec.get("bump", 0.0))
+    height = None
+    if kind == "fabric":
+        _set_input(bsdf, ("Sheen Weight", "Sheen"), 0.4)
+        _set_input(bsdf, ("Sheen Roughness",), 0.5)
+        if tex is not None:
+            height = tex.outputs["Color"]
+    elif kind in ("leather", "hair"):
+        coord = nodes.new("ShaderNodeTexCoord")
+        mapping = nodes.new("ShaderNodeMapping")
+        noise = nodes.new("ShaderNodeTexNoise")
+        links.new(coord.outputs["UV"], mapping.inputs["Vector"])
+        links.new(mapping.outputs["Vector"], noise.inputs["Vector"])
+        if kind == "hair":  # streaks: fine across the strands (u), long along them (v)
+            mapping.inputs["Scale"].default_value = (60.0, 2.0, 1.0)
+            noise.inputs["Scale"].default_value = 40.0
+            noise.inputs["Detail"].default_value = 4.0
+            ramp = nodes.new("ShaderNodeMixRGB")
+            ramp.blend_type = "MULTIPLY"
+            ramp.inputs[0].default_value = 0.6
+            ramp.inputs[1].default_value = color
+            links.new(noise.outputs["Fac"], ramp.inputs[2])
+            links.new(ramp.outputs[0], bsdf.inputs["Base Color"])
+            _set_input(bsdf, ("Coat Weight",), 0.15)
+            bump_strength = max(bump_strength, 0.4)
+        else:
+            noise.inputs["Scale"].default_value = 120.0
+            noise.inputs["Detail"].default_value = 6.0
+            bump_strength = max(bump_strength, 0.1)
+        height = noise.outputs["Fac"]
+    elif kind == "skin" and float(spec.get("subsurface", 0.0)) > 0:
+        _set_input(bsdf, ("Subsurface Weight", "Subsurface"), float(spec["subsurface"]))
+        _set_input(bsdf, ("Subsurface Radius",), (1.0, 0.35, 0.2))
+        _set_input(bsdf, ("Subsurface Scale",), 0.004)
+    if height is not None and bump_strength > 0:
+        bump = nodes.new("ShaderNodeBump")
+        bump.inputs["Strength"].default_value = bump_strength
+        bump.inputs["Distance"].default_value = 0.002
+        links.new(height, bump.inputs["Height"])
+        links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
 
 
 def _build_bundle_scene(bundle, root):

