@@ -46,6 +46,7 @@ KINDS = {"clothes": "clothes", "hair": "hair", "eyebrows": "eyebrows", "eyelashe
 SKIP = {"fedora01"}  # a hat: not used
 #: smallest distance (m) of an item from the skin along the normal (clothes over the skin)
 MIN_OFFSET_M = {"clothes": 0.004, "hair": 0.002}
+MAX_HAIR_OFFSET_M = 0.25
 
 
 def read_obj(path: Path):
@@ -287,6 +288,15 @@ def main(argv=None) -> int:
                 n_ = np.einsum("nk,nkc->nc", nbary[low], normals[f_])
                 p[low] += (MIN_OFFSET_M[kind] - off[low])[:, None] * n_ / np.linalg.norm(n_, axis=1, keepdims=True)
                 off = np.maximum(off, MIN_OFFSET_M[kind])
+            if kind == "hair":  # a few bob vertices sit half a metre off the head (spikes): drop them
+                good = np.abs(off) <= MAX_HAIR_OFFSET_M
+                fk = good[f].all(1)
+                used = np.zeros(len(p), bool)
+                used[f[fk].ravel()] = True
+                remap = -np.ones(len(p), np.int64)
+                remap[used] = np.arange(int(used.sum()))
+                f, ft = remap[f[fk]], ft[fk]
+                p, tri, bary, nbary, off = p[used], tri[used], bary[used], nbary[used], off[used]
             # UVs in metres of surface: scale by sqrt(3D area / UV area) over the whole item
             a3 = np.linalg.norm(np.cross(p[f[:, 1]] - p[f[:, 0]], p[f[:, 2]] - p[f[:, 0]]), axis=1).sum() / 2
             t = vt[ft]
