@@ -187,7 +187,13 @@ def test_worker_imports_nothing_of_the_core():
             imports.add((node.module or "").split(".")[0])
     # mathutils and gpu are Blender's own modules, shipped inside bpy / the Blender binary
     allowed = {"bpy", "numpy", "mathutils", "gpu"} | set(sys.stdlib_module_names)
-    assert "bpy" in imports and imports <= allowed, imports - allowed
+    assert "bpy" in imports and imports <= allowed | {"blender_shading"}, imports - allowed
+    # its sibling (materials, world, camera response) follows the same rule
+    tree = ast.parse((Path(launcher.WORKER_PATH).parent / "blender_shading.py").read_text())
+    sib = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    sib |= {(n.module or "").split(".")[0] for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module != "__future__"}
+    assert sib <= allowed, sib - allowed
 
 
 def test_eevee_engine_id_follows_the_blender_version(blender_python):

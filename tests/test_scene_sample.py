@@ -88,7 +88,7 @@ def test_extra_views_from_config():
 
 
 def test_lights_on_the_ceiling(odah):
-    s = sample_scene(odah, "lights", BOUNDS)
+    s = sample_scene(load_config("odah", ["scene.hdri_fraction=0"]), "lights", BOUNDS)
     assert len(s["lights"]) == 4
     pos = np.array([lt["position"] for lt in s["lights"]])
     assert np.allclose(pos[:, 1], 3.0, atol=0.02)
@@ -154,3 +154,19 @@ def test_user_texture_folder(tmp_path):
     bad = load_config("demo", [f"scene.clothing.texture_dir={tmp_path / 'missing'}"])
     with pytest.raises(OdahgenError):
         texture_library(bad, "vest")
+
+
+def test_places_rooms_and_hdri_worlds(odah):
+    """Rooms (ceiling lights, realistic floor kinds, painted walls) and, for scene.hdri_fraction of
+    the trials, a floor under one of Blender's HDRIs with no ceiling lights; camera response."""
+    places = [sample_scene(odah, f"place{i}", BOUNDS) for i in range(60)]
+    hdri = [s for s in places if s["room"]["kind"] == "hdri"]
+    rooms = [s for s in places if s["room"]["kind"] == "room"]
+    assert 8 <= len(hdri) <= 30 and rooms
+    assert all(s["world"]["hdri"] and not s["lights"] for s in hdri)
+    assert all(s["world"] is None and len(s["lights"]) == 4 for s in rooms)
+    assert {s["room"]["floor"]["kind"] for s in rooms} == {"wood", "tiles", "concrete", "carpet"}
+    assert all(s["room"]["walls"]["kind"] == "paint" for s in rooms)
+    assert all(-0.8 <= s["camera_response"]["exposure_ev"] <= 0.2 for s in places)
+    none = sample_scene(load_config("odah", ["scene.hdri_fraction=0", "scene.camera_response=false"]), "x", BOUNDS)
+    assert none["room"]["kind"] == "room" and none["camera_response"] is None

@@ -186,6 +186,9 @@ class SceneConfig(_Section):
     lights: LightsConfig = Field(default_factory=LightsConfig)
     cameras: CamerasConfig = Field(default_factory=CamerasConfig)
     room_size_m: tuple[float, float] = Field((8.0, 8.0), description="floor width x depth")
+    hdri_fraction: float = Field(0.3, ge=0, le=1, description="share of trials outdoors: a floor under one of "
+                                                               "Blender's CC0 HDRIs instead of a room")
+    camera_response: bool = Field(True, description="AgX view transform, exposure -0.8..+0.2 EV, white balance 4800-7000 K")
 
 
 class RenderConfig(_Section):

@@ -22,6 +22,9 @@ import traceback
 
 import bpy  # noqa: F401  (the reason this process exists)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # its sibling, blender_shading.py
+from blender_shading import apply_camera_response, make_material, make_world  # noqa: E402
+
 TASKS = {}
 
 
@@ -321,82 +324,6 @@ def _make_mesh_object(scene, name, verts, faces, uv=None, smooth=True):
     return obj
 
 
-def _make_material(name, spec, root):
-    mat = bpy.data.materials.new(name)
-    color = list(spec.get("color", [0.8, 0.8, 0.8])) + [1.0]
-    mat.diffuse_color = color  # what Workbench shows in MATERIAL colour mode
-    mat.roughness = float(spec.get("roughness", 0.5))
-    mat.use_nodes = True
-    nodes, links = mat.node_tree.nodes, mat.node_tree.links
-    bsdf = nodes.get("Principled BSDF")
-    bsdf.inputs["Base Color"].default_value = color
-    bsdf.inputs["Roughness"].default_value = float(spec.get("roughness", 0.5))
-    tex = None
-    if spec.get("texture"):
-        tex = nodes.new("ShaderNodeTexImage")
-        tex.image = bpy.data.images.load(os.path.join(root, spec["texture"]), check_existing=True)
-        tex.interpolation = "Linear"
-        links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
-    _shade(nodes, links, bsdf, spec, tex, color)
-    return mat
-
-
-def _set_input(node, names, value):
-    """Set the first of ``names`` that ``node`` has (input names differ between Blender versions)."""
-    for n in names:
-        if n in node.inputs:
-            node.inputs[n].default_value = value
-            return True
-    return False
-
-
-def _shade(nodes, links, bsdf, spec, tex, color):
-    """Material detail by ``spec["kind"]``: fabric (sheen, bump from the weave texture), leather
-    (fine noise bump), hair (strand streaks along the UV v direction, colour and bump), skin
-    (subsurface scattering, ``spec["subsurface"]`` weight)."""
-    kind = spec.get("kind", "")
-    bump_strength = float(spec.get("bump", 0.0))
-    height = None
-    if kind == "fabric":
-        _set_input(bsdf, ("Sheen Weight", "Sheen"), 0.4)
-        _set_input(bsdf, ("Sheen Roughness",), 0.5)
-        if tex is not None:
-            height = tex.outputs["Color"]
-    elif kind in ("leather", "hair"):
-        coord = nodes.new("ShaderNodeTexCoord")
-        mapping = nodes.new("ShaderNodeMapping")
-        noise = nodes.new("ShaderNodeTexNoise")
-        links.new(coord.outputs["UV"], mapping.inputs["Vector"])
-        links.new(mapping.outputs["Vector"], noise.inputs["Vector"])
-        if kind == "hair":  # streaks: fine across the strands (u), long along them (v)
-            mapping.inputs["Scale"].default_value = (60.0, 2.0, 1.0)
-            noise.inputs["Scale"].default_value = 40.0
-            noise.inputs["Detail"].default_value = 4.0
-            ramp = nodes.new("ShaderNodeMixRGB")
-            ramp.blend_type = "MULTIPLY"
-            ramp.inputs[0].default_value = 0.6
-            ramp.inputs[1].default_value = color
-            links.new(noise.outputs["Fac"], ramp.inputs[2])
-            links.new(ramp.outputs[0], bsdf.inputs["Base Color"])
-            _set_input(bsdf, ("Coat Weight",), 0.15)
-            bump_strength = max(bump_strength, 0.4)
-        else:
-            noise.inputs["Scale"].default_value = 120.0
-            noise.inputs["Detail"].default_value = 6.0
-            bump_strength = max(bump_strength, 0.1)
-        height = noise.outputs["Fac"]
-    elif kind == "skin" and float(spec.get("subsurface", 0.0)) > 0:
-        _set_input(bsdf, ("Subsurface Weight", "Subsurface"), float(spec["subsurface"]))
-        _set_input(bsdf, ("Subsurface Radius",), (1.0, 0.35, 0.2))
-        _set_input(bsdf, ("Subsurface Scale",), 0.004)
-    if height is not None and bump_strength > 0:
-        bump = nodes.new("ShaderNodeBump")
-        bump.inputs["Strength"].default_value = bump_strength
-        bump.inputs["Distance"].default_value = 0.002
-        links.new(height, bump.inputs["Height"])
-        links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
-
-
 def _build_bundle_scene(bundle, root):
     """Build the scene of a bundle: person meshes with Mesh Cache modifiers, room, lights,
     cameras. Returns (scene, person objects, room objects, cameras by name)."""
@@ -414,7 +341,7 @@ def _build_bundle_scene(bundle, root):
     scene.render.resolution_y = int(r["height"])
     scene.render.resolution_percentage = 100
     scene.view_settings.view_transform = "Standard"
-    materials = {name: _make_material(name, spec, root) for name, spec in bundle["materials"].items()}
+    materials = {name: make_material(name, spec, root) for name, spec in bundle["materials"].items()}
 
     person = []
     for m in bundle["meshes"]:
@@ -447,14 +374,8 @@ def _build_bundle_scene(bundle, root):
         obj = bpy.data.objects.new(f"ceiling_{i}", data)
         obj.location = lt["location"]  # an area light shines down its local -Z: straight down
         scene.collection.objects.link(obj)
-    world = bpy.data.worlds.new("world")
-    world.use_nodes = True
-    wc = list(bundle.get("world_color", [0.05, 0.05, 0.05]))
-    world.color = wc
-    bg = world.node_tree.nodes.get("Background")
-    if bg is not None:
-        bg.inputs["Color"].default_value = wc + [1.0]
-    scene.world = world
+    scene.world = make_world(bundle.get("world") or {}, list(bundle.get("world_color", [0.05, 0.05, 0.05])))
+    apply_camera_response(scene, bundle.get("camera_response") or {})
     cams = {}
     import mathutils
 

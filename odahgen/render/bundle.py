@@ -64,7 +64,7 @@ def _room_meshes(room: dict) -> list[dict]:
     hx, hz = room["half_size"]
     h = room["height"]
     x0, x1, z0, z1 = cx - hx, cx + hx, cz - hz, cz + hz
-    tile = room["floor"]["tile_m"]
+    tile = room["floor"].get("tile_m", 1.0)
 
     def quad(name, pts, material, uv_scale=None):
         p = opensim_to_blender(np.asarray(pts, dtype=np.float64))
@@ -76,6 +76,8 @@ def _room_meshes(room: dict) -> list[dict]:
         return rec
 
     # winding: normals face into the room (seen from the cameras)
+    if room.get("kind") == "hdri":  # outdoors: the floor only, the HDRI beyond it
+        return [quad("floor", [[x0, 0, z1], [x1, 0, z1], [x1, 0, z0], [x0, 0, z0]], "floor", tile)]
     return [
         quad("floor", [[x0, 0, z1], [x1, 0, z1], [x1, 0, z0], [x0, 0, z0]], "floor", tile),
         quad("ceiling", [[x0, h, z0], [x1, h, z0], [x1, h, z1], [x0, h, z1]], "walls"),
@@ -84,6 +86,17 @@ def _room_meshes(room: dict) -> list[dict]:
         quad("wall_left", [[x0, 0, z1], [x0, 0, z0], [x0, h, z0], [x0, h, z1]], "walls"),
         quad("wall_right", [[x1, 0, z0], [x1, 0, z1], [x1, h, z1], [x1, h, z0]], "walls"),
     ]
+
+
+def _floor_material(floor: dict, out: Path) -> dict:
+    """A generated texture (scenes before version 2) or a procedural floor kind (wood, tiles,
+    concrete, carpet: sRGB colours -> linear, plank / tile size m)."""
+    if "texture" in floor:
+        return {"color": [0.8, 0.8, 0.8], "roughness": floor["roughness"],
+                "texture": "textures/" + _texture(floor["texture"], out / "textures" / "floor.png")}
+    cols = [srgb_to_linear(c) for c in floor["colors"]]
+    return {"color": cols[0], "colors": cols, "roughness": floor["roughness"], "texture": None,
+            "kind": floor["kind"], "scale_m": floor["scale_m"]}
 
 
 def worn_material(spec: dict, name: str, out: Path) -> dict:
@@ -129,9 +142,9 @@ def write_render_bundle(out_dir: str | os.PathLike, body_vertices: np.ndarray, f
         "skin": {"color": srgb_to_linear(scene["skin"]["color"]), "roughness": scene["skin"]["roughness"],
                  "texture": None, "kind": "skin", "subsurface": scene["skin"].get("subsurface", 0.0)},
         "walls": {"color": srgb_to_linear(scene["room"]["walls"]["color"]),
-                  "roughness": scene["room"]["walls"]["roughness"], "texture": None},
-        "floor": {"color": [0.8, 0.8, 0.8], "roughness": scene["room"]["floor"]["roughness"],
-                  "texture": "textures/" + _texture(scene["room"]["floor"]["texture"], out / "textures" / "floor.png")},
+                  "roughness": scene["room"]["walls"]["roughness"], "texture": None,
+                  "kind": scene["room"]["walls"].get("kind")},
+        "floor": _floor_material(scene["room"]["floor"], out),
     }
     meshes = []
 
@@ -180,6 +193,8 @@ def write_render_bundle(out_dir: str | os.PathLike, body_vertices: np.ndarray, f
         "materials": materials,
         "lights": lights,
         "world_color": [0.05, 0.05, 0.05],
+        "world": scene.get("world"),
+        "camera_response": scene.get("camera_response"),
         "cameras": cameras,
     }
     atomic_write_json(out / "scene.json", scene)

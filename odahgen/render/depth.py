@@ -67,8 +67,9 @@ def room_depth(bundle: dict, camera: dict) -> np.ndarray:
 
 
 def mask_from_depth(depth_m: np.ndarray, background_m: np.ndarray, tol_m: float = 0.01) -> np.ndarray:
-    """Person mask ``(..., H, W)`` bool: pixels at least ``tol_m`` in front of the empty room."""
-    return depth_m < background_m - tol_m
+    """Person mask ``(..., H, W)`` bool: pixels at least ``tol_m`` in front of the empty room (and
+    nearer than :data:`MAX_DEPTH_M`: the world behind an open floor reads as the PNG's full scale)."""
+    return (depth_m < background_m - tol_m) & (depth_m < MAX_DEPTH_M - tol_m)
 
 
 def write_depth_png(path: str | os.PathLike, depth_m: np.ndarray) -> None:

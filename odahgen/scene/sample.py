@@ -171,23 +171,22 @@ def sample_scene(config, trial_id: str, bounds) -> dict:
         p = np.asarray(c["position"])
         half = np.maximum(half, np.abs(p[[0, 2]] - centre[[0, 2]]) + 0.5)
     ceiling = max(sc.lights.ceiling_height_m, float(hi[1]) + 0.3)
-    floor_spec = sample_texture_spec(rr, kind=["gingham", "stripes", "herringbone", "denim", "jersey"][int(rr.integers(5))])
+    place = _place(_rng(config, trial_id, "place"), sc.hdri_fraction)
     room = {
+        "kind": place["kind"],
         "center": [round(float(centre[0]), 6), 0.0, round(float(centre[2]), 6)],
-        "half_size": half.round(6).tolist(),
+        "half_size": half.round(6).tolist() if place["kind"] == "room" else [20.0, 20.0],
         "height": round(ceiling, 6),
-        "floor": {"texture": floor_spec, "tile_m": round(float(rr.uniform(0.5, 1.5)), 3),
-                  "roughness": round(float(rr.uniform(0.3, 0.9)), 3)},
-        "walls": {"color": np.clip(rr.uniform(0.35, 0.9, 3), 0, 1).round(4).tolist(),
-                  "roughness": round(float(rr.uniform(0.5, 1.0)), 3)},
+        "floor": _floor(rr, place["kind"]),
+        "walls": {"kind": "paint", "color": _jitter(rr, WALL_COLORS, 0.01),
+                  "roughness": round(float(rr.uniform(0.6, 0.95)), 3)},
     }
-
     rl = _rng(config, trial_id, "lights")
     n = sc.lights.count
     cols = int(math.ceil(math.sqrt(n)))
     rows = int(math.ceil(n / cols))
     lights = []
-    for i in range(n):  # an even grid over the middle half of the ceiling
+    for i in range(n if room["kind"] == "room" else 0):  # outdoors (an HDRI) there is no ceiling  # an even grid over the middle half of the ceiling
         ix, iz = i % cols, i // cols
         fx = (ix + 0.5) / cols - 0.5
         fz = (iz + 0.5) / rows - 0.5
@@ -198,7 +197,51 @@ def sample_scene(config, trial_id: str, bounds) -> dict:
                        "temperature_k": round(temp, 2), "color": kelvin_to_rgb(temp)})
     return {"version": SCENE_VERSION, "trial_id": trial_id, "dataset_seed": int(config.dataset.seed),
             "frame": "opensim", "bounds": bounds, "clothing": clothing, "skin": skin, "room": room,
-            "lights": lights, "cameras": cameras, **worn}
+            "lights": lights, "cameras": cameras, "world": place["world"],
+            "camera_response": _response(_rng(config, trial_id, "response")) if sc.camera_response else None,
+            **worn}
+
+
+#: Blender's CC0 studio-light HDRIs (Poly Haven), ``datafiles/studiolights/world/NAME.exr``
+HDRIS = ("city", "courtyard", "forest", "interior", "night", "studio", "sunrise", "sunset")
+#: painted wall colours (sRGB): whites, off-whites, light greys, pale tints
+WALL_COLORS = np.array([[0.92, 0.92, 0.90], [0.88, 0.86, 0.80], [0.80, 0.80, 0.79], [0.70, 0.72, 0.73],
+                        [0.85, 0.80, 0.70], [0.75, 0.80, 0.78], [0.80, 0.76, 0.72], [0.60, 0.62, 0.60]])
+#: floor kind -> (sRGB colour pairs to draw from, plank / tile size range m, roughness range)
+FLOORS = {
+    "wood": ([[0.45, 0.30, 0.18], [0.55, 0.38, 0.22], [0.30, 0.19, 0.11], [0.65, 0.52, 0.36]], (0.12, 0.2), (0.3, 0.6)),
+    "tiles": ([[0.80, 0.80, 0.78], [0.55, 0.55, 0.55], [0.70, 0.62, 0.52], [0.35, 0.36, 0.38]], (0.3, 0.6), (0.15, 0.4)),
+    "concrete": ([[0.55, 0.55, 0.53], [0.45, 0.45, 0.44], [0.62, 0.60, 0.57]], (1.0, 1.0), (0.6, 0.9)),
+    "carpet": ([[0.35, 0.35, 0.38], [0.25, 0.22, 0.20], [0.40, 0.30, 0.25], [0.20, 0.25, 0.35]], (1.0, 1.0), (0.85, 1.0)),
+}
+
+
+def _floor(rng: np.random.Generator, place: str) -> dict:
+    """A floor (sRGB colours, plank/tile size m, roughness); outdoors concrete or tiles (paving)."""
+    kinds = list(FLOORS) if place == "room" else ["concrete", "tiles"]
+    kind = kinds[int(rng.integers(len(kinds)))]
+    cols, size, rough = FLOORS[kind]
+    base = np.asarray(cols[int(rng.integers(len(cols)))]) * float(rng.uniform(0.85, 1.15))
+    second = base * float(rng.uniform(0.8, 0.95))
+    return {"kind": kind, "colors": [np.clip(base, 0.02, 0.95).round(4).tolist(),
+                                     np.clip(second, 0.02, 0.95).round(4).tolist()],
+            "scale_m": round(float(rng.uniform(*size)), 3), "roughness": round(float(rng.uniform(*rough)), 3)}
+
+
+def _place(rng: np.random.Generator, hdri_fraction: float) -> dict:
+    """Indoors (a room lit by its ceiling lights) or, with probability ``hdri_fraction``, outdoors on
+    a floor under one of :data:`HDRIS` (lighting and background)."""
+    if float(rng.uniform()) < hdri_fraction:
+        return {"kind": "hdri", "world": {"hdri": HDRIS[int(rng.integers(len(HDRIS)))],
+                                          "rotation_deg": round(float(rng.uniform(0, 360)), 2),
+                                          "strength": round(float(rng.uniform(0.6, 1.4)), 3)}}
+    return {"kind": "room", "world": None}
+
+
+def _response(rng: np.random.Generator) -> dict:
+    """Camera response: exposure -0.8..+0.2 EV and the white balance a camera picked (K)."""
+    return {"view_transform": "AgX", "exposure_ev": round(float(rng.uniform(-0.8, 0.2)), 3),
+            "white_balance_k": round(float(rng.uniform(4800.0, 7000.0)), 1)}
 
 
 #: natural hair colours (sRGB): black .. blond, auburn, greys
