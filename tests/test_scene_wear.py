@@ -202,3 +202,25 @@ def test_a_tiny_render_has_hair_shoes_and_clothes_in_the_mask(walk, tmp_path, bl
     px, _ = project(cam, seq["vertices"][0].astype(np.float64))
     rows = np.flatnonzero(mask[0].any(1))
     assert rows.min() <= np.floor(px[:, 1].min()) and rows.max() >= np.floor(px[:, 1].max())
+
+
+@pytest.mark.blender
+def test_sensor_noise_is_added_to_the_frames_seeded(walk, tmp_path, blender_python):
+    from odahgen.render.bundle import write_render_bundle
+    from odahgen.render.stage import render_trial
+    from odahgen.render.video import read_frames
+
+    seq = {k: (v[:1] if k == "vertices" else v) for k, v in walk.items()}
+    out = {}
+    for noise in (0.0, 6.0, 6.0):
+        cfg = load_config("demo", ["render.width=64", "render.height=48", "render.engine=workbench",
+                                   "render.device=cpu", "render.mask=false", f"render.sensor_noise={noise}",
+                                   "render.crf=0"])
+        scene = sample_scene(cfg, "t_noise", seq["vertices"])
+        root = tmp_path / f"n{noise}_{len(out)}"
+        b = write_render_bundle(root / "b", seq["vertices"], seq["faces"], seq["uv"], [], scene, cfg.render)
+        res = render_trial(b, root / "out", cfg.render, views=["front"])
+        out[len(out)] = read_frames(res["videos"]["front"]).astype(np.float64)
+    diff = np.abs(out[1] - out[0]).mean()
+    assert 1.5 < diff < 8, diff
+    assert np.abs(out[1] - out[2]).max() == 0  # seeded

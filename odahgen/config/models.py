@@ -204,6 +204,8 @@ class RenderConfig(_Section):
     frame_step: int = Field(1, ge=1, description="render every Nth frame (previews only)")
     crf: int = Field(23, ge=0, le=51, description="H.264 constant rate factor (23 = medium)")
     motion_blur: bool = False
+    sensor_noise: float = Field(2.0, ge=0, le=50, description="camera sensor noise, std of 8-bit levels at full "
+                                                              "brightness (shot + read noise; 0 = off)")
     mask: bool = Field(True, description="also write a per-frame person mask")
     depth: bool = Field(False, description="also write per-frame depth")
     blender: str = Field("", description="a blender >= 4.2 binary or a Python with bpy")

@@ -516,14 +516,44 @@ def _render_animation(scene, pattern, color_mode="RGB", compression=15, file_for
 FRAME_TAG = "ODAHGEN-FRAME"
 
 
-def _announce_frames(view):
+def _announce_frames(view, noise=0.0, view_index=0):
     """A render_write handler that prints ``ODAHGEN-FRAME view frame`` once Blender has written
-    frame ``frame``'s PNG (and its mask/depth files): the core streams them on as they come."""
+    frame ``frame``'s PNG (and its mask/depth files): the core streams them on as they come.
+    With ``noise`` > 0 it first adds sensor noise to a BMP frame (:func:`add_sensor_noise`)."""
 
     def handler(scene, *_):
+        if noise > 0:
+            path = scene.render.frame_path(frame=scene.frame_current)
+            if path.lower().endswith(".bmp") and os.path.exists(path):
+                add_sensor_noise(path, noise, seed=1000003 * view_index + scene.frame_current)
         print(f"{FRAME_TAG} {view} {scene.frame_current}", flush=True)
 
     return handler
+
+
+def add_sensor_noise(path, sigma, seed=0):
+    """Add camera sensor noise to a 24-bit BMP in place: Gaussian, standard deviation ``sigma``
+    8-bit levels at full brightness and ``sigma * sqrt(0.1 + 0.9 * level / 255)`` below (shot
+    noise grows with the signal, a read-noise floor), per channel, seeded (same frame, same noise)."""
+    import numpy as np
+
+    data = bytearray(open(path, "rb").read())
+    start = int.from_bytes(data[10:14], "little")
+    w, h = int.from_bytes(data[18:22], "little", signed=True), abs(int.from_bytes(data[22:26], "little", signed=True))
+    if int.from_bytes(data[28:30], "little") != 24:
+        return
+    stride = (3 * w + 3) // 4 * 4
+    rows = np.frombuffer(bytes(data[start:start + stride * h]), dtype=np.uint8).reshape(h, stride)
+    px = rows[:, :3 * w].astype(np.float32)
+    rng = np.random.default_rng(seed)
+    px += rng.standard_normal(px.shape, dtype=np.float32) * (sigma * np.sqrt(0.1 + 0.9 * px / 255.0))
+    out = rows.copy()
+    out[:, :3 * w] = np.clip(np.rint(px), 0, 255).astype(np.uint8)
+    data[start:start + stride * h] = out.tobytes()
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
 
 
 @task("render")
@@ -568,7 +598,8 @@ def render_bundle(job):
         scene.camera = cams[name]
         if depth_node is not None:
             _set_output_dir(depth_node, os.path.join(out_dir, "aux", name) + os.sep)
-        handler = _announce_frames(name) if job.get("announce") else None
+        handler = _announce_frames(name, float(r.get("sensor_noise", 0.0)), views.index(name)) \
+            if job.get("announce") else None
         if handler:
             bpy.app.handlers.render_write.append(handler)
         t1 = time.time()
