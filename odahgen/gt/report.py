@@ -41,18 +41,25 @@ def _fig_to_img(fig) -> str:
     return f'<img alt="plot" src="data:image/png;base64,{data}"/>'
 
 
-def _read_frame(path: Path, index: int) -> np.ndarray | None:
-    """Frame ``index`` (H,W,3) uint8 of a video, or None if unreadable."""
+def _read_frame(path: Path, index: int, fps: float = 0.0) -> np.ndarray | None:
+    """Frame ``index`` (H,W,3) uint8 of a video, or None if unreadable. With ``fps`` ffmpeg
+    seeks to it (``-ss`` before the input: decodes from the key frame before it, not from
+    the start of the video)."""
     try:
-        import imageio.v2 as imageio
+        import imageio_ffmpeg
 
-        with imageio.get_reader(path, format="FFMPEG") as reader:
-            for i, frame in enumerate(reader):
-                if i == index:
-                    return np.asarray(frame)
+        seek = ["-ss", f"{max(index - 0.5, 0.0) / fps:.6f}"] if fps > 0 and index > 0 else []
+        gen = imageio_ffmpeg.read_frames(str(path), input_params=seek,
+                                         output_params=["-frames:v", "1" if seek else str(index + 1)])
+        meta = next(gen)
+        w, h = meta["size"]
+        frame = None
+        for frame in gen:  # one frame after a seek, else every frame up to index
+            pass
+        gen.close()
+        return None if frame is None else np.frombuffer(frame, np.uint8).reshape(h, w, 3).copy()
     except Exception:
         return None
-    return None
 
 
 def _angle_plot(angles: np.ndarray, names: tuple[str, ...], rotational: np.ndarray) -> str:
@@ -68,11 +75,13 @@ def _angle_plot(angles: np.ndarray, names: tuple[str, ...], rotational: np.ndarr
         vals = angles[:, j]
         vals = np.degrees(vals) if rotational[j] else vals
         vals = vals[np.isfinite(vals)]
-        ax.hist(vals, bins=40, color="#4878a8")
+        counts, edges = np.histogram(vals, bins=40)
+        ax.stairs(counts, edges, fill=True, color="#4878a8")  # one artist, not 40 bars
         ax.set_title(f"{names[j]} ({'deg' if rotational[j] else 'm'})", fontsize=7)
         ax.tick_params(labelsize=6)
         ax.set_yticks([])
-    fig.tight_layout()
+    # fixed spacing: tight_layout measures all 42 axes' text (seconds); savefig crops anyway
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.04, top=0.96, wspace=0.12, hspace=0.75)
     return _fig_to_img(fig)
 
 
@@ -117,7 +126,8 @@ def _qa_plot(rows: list[dict]) -> str:
         vals = np.array([r["qa"].get(key, np.nan) for r in rows], float) * factor
         vals = vals[np.isfinite(vals)]
         if vals.size:
-            ax.hist(vals, bins=20, color="#8c6bb1")
+            counts, edges = np.histogram(vals, bins=20)
+            ax.stairs(counts, edges, fill=True, color="#8c6bb1")
         else:
             ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
         ax.set_title(label, fontsize=9)
@@ -245,7 +255,7 @@ def _sample_frames(gt: TrialGT, trial_dir: Path) -> str:
         width, height = cam.resolution
         frame = None
         if view in gt.videos:
-            frame = _read_frame(trial_dir / gt.videos[view].path, idx)
+            frame = _read_frame(trial_dir / gt.videos[view].path, idx, gt.videos[view].fps)
         if frame is not None:
             ax.imshow(frame)
         else:

@@ -29,11 +29,12 @@ import numpy as np
 
 from odahgen.errors import OdahgenError
 from odahgen.gt import fk as fk_adapter
-from odahgen.gt.dataset import TRIAL_FILE, check_dataset, trial_files
+from odahgen.gt.dataset import TRIAL_FILE, check_dataset, scan_trials
 from odahgen.gt.qa import QAResult, nonfinite_arrays, qa_trial
 from odahgen.gt.schema import TrialGT, check_schema, load_trial, project_points
 
 TOL_PX = 0.5
+MAX_LISTED = 20  # trial folders without a trial file named one per line
 TOL_FK_M = 0.001
 
 
@@ -284,10 +285,12 @@ def validate_dataset(
     """Validate every trial of a dataset and its index/splits (``check_files``)."""
     dataset = check_dataset(dataset)
     result = DatasetCheck(dataset=dataset)
-    files = trial_files(dataset)
-    stray = sorted(p.name for p in (dataset / "trials").iterdir() if p.is_dir() and not (p / TRIAL_FILE).is_file())
-    for name in stray:
+    files, stray = scan_trials(dataset)
+    for name in stray[:MAX_LISTED]:
         result.problems.append(f"trials/{name} has no {TRIAL_FILE}")
+    if len(stray) > MAX_LISTED:  # a dataset still running: one line, not one per trial
+        result.problems.append(f"... and {len(stray) - MAX_LISTED:,} more trial folders have no "
+                               f"{TRIAL_FILE} ({len(stray):,} in all: not finished, or failed)")
     if not files:
         result.problems.append("no trials")
     for i, path in enumerate(files):
