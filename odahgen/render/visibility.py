@@ -107,6 +107,8 @@ def keypoint_visibility(meshes, keypoints: np.ndarray, camera: dict,
     px, z = project(camera, kp)
     vis = np.zeros((T, K), dtype=bool)
     tol = np.broadcast_to(np.asarray(tol_m, dtype=np.float64), (K,))
+    if not return_masks:
+        return _windowed_visibility(meshes, px, z, camera, tol)
     masks = []
     with Rasterizer(camera) as rast:
         for f in range(T):
@@ -121,6 +123,55 @@ def keypoint_visibility(meshes, keypoints: np.ndarray, camera: dict,
             vis[f] = inside & (surf > 0) & (z[f] - surf <= tol)
     if return_masks:
         return vis, np.stack(masks)
+    return vis
+
+
+def _windowed_visibility(meshes, px: np.ndarray, z: np.ndarray, camera: dict, tol: np.ndarray,
+                         znear: float = 0.05, zfar: float = 100.0) -> np.ndarray:
+    """:func:`keypoint_visibility` without masks: per frame only the window of the image that
+    holds the frame's keypoints is rasterised (the principal point shifted by the window's
+    corner, so every pixel keeps its full-image position), depth only, from bare vertex and
+    index buffers. ``px (T, K, 2)`` px, ``z (T, K)`` m; returns (T, K) bool."""
+    import pyrender
+
+    T, K = z.shape
+    W, H = int(camera["width"]), int(camera["height"])
+    col = np.floor(np.nan_to_num(px[..., 0], nan=-1.0)).astype(np.int64)
+    row = np.floor(np.nan_to_num(px[..., 1], nan=-1.0)).astype(np.int64)
+    inside = (z > 0) & (col >= 0) & (row >= 0) & (col < W) & (row < H)
+    vis = np.zeros((T, K), dtype=bool)
+    frames = np.flatnonzero(inside.any(axis=1))
+    if not len(frames):
+        return vis
+    big = np.iinfo(np.int64).max
+    c0 = np.where(inside, col, big).min(axis=1)
+    r0 = np.where(inside, row, big).min(axis=1)
+    c1 = np.where(inside, col, -1).max(axis=1)
+    r1 = np.where(inside, row, -1).max(axis=1)
+    ww = int(min(W, (c1 - c0)[frames].max() + 1))
+    wh = int(min(H, (r1 - r0)[frames].max() + 1))
+    K_ = np.asarray(camera["K"], dtype=np.float64)
+    pose = _gl_pose(camera)
+    material = pyrender.MetallicRoughnessMaterial(doubleSided=True)
+    faces = [np.ascontiguousarray(f, dtype=np.uint32) for _, f, _ in meshes]
+    renderer = pyrender.OffscreenRenderer(ww, wh)
+    try:
+        for f in frames:
+            x0, y0 = int(min(c0[f], W - ww)), int(min(r0[f], H - wh))
+            scene = pyrender.Scene()
+            for (verts, _, _), idx in zip(meshes, faces):
+                prim = pyrender.Primitive(positions=np.asarray(verts[f], dtype=np.float32), indices=idx,
+                                          material=material, mode=pyrender.constants.GLTF.TRIANGLES)
+                scene.add(pyrender.Mesh([prim]))
+            scene.add(pyrender.IntrinsicsCamera(K_[0, 0], K_[1, 1], K_[0, 2] - x0, K_[1, 2] - y0,
+                                                znear=znear, zfar=zfar), pose=pose)
+            d = renderer.render(scene, flags=pyrender.RenderFlags.DEPTH_ONLY)
+            ok = inside[f]
+            surf = np.zeros(K)
+            surf[ok] = d[row[f, ok] - y0, col[f, ok] - x0]
+            vis[f] = ok & (surf > 0) & (z[f] - surf <= tol)
+    finally:
+        renderer.delete()
     return vis
 
 
