@@ -31,7 +31,7 @@ REF_PIXELS = 1080 * 720
 #: (engine, device kind); None = not measured. Measured with bench/render.py and
 #: bench/render_gpu.sh; the table in docs/farm.md says where each figure comes from.
 RENDER_SECONDS: dict[tuple[str, str], float | None] = {
-    ("workbench", "cpu"): 1.3,
+    ("workbench", "cpu"): 0.99,  # a full-spec trial: 1184 s for 2 x 600 frames (2 shared cores)
     ("eevee", "cpu"): None,
     ("cycles", "cpu"): None,
     ("workbench", "h200"): None,
