@@ -1,7 +1,7 @@
 """Render cost of two (or more) render bundles in the same run: seconds per frame and view.
 
     .venv/bin/python bench/render_ab.py --engine eevee|cycles BUNDLE [BUNDLE ...]
-        [--device cpu|gpu|auto] [--repeats 1] [--work DIR]
+        [--device cpu|gpu|auto] [--repeats 1] [--views front] [--work DIR]
 
 Each bundle (a trial's ``bundle/`` folder, e.g. the same trial before and after a scene change)
 is rendered with the render stage at its own size and samples (``bundle.json``), masks off,
@@ -28,6 +28,7 @@ def main(argv=None) -> int:
     ap.add_argument("--engine", default="eevee", choices=["eevee", "cycles", "workbench"])
     ap.add_argument("--device", default="cpu", choices=["cpu", "gpu", "auto"])
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--views", default=None, help="comma-separated views (default: all)")
     ap.add_argument("--work", default=None)
     args = ap.parse_args(argv)
 
@@ -43,7 +44,8 @@ def main(argv=None) -> int:
             over = [f"render.engine={args.engine}", f"render.device={args.device}", "render.mask=false",
                     f"render.width={r['width']}", f"render.height={r['height']}"]
             cfg = load_config("odah", over)
-            res = render_trial(b, work / f"{Path(b).resolve().parent.name}_{Path(b).name}_{rep}", cfg.render)
+            res = render_trial(b, work / f"{Path(b).resolve().parent.name}_{Path(b).name}_{rep}", cfg.render,
+                               views=args.views.split(",") if args.views else None)
             w = res["worker"]
             spf = {v: round(w["render_seconds"][v] / res["frames"][v], 2) for v in res["frames"]}
             per[b] += list(spf.values())
