@@ -15,12 +15,17 @@ Per trial (``validate_trial``):
 - QA gates recomputed from the data with the given thresholds.
 
 Per dataset (``validate_dataset``): every trial, plus index and splits consistency (every
-trial indexed, no subject in two splits, no QA-failing trial in a split).
+trial indexed, no subject in two splits, no QA-failing trial in a split). What a trial's
+check found is kept in ``DATASET/.validate-cache.json`` with the size and mtime of the files
+it may read (the trial folder's and ``render/``'s) and the settings it ran with; the next
+validate checks again only the trials whose files changed (a stat per file otherwise).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -28,6 +33,7 @@ from typing import Any, Callable
 import numpy as np
 
 from odahgen.errors import OdahgenError
+from odahgen.io import atomic_write_text
 from odahgen.gt import fk as fk_adapter
 from odahgen.gt.dataset import TRIAL_FILE, check_dataset, scan_trials
 from odahgen.gt.qa import QAResult, nonfinite_arrays, qa_trial
@@ -274,6 +280,62 @@ def check_index_and_splits(dataset: Path, checks: list[TrialCheck]) -> list[str]
     return problems
 
 
+CACHE_FILE = ".validate-cache.json"
+
+
+def _trial_signature(trial_dir: Path) -> list:
+    """[[name, size, mtime_ns], ...] of the files a trial's check may read: every file of the
+    trial folder and of its ``render/`` folder (hidden ones left out)."""
+    out = []
+    for sub in ("", "render"):
+        try:
+            with os.scandir(trial_dir / sub if sub else trial_dir) as it:
+                entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                if e.is_file():
+                    st = e.stat()
+                    out.append([f"{sub}/{e.name}" if sub else e.name, st.st_size, st.st_mtime_ns])
+            except OSError:
+                continue
+    return out
+
+
+def _check_to_json(t: TrialCheck) -> dict:
+    qa = None if t.qa is None else {"passed": t.qa.passed, "reasons": t.qa.reasons,
+                                    "metrics": t.qa.metrics, "skipped": t.qa.skipped}
+    return {"trial": t.trial, "problems": t.problems, "warnings": t.warnings,
+            "metrics": t.metrics, "qa": qa}
+
+
+def _check_from_json(data: dict, path: Path) -> TrialCheck:
+    qa = data.get("qa")
+    return TrialCheck(trial=data["trial"], path=path, problems=list(data["problems"]),
+                      warnings=list(data["warnings"]), metrics=dict(data["metrics"]),
+                      qa=None if qa is None else QAResult(bool(qa["passed"]), list(qa["reasons"]),
+                                                          dict(qa["metrics"]), list(qa["skipped"])))
+
+
+SETTLE_NS = 2_000_000_000  # files changed this shortly before their check are checked again
+
+
+def _settled(sig: list, checked_at) -> bool:
+    """Every file of ``sig`` was last changed well before the check recorded at
+    ``checked_at`` (ns), so a later change cannot have kept its mtime (coarse clocks)."""
+    if not isinstance(checked_at, int):
+        return False
+    return all(m is None or m < checked_at - SETTLE_NS for _, _, m in sig)
+
+
+def _cache_key(qa_config, fk: bool, videos: bool) -> str:
+    from odahgen import __version__
+
+    dump = qa_config.model_dump(mode="json") if hasattr(qa_config, "model_dump") else repr(qa_config)
+    return json.dumps([1, __version__, dump, fk, videos], sort_keys=True)
+
+
 def validate_dataset(
     dataset: str | Path,
     qa_config,
@@ -281,8 +343,11 @@ def validate_dataset(
     videos: bool = True,
     progress: Callable[[int, int, str], None] | None = None,
     check_files: bool = True,
+    cache: bool = True,
 ) -> DatasetCheck:
-    """Validate every trial of a dataset and its index/splits (``check_files``)."""
+    """Validate every trial of a dataset and its index/splits (``check_files``). With
+    ``cache``, a trial whose files and the settings are as when it was last checked is not
+    checked again (``DATASET/.validate-cache.json``; deleting it is always safe)."""
     dataset = check_dataset(dataset)
     result = DatasetCheck(dataset=dataset)
     files, stray = scan_trials(dataset)
@@ -293,12 +358,41 @@ def validate_dataset(
                                f"{TRIAL_FILE} ({len(stray):,} in all: not finished, or failed)")
     if not files:
         result.problems.append("no trials")
+    key = _cache_key(qa_config, fk, videos)
+    old: dict = {}
+    if cache:
+        try:
+            data = json.loads((dataset / CACHE_FILE).read_text(encoding="utf-8"))
+            old = data["trials"] if isinstance(data, dict) and data.get("key") == key else {}
+        except (OSError, ValueError, KeyError, TypeError):
+            old = {}
+    new: dict = {}
     for i, path in enumerate(files):
         if progress:
             progress(i, len(files), path.parent.name)
-        result.trials.append(validate_trial(path, qa_config, fk=fk, videos=videos))
+        name = path.parent.name
+        sig = _trial_signature(path.parent) if cache else None
+        hit = old.get(name)
+        check = None
+        if isinstance(hit, dict) and hit.get("sig") == sig and _settled(sig, hit.get("at")):
+            try:
+                check = _check_from_json(hit["check"], path)
+            except (KeyError, TypeError, ValueError):
+                check = None
+        if check is not None:
+            new[name] = hit
+        else:
+            check = validate_trial(path, qa_config, fk=fk, videos=videos)
+            if cache:
+                new[name] = {"sig": sig, "check": _check_to_json(check), "at": time.time_ns()}
+        result.trials.append(check)
     if progress:
         progress(len(files), len(files), "")
+    if cache and new != old:
+        try:
+            atomic_write_text(dataset / CACHE_FILE, json.dumps({"key": key, "trials": new}), fsync=False)
+        except OSError:  # a dataset the user may read but not write: no cache, same result
+            pass
     if check_files and files:
         result.problems += check_index_and_splits(dataset, result.trials)
     return result
