@@ -91,9 +91,11 @@ def main() -> None:
         print(f"  {label:22s} wall {w:7.2f} s  CPU {c:7.2f} s   (runs: {[round(r[0], 1) for r in runs]})")
     (bw, bc), (aw, ac) = med["before (whole frames)"], med["after (windows)"]
     print(f"  speed-up: x{bw / aw:.2f} wall, x{bc / ac:.2f} CPU")
-    same = all(np.array_equal(outputs["before (whole frames)"][v], outputs["after (windows)"][v])
-               for v in outputs["after (windows)"])
-    print(f"  keypoint visibility identical: {same}")
+    a, b = outputs["before (whole frames)"], outputs["after (windows)"]
+    diff = sum(int((a[v] != b[v]).sum()) for v in b)
+    size = sum(b[v].size for v in b)
+    print(f"  keypoint visibility: {diff} of {size} point-frames differ ({100 * diff / size:.3f}%: "
+          f"pixel coverage at the edge between overlapping parts rounds differently in a window)")
 
 
 if __name__ == "__main__":
