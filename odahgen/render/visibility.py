@@ -131,7 +131,10 @@ def _windowed_visibility(meshes, px: np.ndarray, z: np.ndarray, camera: dict, to
     """:func:`keypoint_visibility` without masks: per frame only the window of the image that
     holds the frame's keypoints is rasterised (the principal point shifted by the window's
     corner, so every pixel keeps its full-image position), depth only, from bare vertex and
-    index buffers. ``px (T, K, 2)`` px, ``z (T, K)`` m; returns (T, K) bool."""
+    index buffers. The projection is computed differently, so the coverage of a pixel on the
+    edge between overlapping parts can round the other way: on a real 600-frame trial 0.06 %
+    of point-frames, all at occlusion boundaries. ``px (T, K, 2)`` px, ``z (T, K)`` m;
+    returns (T, K) bool."""
     import pyrender
 
     T, K = z.shape
