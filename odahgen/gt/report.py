@@ -35,7 +35,7 @@ def _fig_to_img(fig) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=80)  # layouts are set per figure: no second draw to crop
     plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return f'<img alt="plot" src="data:image/png;base64,{data}"/>'
@@ -80,7 +80,7 @@ def _angle_plot(angles: np.ndarray, names: tuple[str, ...], rotational: np.ndarr
         ax.set_title(f"{names[j]} ({'deg' if rotational[j] else 'm'})", fontsize=7)
         ax.tick_params(labelsize=6)
         ax.set_yticks([])
-    # fixed spacing: tight_layout measures all 42 axes' text (seconds); savefig crops anyway
+    # fixed spacing: tight_layout measures all 42 axes' text (about a second)
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.04, top=0.96, wspace=0.12, hspace=0.75)
     return _fig_to_img(fig)
 
