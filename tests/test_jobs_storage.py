@@ -189,3 +189,20 @@ def test_disk_sample_is_bounded(tmp_path):
     assert disk["measured"] == 10 and disk["finished"] == 50
     assert disk["min_bytes"] == 4096 and disk["max_bytes"] == 8192
     assert disk["planned_bytes"] == 2 * disk["finished_bytes"]
+
+
+def test_uncompressed_arrays_round_trip(tmp_path):
+    import zipfile
+
+    import numpy as np
+
+    from odahgen.io import load_arrays, save_arrays
+
+    arrays = {"vertices": np.arange(3 * 50 * 3, dtype=np.float32).reshape(3, 50, 3), "faces": np.arange(6).reshape(2, 3)}
+    for compress, method in ((True, zipfile.ZIP_DEFLATED), (False, zipfile.ZIP_STORED)):
+        path = tmp_path / f"b{compress}.npz"
+        save_arrays(path, arrays, compress=compress)
+        with zipfile.ZipFile(path) as z:
+            assert {i.compress_type for i in z.infolist()} == {method}
+        back = load_arrays(path)
+        assert all(np.array_equal(back[k], v) and back[k].dtype == v.dtype for k, v in arrays.items())
