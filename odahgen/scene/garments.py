@@ -195,7 +195,9 @@ def cylindrical_uv(rest: np.ndarray, faces: np.ndarray, segments: np.ndarray,
     Each segment's axis is the principal direction of its vertices in ``rest (V, 3)`` (m);
     u is the arc length around the axis and v the length along it, both in units of
     ``tile_m`` so a tiling texture keeps its physical size on every body part. The seam of
-    each cylinder is placed at the back of the body (-X); faces across it are unwrapped.
+    each cylinder is placed at the back of the body (-X); faces across it are unwrapped. Faces
+    whose normal lies within 45 degrees of the axis (caps, the crotch) are projected on the plane
+    across the axis instead (no bullseye where the angle sweeps the texture).
     """
     faces = np.asarray(faces, dtype=np.int64)
     fseg = segments[faces]
@@ -224,8 +226,17 @@ def cylindrical_uv(rest: np.ndarray, faces: np.ndarray, segments: np.ndarray,
         span = u.max(1) - u.min(1)
         wrap = span > period / 2
         u[wrap] = np.where(u[wrap] < 0, u[wrap] + period, u[wrap])
+        v_ = -(d @ a) / tile_m
+        # faces that look along the axis (the crotch at the bottom of the waist chart) sit where
+        # the angle sweeps the whole texture in a few mm (a bullseye): project them on the cap plane
+        p0, p1, p2 = rest[fs[:, 0]], rest[fs[:, 1]], rest[fs[:, 2]]
+        fn = np.cross(p1 - p0, p2 - p0)
+        fn /= np.maximum(np.linalg.norm(fn, axis=1, keepdims=True), 1e-12)
+        cap = np.abs(fn @ a) > 0.7
+        u[cap] = (d[cap] @ ref) / tile_m
+        v_[cap] = (d[cap] @ b) / tile_m
         uv[maj == s, :, 0] = u
-        uv[maj == s, :, 1] = -(d @ a) / tile_m
+        uv[maj == s, :, 1] = v_
     return uv.astype(np.float32)
 
 
