@@ -339,7 +339,7 @@ def skin_in_front(vertices: np.ndarray, faces: np.ndarray, regions: GarmentRegio
     hidden = covered_faces(f, [{"body_index": used} for _, used in shells])
     shown = np.zeros(v.shape[1], bool)
     shown[f[~hidden].ravel()] = True
-    bad, total, worst, worst_frame = 0, 0, -1.0, -1
+    tally = InFrontTally()
     for shell, used in shells:
         for s in range(len(regions.segment_names)):
             src = np.flatnonzero(regions.shares[used, s] >= min_share)  # this segment's shell vertices
@@ -350,10 +350,25 @@ def skin_in_front(vertices: np.ndarray, faces: np.ndarray, regions: GarmentRegio
                 _, k = cKDTree(shell[t][src]).query(v[t][ring])
                 nk = normals[t][used[src][k]]
                 side = ((v[t][ring] - shell[t][src][k]) * nk).sum(1)
-                side = side[(normals[t][ring] * nk).sum(1) >= same_side]
-                bad += int((side >= 0).sum())
-                total += len(side)
-                if len(side) and side.max() > worst:
-                    worst, worst_frame = float(side.max()), t
-    return {"fraction": bad / max(total, 1), "worst_m": worst, "samples": total,
-            "hidden_faces": int(hidden.sum()), "worst_frame": worst_frame}
+                tally.add(t, side[(normals[t][ring] * nk).sum(1) >= same_side])
+    return tally.result(int(hidden.sum()))
+
+
+class InFrontTally:
+    """Skin samples checked against the cloth over them: how many lie in front (signed
+    distance along the cloth's normal >= 0), the largest distance (m) and its frame."""
+
+    def __init__(self) -> None:
+        self.bad, self.total, self.worst, self.worst_frame = 0, 0, -1.0, -1
+
+    def add(self, frame: int, side: np.ndarray) -> None:
+        """``side (n,)`` m: signed distances of frame ``frame``'s samples (+ = in front)."""
+        self.bad += int((side >= 0).sum())
+        self.total += len(side)
+        if len(side) and side.max() > self.worst:
+            self.worst, self.worst_frame = float(side.max()), frame
+
+    def result(self, hidden_faces: int) -> dict:
+        """``{"fraction", "worst_m", "samples", "hidden_faces", "worst_frame"}``."""
+        return {"fraction": self.bad / max(self.total, 1), "worst_m": self.worst, "samples": self.total,
+                "hidden_faces": hidden_faces, "worst_frame": self.worst_frame}

@@ -280,7 +280,7 @@ def skin_in_front(vertices: np.ndarray, faces: np.ndarray, worn: list[dict], sam
     """
     from scipy.spatial import cKDTree
 
-    from odahgen.scene.garments import covered_faces, vertex_normals
+    from odahgen.scene.garments import InFrontTally, covered_faces, vertex_normals
 
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64)
@@ -288,7 +288,7 @@ def skin_in_front(vertices: np.ndarray, faces: np.ndarray, worn: list[dict], sam
     hidden = covered_faces(f, worn)
     shown = np.zeros(v.shape[1], bool)
     shown[f[~hidden].ravel()] = True
-    bad, total, worst, worst_frame = 0, 0, -1.0, -1
+    tally = InFrontTally()
     for item in (w["item"] for w in worn if "item" in w):
         ring = np.flatnonzero(shown & (item.cover >= 0))
         if len(ring) == 0:
@@ -298,13 +298,8 @@ def skin_in_front(vertices: np.ndarray, faces: np.ndarray, worn: list[dict], sam
         for t in range(v.shape[0]):
             _, k = cKDTree(pos[t]).query(v[t, ring])
             side = ((v[t, ring] - pos[t, k]) * nn[t, k]).sum(1)
-            side = side[((normals[t, ring] * nn[t, k]).sum(1) >= same_side) & ~edge[k]]
-            bad += int((side >= 0).sum())
-            total += len(side)
-            if len(side) and side.max() > worst:
-                worst, worst_frame = float(side.max()), t
-    return {"fraction": bad / max(total, 1), "worst_m": worst, "samples": total,
-            "hidden_faces": int(hidden.sum()), "worst_frame": worst_frame}
+            tally.add(t, side[((normals[t, ring] * nn[t, k]).sum(1) >= same_side) & ~edge[k]])
+    return tally.result(int(hidden.sum()))
 
 
 def _open_edge_vertices(faces: np.ndarray) -> np.ndarray:
