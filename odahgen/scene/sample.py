@@ -20,7 +20,7 @@ from odahgen.scene.garments import DEFAULT_OFFSET_M
 from odahgen.scene.textures import sample_texture_spec, user_textures
 from odahgen.scene.wear import EYEBROWS, EYELASHES, HAIR, OUTFITS, SHOES, TYPE_SOURCES
 
-SCENE_VERSION = 2
+SCENE_VERSION = 3
 TILE_M = 0.25  # physical size of one garment texture repeat (m)
 
 
@@ -202,8 +202,10 @@ def sample_scene(config, trial_id: str, bounds) -> dict:
             **worn}
 
 
-#: Blender's CC0 studio-light HDRIs (Poly Haven), ``datafiles/studiolights/world/NAME.exr``
-HDRIS = ("city", "courtyard", "forest", "interior", "night", "studio", "sunrise", "sunset")
+#: Blender's CC0 studio-light HDRIs (Poly Haven), ``datafiles/studiolights/world/NAME.exr``,
+#: the six daylight ones: ``night`` and ``studio`` (a lamp in a black room) rendered near-black
+#: frames and backgrounds in the contact sheet of issue 15
+HDRIS = ("city", "courtyard", "forest", "interior", "sunrise", "sunset")
 #: painted wall colours (sRGB): whites, off-whites, light greys, pale tints
 WALL_COLORS = np.array([[0.92, 0.92, 0.90], [0.88, 0.86, 0.80], [0.80, 0.80, 0.79], [0.70, 0.72, 0.73],
                         [0.85, 0.80, 0.70], [0.75, 0.80, 0.78], [0.80, 0.76, 0.72], [0.60, 0.62, 0.60]])
