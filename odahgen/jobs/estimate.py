@@ -32,8 +32,10 @@ REF_PIXELS = 1080 * 720
 #: bench/render_gpu.sh; the table in docs/farm.md says where each figure comes from.
 RENDER_SECONDS: dict[tuple[str, str], float | None] = {
     ("workbench", "cpu"): 0.99,  # a full-spec trial: 1184 s for 2 x 600 frames (2 shared cores)
-    ("eevee", "cpu"): None,
-    ("cycles", "cpu"): None,
+    # 70 % rooms + 30 % outdoors (the odah default scene.hdri_fraction) of bench/render_ab.py's
+    # 1080x720, 16-sample figures (issue 15; Blender's frame only, no masks or encoding: a floor)
+    ("eevee", "cpu"): 25.6,  # room 30.6, outdoors 14.0 s/frame
+    ("cycles", "cpu"): 30.4,  # room 38.0, outdoors 12.6 s/frame
     ("workbench", "h200"): None,
     ("eevee", "h200"): None,
     ("cycles", "h200"): None,
