@@ -55,28 +55,29 @@ def cmd_export_coco(args) -> int:
     return 0
 
 
-def cmd_export_pose2sim(args) -> int:
-    from odahgen.export import export_pose2sim
-
-    with _progress("export pose2sim") as show:
-        m = export_pose2sim(args.dataset, args.output, include_failed=args.include_failed, progress=show)
-    print(f"exported {len(m['trials'])} Pose2Sim projects to {args.output} ({len(m['skipped'])} skipped; "
-          f"{_size(Path(args.output))})")
+def _export_per_trial(args, export, label: str, what: str, note: str = "") -> int:
+    """Run a per-trial exporter (``export(dataset, out, include_failed=, progress=)``) and print
+    how many ``what`` it wrote, the size, and each skipped trial with its reason."""
+    with _progress(label) as show:
+        m = export(args.dataset, args.output, include_failed=args.include_failed, progress=show)
+    print(f"exported {len(m['trials'])} {what} to {args.output} ({len(m['skipped'])} skipped; "
+          f"{_size(Path(args.output))}{note})")
     for s in m["skipped"]:
         print(f"  skipped {s['trial']}: {s['reason']}")
     return 0
+
+
+def cmd_export_pose2sim(args) -> int:
+    from odahgen.export import export_pose2sim
+
+    return _export_per_trial(args, export_pose2sim, "export pose2sim", "Pose2Sim projects")
 
 
 def cmd_export_opencap(args) -> int:
     from odahgen.export import export_opencap
 
-    with _progress("export opencap") as show:
-        m = export_opencap(args.dataset, args.output, include_failed=args.include_failed, progress=show)
-    print(f"exported {len(m['trials'])} OpenCap sessions to {args.output} ({len(m['skipped'])} skipped; "
-          f"{_size(Path(args.output))}; extrinsics in a back-wall board frame, see docs/export.md)")
-    for s in m["skipped"]:
-        print(f"  skipped {s['trial']}: {s['reason']}")
-    return 0
+    return _export_per_trial(args, export_opencap, "export opencap", "OpenCap sessions",
+                             "; extrinsics in a back-wall board frame, see docs/export.md")
 
 
 def register_formats(sub) -> None:
