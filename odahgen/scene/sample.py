@@ -15,7 +15,7 @@ import numpy as np
 
 from odahgen.errors import OdahgenError
 from odahgen.io.ids import trial_seed
-from odahgen.scene.cameras import camera_dict, intrinsics, look_at, project
+from odahgen.scene.cameras import camera_dict, intrinsics, look_at, project, sample_distortion
 from odahgen.scene.garments import DEFAULT_OFFSET_M
 from odahgen.scene.textures import sample_texture_spec, user_textures
 from odahgen.scene.wear import EYEBROWS, EYELASHES, HAIR, OUTFITS, SHOES, TYPE_SOURCES
@@ -162,6 +162,11 @@ def sample_scene(config, trial_id: str, bounds) -> dict:
 
     width, height = config.render.width, config.render.height
     cameras = _cameras(config, bounds, _rng(config, trial_id, "camera"), width, height)
+    if sc.cameras.lens_distortion:  # its own stream: off, the scene is as before
+        rlens = _rng(config, trial_id, "lens")
+        for c in cameras:
+            c["distortion"] = sample_distortion(rlens, sc.cameras.distortion_k1, sc.cameras.distortion_k2,
+                                                sc.cameras.distortion_tangential)
 
     lo, hi = np.asarray(bounds["min"]), np.asarray(bounds["max"])
     centre = (lo + hi) / 2
