@@ -171,6 +171,19 @@ class CamerasConfig(_Section):
     sensor_width_mm: float = Field(36.0, gt=0)
     sensor_fit: Literal["HORIZONTAL", "VERTICAL", "AUTO"] = "HORIZONTAL"
     margin: float = Field(0.1, ge=0, lt=0.5, description="fraction of the frame kept free")
+    lens_distortion: bool = Field(False, description="Brown-Conrady lens distortion per camera (seeded; "
+                                                     "the renders are warped and every 2D label uses it)")
+    distortion_k1: tuple[float, float] = Field((-0.2, 0.05), description="range of k1 (OpenCV, normalised "
+                                                                         "coordinates); < 0 barrel")
+    distortion_k2: tuple[float, float] = Field((-0.02, 0.08), description="range of k2 (OpenCV)")
+    distortion_tangential: float = Field(0.001, ge=0, le=0.01, description="|p1|, |p2| at most (OpenCV)")
+
+    @field_validator("distortion_k1", "distortion_k2")
+    @classmethod
+    def _lens_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not (v[0] <= v[1] and -0.5 <= v[0] and v[1] <= 0.5):
+            raise ValueError(f"need lo <= hi within [-0.5, 0.5], got {list(v)}")
+        return v
 
     @field_validator("views")
     @classmethod

@@ -1,4 +1,5 @@
-"""Pinhole cameras of the ground truth (OpenSim frame) and their projection.
+"""Cameras of the ground truth (OpenSim frame) and their projection: pinhole, optionally
+through a Brown-Conrady lens distortion (OpenCV convention, see below).
 
 A camera is stored in the scene JSON as ``{"K": (3,3) px, "R": (3,3), "t": (3,) m,
 "width", "height" px, "focal_mm", "sensor_width_mm", "sensor_fit"}`` with
@@ -51,13 +52,16 @@ def look_at(position: np.ndarray, target: np.ndarray, up=(0.0, 1.0, 0.0)) -> tup
 
 
 def project_points(K: np.ndarray, R: np.ndarray, t: np.ndarray,
-                   points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                   points: np.ndarray, dist=None) -> tuple[np.ndarray, np.ndarray]:
     """Pinhole projection of ``points (..., 3)`` (m, OpenSim frame) -> ``(..., 2)`` px and
-    ``(...)`` depth (m, along the optical axis).
+    ``(...)`` depth (m, along the optical axis); through the lens distortion ``dist`` (OpenCV
+    ``(k1, k2, p1, p2, k3)``) when given and non-zero.
 
     The one rule for points behind the camera: a point at depth <= 0 has no image, so its
     pixels are NaN (its depth is still returned, <= 0).
     """
+    if _dist5(dist) is not None:
+        return project_points_distorted(K, R, t, points, dist)
     cam = np.asarray(points, dtype=np.float64) @ np.asarray(R, dtype=np.float64).T \
         + np.asarray(t, dtype=np.float64)
     depth = cam[..., 2]
@@ -69,8 +73,9 @@ def project_points(K: np.ndarray, R: np.ndarray, t: np.ndarray,
 
 
 def project(camera: dict, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`project_points` with a scene camera record (``{"K", "R", "t", ...}``)."""
-    return project_points(camera["K"], camera["R"], camera["t"], points)
+    """:func:`project_points` with a scene camera record (``{"K", "R", "t", ...}``, and its lens
+    ``"distortion"`` when it has one)."""
+    return project_points(camera["K"], camera["R"], camera["t"], points, camera.get("distortion"))
 
 
 def camera_dict(K: np.ndarray, R: np.ndarray, t: np.ndarray, width: int, height: int,
@@ -90,3 +95,127 @@ def camera_dict(K: np.ndarray, R: np.ndarray, t: np.ndarray, width: int, height:
         "sensor_width_mm": float(sensor_width_mm),
         "sensor_fit": sensor_fit.upper(),
     }
+
+
+# ------------------------------------------------------------------------ lens distortion
+#
+# Brown-Conrady distortion in the OpenCV convention: ``dist = (k1, k2, p1, p2, k3)`` acts on
+# normalised camera coordinates ``(x, y) = (X/Z, Y/Z)``:
+#   r2 = x^2 + y^2,  radial = 1 + k1 r2 + k2 r2^2 + k3 r2^3
+#   x_d = x radial + 2 p1 x y + p2 (r2 + 2 x^2),  y_d = y radial + p1 (r2 + 2 y^2) + 2 p2 x y
+# then ``px = K (x_d, y_d, 1)``. A camera record's optional ``"distortion"`` (5,) holds them; a
+# record without it (or all zeros) is the pinhole camera, bit for bit.
+
+
+def _dist5(dist) -> np.ndarray | None:
+    """(5,) float64 coefficients, or None for no (or all-zero) distortion."""
+    if dist is None:
+        return None
+    d = np.zeros(5)
+    a = np.asarray(dist, dtype=np.float64).ravel()
+    d[:min(5, a.size)] = a[:5]
+    return d if np.any(d != 0) else None
+
+
+def distort_normalized(xy: np.ndarray, dist) -> np.ndarray:
+    """``(..., 2)`` normalised pinhole coordinates -> distorted normalised coordinates."""
+    d = _dist5(dist)
+    xy = np.asarray(xy, dtype=np.float64)
+    if d is None:
+        return xy.copy()
+    k1, k2, p1, p2, k3 = d
+    x, y = xy[..., 0], xy[..., 1]
+    r2 = x * x + y * y
+    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+    return np.stack([x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x),
+                     y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y], axis=-1)
+
+
+def undistort_normalized(xy_d: np.ndarray, dist, iterations: int = 30) -> np.ndarray:
+    """Inverse of :func:`distort_normalized` by Newton's method (from ``x = x_d``), ``(..., 2)``.
+    Exact to ~1e-12 where the lens is monotonic (every range :func:`sample_distortion` draws)."""
+    d = _dist5(dist)
+    xd = np.asarray(xy_d, dtype=np.float64)
+    if d is None:
+        return xd.copy()
+    k1, k2, p1, p2, k3 = d
+    xy = xd.copy()
+    for _ in range(iterations):
+        x, y = xy[..., 0], xy[..., 1]
+        r2 = x * x + y * y
+        radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+        dr = k1 + r2 * (2 * k2 + 3 * k3 * r2)  # d radial / d r2
+        res = distort_normalized(xy, d) - xd
+        a = radial + 2 * x * x * dr + 2 * p1 * y + 6 * p2 * x  # d x_d / d x
+        b = 2 * x * y * dr + 2 * p1 * x + 2 * p2 * y  # d x_d / d y = d y_d / d x
+        c = radial + 2 * y * y * dr + 6 * p1 * y + 2 * p2 * x  # d y_d / d y
+        det = a * c - b * b
+        step = np.stack([(c * res[..., 0] - b * res[..., 1]) / det, (a * res[..., 1] - b * res[..., 0]) / det], -1)
+        xy = xy - step
+        if np.nanmax(np.abs(step), initial=0.0) < 1e-14:
+            break
+    return xy
+
+
+def project_points_distorted(K, R, t, points, dist) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`project_points` through a lens with OpenCV ``dist (5,)``: ``(..., 2)`` px and
+    ``(...)`` depth m (NaN pixels behind the camera, as for the pinhole)."""
+    d = _dist5(dist)
+    if d is None:
+        return project_points(K, R, t, points)
+    K = np.asarray(K, dtype=np.float64)
+    cam = np.asarray(points, dtype=np.float64) @ np.asarray(R, dtype=np.float64).T \
+        + np.asarray(t, dtype=np.float64)
+    depth = cam[..., 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xy = cam[..., :2] / cam[..., 2:3]
+    xy = distort_normalized(xy, d)
+    px = np.stack([K[0, 0] * xy[..., 0] + K[0, 1] * xy[..., 1] + K[0, 2], K[1, 1] * xy[..., 1] + K[1, 2]], -1)
+    px[depth <= 0] = np.nan
+    return px, depth
+
+
+def sample_distortion(rng: np.random.Generator, k1_range, k2_range, tangential: float) -> list[float]:
+    """OpenCV ``[k1, k2, p1, p2, k3]`` of one lens: k1, k2 uniform in their ranges, p1, p2
+    uniform in ``+-tangential``, k3 = 0 (Pose2Sim's calibration holds four)."""
+    k1 = float(rng.uniform(*k1_range))
+    k2 = float(rng.uniform(*k2_range))
+    p1, p2 = (float(v) for v in rng.uniform(-tangential, tangential, 2))
+    return [round(k1, 6), round(k2, 6), round(p1, 7), round(p2, 7), 0.0]
+
+
+def render_camera(camera: dict) -> dict:
+    """The pinhole camera Blender renders for a distorted ``camera``: the same pose and focal
+    length in pixels, the frame grown by ``pad`` px on each side (``"pad": [px, py]``, principal
+    point still centred) so that it holds the undistorted preimage of every output pixel (+2 px
+    for bilinear filtering). A camera without distortion is returned unchanged."""
+    d = _dist5(camera.get("distortion"))
+    if d is None:
+        return camera
+    K = np.asarray(camera["K"], dtype=np.float64)
+    W, H = int(camera["width"]), int(camera["height"])
+    u = np.concatenate([np.arange(W + 1.0), np.arange(W + 1.0), np.zeros(H + 1), np.full(H + 1, W)])
+    v = np.concatenate([np.zeros(W + 1), np.full(W + 1, H), np.arange(H + 1.0), np.arange(H + 1.0)])
+    xy = undistort_normalized(np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1]], -1), d)
+    x, y = K[0, 0] * xy[:, 0] + K[0, 2], K[1, 1] * xy[:, 1] + K[1, 2]
+    px = int(np.ceil(max(0.0, -x.min(), x.max() - W))) + 2
+    py = int(np.ceil(max(0.0, -y.min(), y.max() - H))) + 2
+    K2 = K.copy()
+    K2[0, 2] += px
+    K2[1, 2] += py
+    out = {k: v for k, v in camera.items() if k != "distortion"}
+    out.update(K=K2.tolist(), width=W + 2 * px, height=H + 2 * py, pad=[px, py])
+    return out
+
+
+def distortion_map(camera: dict) -> np.ndarray:
+    """``(H, W, 2)`` float64: for each pixel centre of the distorted image of ``camera``, the
+    point (x, y px, pixel-corner origin) of the :func:`render_camera` image that lands there."""
+    d = _dist5(camera.get("distortion"))
+    K = np.asarray(camera["K"], dtype=np.float64)
+    W, H = int(camera["width"]), int(camera["height"])
+    rc = render_camera(camera)
+    K2 = np.asarray(rc["K"], dtype=np.float64)
+    u, v = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
+    xy = undistort_normalized(np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1]], -1), d)
+    return np.stack([K2[0, 0] * xy[..., 0] + K2[0, 2], K2[1, 1] * xy[..., 1] + K2[1, 2]], -1)
