@@ -17,7 +17,7 @@ def test_dense_fields_round_trip_and_a_10_file_still_reads(tmp_path):
     gt = synthetic_trial("t1", n_frames=64)
     gt.qa = QARecord(passed=True)
     path = write_trial(tmp_path / "trial.h5", gt)
-    assert SCHEMA_VERSION == "1.1" and check_schema(path) == []
+    assert SCHEMA_VERSION == "1.2" and check_schema(path) == []
     back = load_trial(path)
     assert back.coco.names == gt.coco.names and np.allclose(back.coco.positions, gt.coco.positions)
     for view, cam in gt.cameras.items():

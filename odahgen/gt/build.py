@@ -95,7 +95,8 @@ def build_trial_gt(meta: TrialMeta, skeleton: dict, fitted: dict, body_model: st
                                markers_2d=split["markers"][0], markers_visibility=split["markers"][1],
                                coco_2d=split["coco"][0] if coco is not None else None,
                                coco_visibility=split["coco"][1] if coco is not None else None,
-                               bbox=bbox)
+                               bbox=bbox, distortion=np.asarray(cam["distortion"], float)
+                               if cam.get("distortion") is not None else None)
         info = render.get("video_info", {}).get(view, {})
         videos[view] = Video(path=f"{render_dir}/{Path(render['videos'][view]).name}",
                              codec=info.get("codec", "h264"), n_frames=int(render["frames"][view]),

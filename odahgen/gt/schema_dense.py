@@ -11,7 +11,9 @@ All optional (a 1.0 file has none of them; the reader then leaves them ``None``)
   ``coco_2d`` (T, K, 2) float64 px and ``coco_visibility`` (T, K) bool: the same for
   ``/coco/positions``;
   ``bbox`` (T, 4) float64 px ``[x, y, w, h]`` of the person mask (x, y = top-left corner of
-  the top-left mask pixel), NaN in frames without a mask pixel.
+  the top-left mask pixel), NaN in frames without a mask pixel;
+  from schema 1.2 ``distortion`` (5,) float64: the lens, OpenCV ``[k1, k2, p1, p2, k3]``
+  (absent = pinhole); the 2D fields and the mask are then those of the distorted image.
 
 Visibility as for the keypoints: in front of the camera, inside the image, on the person
 and at most a tolerance behind the visible surface (:data:`MARKER_TOL_M` for points on the
@@ -36,7 +38,7 @@ JOINT_TOL_M = 0.15
 #: COCO keypoints that lie on the skin (the others are joint-like, inside the body)
 _COCO_SURFACE = ("nose", "eye", "ear", "toe", "heel")
 
-CAMERA_FIELDS = ("markers_2d", "markers_visibility", "coco_2d", "coco_visibility", "bbox")
+CAMERA_FIELDS = ("markers_2d", "markers_visibility", "coco_2d", "coco_visibility", "bbox", "distortion")
 
 
 @dataclass
@@ -85,7 +87,8 @@ def write_coco(f: h5py.File, coco: CocoKeypoints | None) -> None:
 
 def write_camera_fields(group: h5py.Group, cam: Any) -> None:
     """The optional 1.1 arrays of a :class:`~odahgen.gt.schema.Camera` into its group."""
-    units = {"markers_2d": "px", "coco_2d": "px", "bbox": "px [x, y, w, h]; NaN = no person"}
+    units = {"markers_2d": "px", "coco_2d": "px", "bbox": "px [x, y, w, h]; NaN = no person",
+             "distortion": "OpenCV k1, k2, p1, p2, k3 (normalised coordinates)"}
     for name in CAMERA_FIELDS:
         value = getattr(cam, name, None)
         if value is not None:
@@ -140,6 +143,8 @@ def trial_problems(gt: Any) -> list[str]:
                     checks.append((f"cameras/{view}/{name}{suffix}", value, shape))
         if getattr(cam, "bbox", None) is not None:
             checks.append((f"cameras/{view}/bbox", cam.bbox, (T, 4)))
+        if getattr(cam, "distortion", None) is not None:
+            checks.append((f"cameras/{view}/distortion", cam.distortion, (5,)))
     return problems + [p for p in (_shape_problem(*c) for c in checks) if p]
 
 
@@ -165,3 +170,5 @@ def check_file(f: h5py.File, need, T: int, problems: list[str]) -> None:
                     need(path, shape, kind)
         if f"{base}/bbox" in f:
             need(f"{base}/bbox", (T, 4), "f")
+        if f"{base}/distortion" in f:
+            need(f"{base}/distortion", (5,), "f")

@@ -99,7 +99,7 @@ def check_cameras(gt: TrialGT, tol_px: float = TOL_PX) -> tuple[list[str], dict[
             problems.append(f"camera {view}: R is not a rotation matrix")
         if np.abs(K[2] - [0, 0, 1]).max() > 1e-9 or abs(K[1, 0]) + abs(K[2, 0]) + abs(K[2, 1]) > 0 or K[0, 0] <= 0 or K[1, 1] <= 0:
             problems.append(f"camera {view}: K is not an upper-triangular intrinsic matrix with K[2] = (0, 0, 1)")
-        px, depth = project_points(K, R, cam.t, gt.keypoints_3d)
+        px, depth = project_points(K, R, cam.t, gt.keypoints_3d, cam.distortion)
         kp2d = np.asarray(cam.keypoints_2d, float)
         vis = np.asarray(cam.visibility, bool)
         behind = vis & ~(depth > 0)
@@ -133,7 +133,7 @@ def _dense_reprojection(gt: TrialGT, view: str, tol_px: float) -> list[str]:
                            ("COCO keypoints", gt.coco.positions if gt.coco else None, cam.coco_2d)):
         if pts is None or px2 is None or np.shape(px2)[:2] != np.shape(pts)[:2]:
             continue  # absent (schema 1.0) or mis-shaped (the schema check reports it)
-        px, depth = project_points(cam.K, cam.R, cam.t, pts)
+        px, depth = cam.project(pts)
         ok = (depth > 0) & np.isfinite(px).all(-1) & np.isfinite(px2).all(-1)
         err = np.where(ok, np.linalg.norm(np.nan_to_num(px - px2), axis=-1), 0.0)
         if err.size and err.max() > tol_px:
