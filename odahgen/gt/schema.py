@@ -16,7 +16,8 @@ bodies, 44 keypoints):
 - ``/cameras/<view>``: ``K`` (3,3) px, ``R`` (3,3), ``t`` (3,) m, ``resolution`` (2,) =
   (width, height) px, ``focal_mm``, ``sensor_width_mm``, ``keypoints_2d`` (T,44,2) px,
   ``visibility`` (T,44) bool, optional ``keypoints_in_mask`` (T,44) bool; from 1.1, optional
-  ``markers_2d`` / ``markers_visibility``, ``coco_2d`` / ``coco_visibility``, ``bbox``.
+  ``markers_2d`` / ``markers_visibility``, ``coco_2d`` / ``coco_visibility``, ``bbox``; from
+  1.2, optional ``distortion`` (5,) (OpenCV k1, k2, p1, p2, k3; absent = pinhole).
 - ``/coco`` (optional, 1.1): ``names`` (K,), ``positions`` (T,K,3) m: COCO keypoints on the
   body mesh (:mod:`odahgen.gt.schema_dense`).
 - ``/scene`` dataset ``json`` (the sampled scene as JSON text).
@@ -24,7 +25,8 @@ bodies, 44 keypoints):
   ``fps``, ``mask_path``.
 - ``/qa`` attrs ``passed``, ``reasons`` (JSON list), ``metrics`` (JSON object).
 
-Camera convention: pinhole, ``x_px ~ K @ (R @ X_world + t)``, world = OpenSim's (Y up),
+Camera convention: pinhole, ``x_px ~ K @ (R @ X_world + t)`` (through the OpenCV lens
+distortion of a camera that has one, :meth:`Camera.project`), world = OpenSim's (Y up),
 camera frame x right, y down, z forward (OpenCV).
 """
 
@@ -62,7 +64,7 @@ from odahgen.skeleton.names import (
 )
 
 SCHEMA_NAME = "odahgen-gt"
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 #: Versions this reader understands (same major version).
 SUPPORTED_MAJOR = 1
 
@@ -137,7 +139,9 @@ class Camera:
     not occluded as the renderer decided); optional ``keypoints_in_mask`` (T,44) bool.
     Schema 1.1, optional: ``markers_2d`` (T,M,2) px + ``markers_visibility`` (T,M) bool,
     ``coco_2d`` (T,K,2) px + ``coco_visibility`` (T,K) bool, ``bbox`` (T,4) px [x, y, w, h]
-    of the person mask (NaN = no person); see :mod:`odahgen.gt.schema_dense`.
+    of the person mask (NaN = no person); see :mod:`odahgen.gt.schema_dense`. Schema 1.2,
+    optional: ``distortion`` (5,) the lens, OpenCV ``[k1, k2, p1, p2, k3]`` (None = pinhole);
+    every 2D field is then the distorted projection.
     """
 
     K: np.ndarray
@@ -154,10 +158,12 @@ class Camera:
     coco_2d: np.ndarray | None = None
     coco_visibility: np.ndarray | None = None
     bbox: np.ndarray | None = None
+    distortion: np.ndarray | None = None
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Project world points (..., 3) m -> (pixels (..., 2), depth (...,) m)."""
-        return project_points(self.K, self.R, self.t, points)
+        """Project world points (..., 3) m -> (pixels (..., 2), depth (...,) m), through the
+        lens ``distortion`` when there is one."""
+        return project_points(self.K, self.R, self.t, points, self.distortion)
 
 
 @dataclass
