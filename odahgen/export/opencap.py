@@ -12,7 +12,8 @@ Layout under DIR (as OpenCap's processing code reads a session)::
 
 The camera pickle holds a dict as OpenCap stores it (format learnt from public code:
 OpenCap's processing code and Pose2Sim's ``calib_toml_to_opencap`` converter):
-``intrinsicMat`` (3, 3) px, ``distortion`` (1, 5) zeros, ``imageSize`` (2, 1) = [[height],
+``intrinsicMat`` (3, 3) px, ``distortion`` (1, 5) OpenCV ``k1, k2, p1, p2, k3`` of the camera's lens
+(zeros for a pinhole camera), ``imageSize`` (2, 1) = [[height],
 [width]] px, ``rotation`` (3, 3) world -> camera, ``translation`` (3, 1) in **mm**,
 ``rotation_EulerAngles`` (3, 1) the Rodrigues vector of ``rotation`` (named so by OpenCap).
 
@@ -53,7 +54,7 @@ def camera_pickle(gt: TrialGT, view: str) -> dict[str, np.ndarray]:
     R = np.asarray(cam.R, float) @ CHECKERBOARD_TO_OPENSIM  # board frame -> camera
     return {
         "intrinsicMat": np.asarray(cam.K, float),
-        "distortion": np.zeros((1, 5)),
+        "distortion": (np.zeros(5) if cam.distortion is None else np.asarray(cam.distortion, float)).reshape(1, 5),
         "imageSize": np.array([[float(cam.resolution[1])], [float(cam.resolution[0])]]),
         "rotation": R,
         "translation": np.asarray(cam.t, float).reshape(3, 1) * 1000.0,

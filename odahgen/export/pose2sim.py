@@ -16,7 +16,8 @@ its TRC files turned to Y up by ``X, Y, Z <- Y, Z, X`` (its ``zup2yup``). The ca
 written here has the world ``X_w = P @ X_opensim`` with ``P`` = :data:`OPENSIM_TO_POSE2SIM`,
 so that Pose2Sim's Y-up output lands in OpenSim's frame, the frame of the GT files:
 ``rotation`` = Rodrigues vector of ``R @ P.T``, ``translation`` = ``t`` (m), ``matrix`` = K,
-``distortions`` = 0 (the renders are pinhole), ``size`` = [width, height] px.
+``distortions`` = OpenCV ``[k1, k2, p1, p2]`` of the camera's lens (zeros for a pinhole camera;
+odahgen's k3 is always 0), ``size`` = [width, height] px.
 """
 
 from __future__ import annotations
@@ -49,6 +50,14 @@ def _num(v: float) -> str:
     return repr(float(v))
 
 
+def _lens4(cam) -> list[float]:
+    """OpenCV ``[k1, k2, p1, p2]`` of a GT camera (zeros: pinhole)."""
+    d = np.zeros(5) if cam.distortion is None else np.asarray(cam.distortion, float)
+    if abs(d[4]) > 0:
+        raise OdahgenError("Pose2Sim calibrations hold [k1, k2, p1, p2]: a lens with k3 != 0 cannot be written")
+    return d[:4].tolist()
+
+
 def calib_toml(gt: TrialGT) -> str:
     """The text of a Pose2Sim ``Calib.toml`` for the trial's cameras (see the module doc)."""
     P = OPENSIM_TO_POSE2SIM
@@ -63,7 +72,7 @@ def calib_toml(gt: TrialGT) -> str:
             f'name = "{name}"',
             f"size = [ {_num(cam.resolution[0])}, {_num(cam.resolution[1])}]",
             "matrix = [ " + ", ".join("[ " + ", ".join(_num(v) for v in row) + "]" for row in K) + "]",
-            "distortions = [ 0.0, 0.0, 0.0, 0.0]",
+            "distortions = [ " + ", ".join(_num(v) for v in _lens4(cam)) + "]",
             "rotation = [ " + ", ".join(_num(v) for v in rv) + "]",
             "translation = [ " + ", ".join(_num(v) for v in t) + "]",
             "fisheye = false",
@@ -74,8 +83,9 @@ def calib_toml(gt: TrialGT) -> str:
 
 
 def read_calib(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
-    """A Pose2Sim ``Calib.toml`` as ``{camera: {K (3,3), R (3,3), t (3,) m, size (2,)}}``
-    (R from the Rodrigues vector), the projection ``x ~ K (R X_w + t)``."""
+    """A Pose2Sim ``Calib.toml`` as ``{camera: {K (3,3), R (3,3), t (3,) m, size (2,), dist
+    (4,)}}`` (R from the Rodrigues vector), the projection ``x ~ K (R X_w + t)`` through the
+    OpenCV distortion ``dist`` (k1, k2, p1, p2)."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -87,16 +97,25 @@ def read_calib(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
             continue
         out[sec.get("name", name)] = {"K": np.asarray(sec["matrix"], float), "R": rotmat(sec["rotation"]),
                                       "t": np.asarray(sec["translation"], float),
-                                      "size": np.asarray(sec["size"], float)}
+                                      "size": np.asarray(sec["size"], float),
+                                      "dist": np.asarray(sec.get("distortions", [0.0] * 4), float)}
     return out
 
 
 def triangulate(cams: list[dict[str, np.ndarray]], points_2d: list[np.ndarray]) -> np.ndarray:
     """Linear (DLT) triangulation of ``points_2d[i] (..., 2)`` px seen by ``cams[i]`` (K, R,
-    t) -> ``(..., 3)`` in the cameras' world frame; NaN where fewer than 2 views see it."""
+    t, optional OpenCV ``dist``: the points are undistorted first) -> ``(..., 3)`` in the
+    cameras' world frame; NaN where fewer than 2 views see it."""
+    from odahgen.scene.cameras import undistort_normalized
+
     Ps = [c["K"] @ np.hstack([c["R"], np.asarray(c["t"], float).reshape(3, 1)]) for c in cams]
     shape = np.shape(points_2d[0])[:-1]
     pts = [np.asarray(p, float).reshape(-1, 2) for p in points_2d]
+    for i, c in enumerate(cams):
+        if np.any(np.asarray(c.get("dist", 0.0), float) != 0):
+            K = np.asarray(c["K"], float)
+            xy = undistort_normalized((pts[i] - K[:2, 2]) / np.diag(K)[:2], c["dist"])
+            pts[i] = xy * np.diag(K)[:2] + K[:2, 2]
     out = np.full((pts[0].shape[0], 3), np.nan)
     for j in range(pts[0].shape[0]):
         rows = []

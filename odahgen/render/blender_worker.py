@@ -516,16 +516,20 @@ def _render_animation(scene, pattern, color_mode="RGB", compression=15, file_for
 FRAME_TAG = "ODAHGEN-FRAME"
 
 
-def _announce_frames(view, noise=0.0, view_index=0):
+def _announce_frames(view, noise=0.0, view_index=0, warp=None):
     """A render_write handler that prints ``ODAHGEN-FRAME view frame`` once Blender has written
     frame ``frame``'s PNG (and its mask/depth files): the core streams them on as they come.
-    With ``noise`` > 0 it first adds sensor noise to a BMP frame (:func:`add_sensor_noise`)."""
+    A BMP frame is first warped through the lens (``warp``, a ``blender_lens.FrameWarp``), then
+    given sensor noise when ``noise`` > 0 (:func:`add_sensor_noise`)."""
 
     def handler(scene, *_):
-        if noise > 0:
+        if noise > 0 or warp is not None:
             path = scene.render.frame_path(frame=scene.frame_current)
             if path.lower().endswith(".bmp") and os.path.exists(path):
-                add_sensor_noise(path, noise, seed=1000003 * view_index + scene.frame_current)
+                if warp is not None:
+                    warp(path)
+                if noise > 0:
+                    add_sensor_noise(path, noise, seed=1000003 * view_index + scene.frame_current)
         print(f"{FRAME_TAG} {view} {scene.frame_current}", flush=True)
 
     return handler
@@ -554,6 +558,19 @@ def add_sensor_noise(path, sigma, seed=0):
     with open(tmp, "wb") as fh:
         fh.write(data)
     os.replace(tmp, path)
+
+
+def _lens_view(spec, r, root, frame_format):
+    """``((width, height) px to render, FrameWarp or None)`` of a bundle camera: a camera with a
+    lens map renders its overscanned pinhole frame, warped to the output size as it is written."""
+    if not spec.get("lens_map"):
+        return (int(r["width"]), int(r["height"])), None
+    if frame_format != "BMP":
+        raise RuntimeError(f"camera {spec['name']}: lens distortion needs BMP frames, got {frame_format}")
+    from blender_lens import FrameWarp
+
+    w, h = (int(v) for v in spec["render_size"])
+    return (w, h), FrameWarp(_load_npy(os.path.join(root, spec["lens_map"])), w, h)
 
 
 @task("render")
@@ -594,12 +611,15 @@ def render_bundle(job):
     depth_node = setup_depth_output(scene) if want_aux else None
     build_s = time.time() - t0
     timings = {}
+    specs = {c["name"]: c for c in bundle["cameras"]}
     for name in views:
         scene.camera = cams[name]
+        size, warp = _lens_view(specs[name], r, root, job.get("frame_format", "PNG"))
+        scene.render.resolution_x, scene.render.resolution_y = size
         if depth_node is not None:
             _set_output_dir(depth_node, os.path.join(out_dir, "aux", name) + os.sep)
-        handler = _announce_frames(name, float(r.get("sensor_noise", 0.0)), views.index(name)) \
-            if job.get("announce") else None
+        handler = _announce_frames(name, float(r.get("sensor_noise", 0.0)), views.index(name), warp) \
+            if job.get("announce") or warp is not None else None
         if handler:
             bpy.app.handlers.render_write.append(handler)
         t1 = time.time()

@@ -8,6 +8,7 @@ Layout of a bundle folder (all geometry already in Blender's frame, Z up, metres
     meshes/NAME.faces.npy   (F, 3) int32 triangles
     meshes/NAME.uv.npy      (F, 3, 2) float32 per-corner UVs (optional)
     textures/NAME.png    garment and floor textures (sRGB)
+    cameras/NAME.lens.npy   (H, W, 2) float32 lens warp of a distorted camera (optional)
 
 Meshes with ``"person": true`` (body, garments) make up the person mask. The body mesh leaves
 out the faces wholly under a garment (:func:`odahgen.scene.garments.covered_faces`; their
@@ -27,6 +28,7 @@ from odahgen.errors import OdahgenError
 from odahgen.io.atomic import atomic_path, atomic_write_json
 from odahgen.render.frames import camera_to_blender_matrix, opensim_to_blender
 from odahgen.render.pc2 import write_pc2
+from odahgen.scene.cameras import distortion_map, render_camera
 from odahgen.scene.garments import covered_faces
 from odahgen.scene.textures import write_texture
 
@@ -111,6 +113,28 @@ def worn_material(spec: dict, name: str, out: Path) -> dict:
     return mat
 
 
+def _span(width: int, height: int, fit: str) -> int:
+    """The image dimension Blender's sensor spans (``focal_px``'s rule)."""
+    return {"HORIZONTAL": width, "VERTICAL": height}.get(fit.upper(), max(width, height))
+
+
+def _bundle_camera(c: dict, out: Path) -> dict:
+    """A scene camera as the worker builds it. A distorted camera renders its overscanned
+    pinhole frame (:func:`odahgen.scene.cameras.render_camera`: the sensor grown with the frame,
+    so the focal length in pixels is the same) and carries ``render_size`` [W', H'] px and
+    ``lens_map`` (``cameras/NAME.lens.npy``, (H, W, 2) float32, the warp to the output frame)."""
+    rec = {"name": c["name"], "matrix_world": camera_to_blender_matrix(c["R"], c["t"]).round(9).tolist(),
+           "lens": c["focal_mm"], "sensor_width": c["sensor_width_mm"], "sensor_fit": c["sensor_fit"]}
+    if c.get("distortion") is not None and any(float(k) != 0 for k in c["distortion"]):
+        rc = render_camera(c)
+        grow = _span(rc["width"], rc["height"], c["sensor_fit"]) / _span(c["width"], c["height"], c["sensor_fit"])
+        (out / "cameras").mkdir(exist_ok=True)
+        _save_npy(out / "cameras" / f"{c['name']}.lens.npy", distortion_map(c).astype(np.float32))
+        rec.update(sensor_width=c["sensor_width_mm"] * grow, render_size=[rc["width"], rc["height"]],
+                   lens_map=f"cameras/{c['name']}.lens.npy", distortion=list(c["distortion"]))
+    return rec
+
+
 def write_render_bundle(out_dir: str | os.PathLike, body_vertices: np.ndarray, faces: np.ndarray,
                         uv: np.ndarray | None, garments: list[dict], scene: dict, render_config) -> Path:
     """Write a render bundle and return its folder.
@@ -176,10 +200,7 @@ def write_render_bundle(out_dir: str | os.PathLike, body_vertices: np.ndarray, f
     for lt in scene["lights"]:
         lights.append({"location": opensim_to_blender(np.asarray(lt["position"])).round(6).tolist(),
                        "size": lt["size_m"], "energy": lt["power_w"], "color": lt["color"]})
-    cameras = []
-    for c in scene["cameras"]:
-        cameras.append({"name": c["name"], "matrix_world": camera_to_blender_matrix(c["R"], c["t"]).round(9).tolist(),
-                        "lens": c["focal_mm"], "sensor_width": c["sensor_width_mm"], "sensor_fit": c["sensor_fit"]})
+    cameras = [_bundle_camera(c, out) for c in scene["cameras"]]
     step = int(rc.frame_step)
     bundle = {
         "version": BUNDLE_VERSION,

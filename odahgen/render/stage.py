@@ -5,7 +5,8 @@ Streaming: the worker announces every frame it has written (``ODAHGEN-FRAME VIEW
 its stdout); a consumer thread in the core hands the frame (a BMP) straight to an ffmpeg (libx264,
 yuv420p, the configured CRF) reading from a pipe, and turns the frame's depth pass into the
 person mask (pixels in front of the empty room, :mod:`odahgen.render.depth`) and the person's
-depth map. Encoding thus overlaps rendering; the frames are exact in count and any CRF works
+depth map (with a lens distortion: both warped from the overscanned pinhole render to the
+distorted frame, nearest pixel; the worker warps the RGB frame). Encoding thus overlaps rendering; the frames are exact in count and any CRF works
 (Blender's own FFMPEG output only offers CRF presets), with every engine and Blender build.
 """
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from odahgen.errors import OdahgenError
 from odahgen.io.atomic import atomic_path, atomic_write_json
+from odahgen.render.blender_lens import nearest_index, warp_nearest
 from odahgen.render.bundle import load_bundle, output_frame_count
 from odahgen.render.launcher import run_worker
 from odahgen.render.video import FrameEncoder, video_info
@@ -55,6 +57,7 @@ class _FrameSink:
         self.fed: dict[str, int] = {}  # view -> last scene frame handled
         self.masks: dict[str, list] = {}
         self.room: dict[str, np.ndarray] = {}
+        self.lens: dict[str, np.ndarray | None] = {}  # view -> nearest-pixel lens warp
         self.current: str | None = None
         self.seconds = 0.0
 
@@ -88,11 +91,18 @@ class _FrameSink:
 
         if view not in self.room:
             from odahgen.render.depth import room_depth
+            from odahgen.scene.cameras import distortion_map, render_camera
 
-            self.room[view] = room_depth(self.bundle, self.cameras[view])
+            cam = self.cameras[view]
+            rcam = render_camera(cam)  # the pinhole frame Blender rendered (overscanned with a lens)
+            self.room[view] = room_depth(self.bundle, rcam)
+            self.lens[view] = None if rcam is cam else \
+                nearest_index(distortion_map(cam), int(rcam["width"]), int(rcam["height"]))
         src = self.work / "aux" / view / f"depth{frame:04d}.png"
         depth = np.asarray(Image.open(src), dtype=np.float32) / 1000.0
         mask = mask_from_depth(depth, self.room[view])
+        if self.lens[view] is not None:  # into the distorted image, nearest: label-exact
+            depth, mask = warp_nearest(depth, self.lens[view]), warp_nearest(mask, self.lens[view])
         if self.want_mask:
             self.masks[view].append(np.packbits(mask))
         if self.want_depth:

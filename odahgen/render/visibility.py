@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from odahgen.scene.cameras import project
+from odahgen.scene.cameras import distortion_map, project, render_camera
 
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
@@ -105,6 +105,15 @@ def keypoint_visibility(meshes, keypoints: np.ndarray, camera: dict,
     kp = np.asarray(keypoints, dtype=np.float64)
     T, K = kp.shape[:2]
     px, z = project(camera, kp)
+    lens = None
+    rcam = render_camera(camera)
+    if rcam is not camera:  # a lens: in the image where the distorted point is, depth-tested in
+        W, H = int(camera["width"]), int(camera["height"])  # the overscanned pinhole frame
+        out = ~((px[..., 0] >= 0) & (px[..., 1] >= 0) & (px[..., 0] < W) & (px[..., 1] < H))
+        px, z = project(rcam, kp)
+        px[out] = np.nan
+        lens = (camera, rcam)
+        camera = rcam
     vis = np.zeros((T, K), dtype=bool)
     tol = np.broadcast_to(np.asarray(tol_m, dtype=np.float64), (K,))
     if not return_masks:
@@ -121,9 +130,13 @@ def keypoint_visibility(meshes, keypoints: np.ndarray, camera: dict,
             surf = np.zeros(K)
             surf[inside] = d[row[inside], col[inside]]
             vis[f] = inside & (surf > 0) & (z[f] - surf <= tol)
-    if return_masks:
-        return vis, np.stack(masks)
-    return vis
+    masks = np.stack(masks)
+    if lens is not None:
+        from odahgen.render.blender_lens import nearest_index, warp_nearest
+
+        idx = nearest_index(distortion_map(lens[0]), int(lens[1]["width"]), int(lens[1]["height"]))
+        masks = np.moveaxis(warp_nearest(np.moveaxis(masks, 0, -1), idx), -1, 0)
+    return vis, masks
 
 
 def _windowed_visibility(meshes, px: np.ndarray, z: np.ndarray, camera: dict, tol: np.ndarray,
@@ -179,10 +192,18 @@ def _windowed_visibility(meshes, px: np.ndarray, z: np.ndarray, camera: dict, to
 
 
 def person_masks(meshes, camera: dict) -> np.ndarray:
-    """(T, H, W) bool: where the meshes cover the image of ``camera``."""
+    """(T, H, W) bool: where the meshes cover the image of ``camera`` (through its lens, nearest
+    pixel of the overscanned pinhole render, as the render stage's masks)."""
     meshes = [(m[0], m[1], (0.8, 0.8, 0.8)) for m in meshes]
-    with Rasterizer(camera) as rast:
-        return np.stack([rast.depth(meshes, f) > 0 for f in range(meshes[0][0].shape[0])])
+    rcam = render_camera(camera)
+    with Rasterizer(rcam) as rast:
+        masks = np.stack([rast.depth(meshes, f) > 0 for f in range(meshes[0][0].shape[0])])
+    if rcam is camera:
+        return masks
+    from odahgen.render.blender_lens import nearest_index, warp_nearest
+
+    idx = nearest_index(distortion_map(camera), int(rcam["width"]), int(rcam["height"]))
+    return np.moveaxis(warp_nearest(np.moveaxis(masks, 0, -1), idx), -1, 0)
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
