@@ -8,17 +8,60 @@ skeleton (static trial) -> the motion's joint angles -> FK joint centres and mar
 ``fit_sequence`` (timed). Prints per motion: frames/s of the fit, mean/max per-frame
 joint-centre error (through the shipped regressor) and marker error, and the process's peak
 resident memory. Runs on at most 2 CPU cores (affinity + torch threads).
+
+With ``--baseline REV`` (default: the commit before issue 17's fit speed-up) each motion is
+also fitted by ``odahgen/body/base.py`` and ``odahgen/body/fit.py`` as they were at REV
+(loaded from git into temporary modules, their posing methods bound to a copy of the same
+body), alternating with the current code ``--repeats`` times: wall and CPU seconds (this
+process) medians, their ratios, the residuals of both and the largest vertex difference.
+``--baseline none`` times the current code alone. The machine may be shared: CPU time is the
+steadier figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import importlib.util
 import os
 import resource
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
+import types
+from pathlib import Path
 
 import numpy as np
+
+#: the commit before issue 17's fit speed-up (SoA posing, hand-written chain backward)
+BASELINE_REV = "a94add4"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _git_module(rev: str, path: str, name: str, tmp: str):
+    """The module ``path`` as it was at ``rev``, imported under ``name``."""
+    src = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{path}"], check=True,
+                         capture_output=True, text=True).stdout
+    file = Path(tmp) / f"{name}.py"
+    file.write_text(src)
+    spec = importlib.util.spec_from_file_location(name, file)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def baseline_fit(body, rev: str, tmp: str):
+    """(a copy of ``body`` posed by the BodyModel methods of ``rev``, that rev's fit_sequence)."""
+    old_base = _git_module(rev, "odahgen/body/base.py", "_bench_old_base", tmp)
+    old_fit = _git_module(rev, "odahgen/body/fit.py", "_bench_old_fit", tmp)
+    old = copy.copy(body)
+    for name, fn in vars(old_base.BodyModel).items():
+        if isinstance(fn, types.FunctionType) and name not in ("__init__", "_rest_state"):
+            setattr(old, name, types.MethodType(fn, old))
+    return old, old_fit.fit_sequence
 
 
 def main(argv=None) -> int:
@@ -34,6 +77,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--regressor", default=None, help="regressor .npz (default: the shipped one)")
     ap.add_argument("--layout", default=None, help="marker layout .json (default: the shipped one)")
+    ap.add_argument("--baseline", default=BASELINE_REV, help="git rev of the baseline fit ('none': no baseline)")
+    ap.add_argument("--repeats", type=int, default=1, help="alternating runs per variant (medians)")
     args = ap.parse_args(argv)
 
     if hasattr(os, "sched_setaffinity"):
@@ -72,6 +117,10 @@ def main(argv=None) -> int:
         tree, scale = scale_subject(load_tree("builtin"), static, source="bench static")
     leg = float(np.mean(scale.scales[[tree.body_names.index(b) for b in ("femur_r", "tibia_r", "femur_l", "tibia_l")], 1]))
     src = get_source("procedural")
+    tmp = tempfile.mkdtemp(prefix="odahgen-fitbench-")
+    variants = {"current": (body, fit_sequence)}
+    if args.baseline != "none":
+        variants = {"baseline": baseline_fit(body, args.baseline, tmp), "current": (body, fit_sequence)}
     print(f"body {body.name} ({body.n_vertices} vertices), shape {np.round(shape, 2).tolist()}, "
           f"scaled skeleton height {scale.height_m:.2f} m, static RMS {1000 * scale.rms_m:.1f} mm, "
           f"torch threads {torch.get_num_threads()}, cpus {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}")
@@ -94,24 +143,40 @@ def main(argv=None) -> int:
             kw["stride"] = args.stride
         if args.marker_weight is not None:
             kw["marker_weight"] = args.marker_weight
-        t0 = time.perf_counter()
-        res = fit_sequence(body, fk.keypoints[:, :22], fk.markers, fk.marker_names, shape=shape,
-                           fit_shape=args.fit_shape, regressor=reg, layout=layout, **kw)
-        dt = time.perf_counter() - t0
+        runs: dict[str, list] = {v: [] for v in variants}
+        res = {}
+        for _ in range(args.repeats):
+            for label, (b, fit) in variants.items():
+                t0, c0 = time.perf_counter(), time.process_time()
+                res[label] = fit(b, fk.keypoints[:, :22], fk.markers, fk.marker_names, shape=shape,
+                                 fit_shape=args.fit_shape, regressor=reg, layout=layout, **kw)
+                runs[label].append((time.perf_counter() - t0, time.process_time() - c0))
         T = len(angles)
-        rows.append((motion_id, T, dt, T / dt, res.joint_err_mm.mean(), res.joint_err_mm.max(),
-                     res.marker_err_mm.mean(), res.marker_err_mm.max(), res.info))
-        print(f"{motion_id:12s} {T:4d} frames  {dt:6.2f} s  {T / dt:7.1f} frames/s  "
-              f"joint mean {res.joint_err_mm.mean():5.1f} max {res.joint_err_mm.max():5.1f} mm  "
-              f"marker mean {res.marker_err_mm.mean():5.1f} max {res.marker_err_mm.max():5.1f} mm  "
-              f"(shape {res.info.get('shape_seconds', 0)} s, pose {res.info['pose_seconds']} s, "
-              f"mesh {res.info.get('mesh_seconds', 0)} s)", flush=True)
+        for label in variants:
+            r = res[label]
+            dt = statistics.median(x[0] for x in runs[label])
+            cpu = statistics.median(x[1] for x in runs[label])
+            rows.append((motion_id, T, dt, T / dt, r.joint_err_mm.mean(), r.joint_err_mm.max(),
+                         r.marker_err_mm.mean(), r.marker_err_mm.max(), r.info, label, cpu))
+            print(f"{motion_id:12s} {label:8s} {T:4d} frames  wall {dt:6.2f} s  {T / dt:7.1f} frames/s  "
+                  f"CPU {cpu:6.2f} s  {T / cpu:7.1f} frames/s  "
+                  f"joint mean {r.joint_err_mm.mean():5.2f} max {r.joint_err_mm.max():5.1f} mm  "
+                  f"marker mean {r.marker_err_mm.mean():5.2f} max {r.marker_err_mm.max():5.1f} mm  "
+                  f"(shape {r.info.get('shape_seconds', 0)} s, pose {r.info['pose_seconds']} s, "
+                  f"mesh {r.info.get('mesh_seconds', 0)} s)", flush=True)
+        if "baseline" in res:
+            old, new = rows[-2], rows[-1]
+            dv = float(np.abs(res["baseline"].vertices - res["current"].vertices).max())
+            print(f"{motion_id:12s} speed-up x{old[2] / new[2]:.2f} wall, x{old[10] / new[10]:.2f} CPU; "
+                  f"largest vertex difference {1000 * dv:.3f} mm", flush=True)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    j = np.mean([r[4] for r in rows])
-    mk = np.mean([r[6] for r in rows])
-    fps = np.mean([r[3] for r in rows])
-    print(f"SUMMARY fit_fps_mean={fps:.1f} joint_err_mm_mean={j:.2f} marker_err_mm_mean={mk:.2f} "
-          f"peak_rss_gb={peak_gb:.2f} fit_shape={args.fit_shape}")
+    for label in variants:
+        sel = [r for r in rows if r[9] == label]
+        print(f"SUMMARY {label} fit_fps_mean={np.mean([r[3] for r in sel]):.1f} "
+              f"fit_fps_cpu_mean={np.mean([r[1] / r[10] for r in sel]):.1f} "
+              f"joint_err_mm_mean={np.mean([r[4] for r in sel]):.2f} "
+              f"marker_err_mm_mean={np.mean([r[6] for r in sel]):.2f} "
+              f"peak_rss_gb={peak_gb:.2f} fit_shape={args.fit_shape}")
     return 0
 
 

@@ -78,6 +78,31 @@ def axis_angle_to_matrix(aa: torch.Tensor) -> torch.Tensor:
     return eye + a[..., None] * k + b[..., None] * (k @ k)
 
 
+def _rodrigues_soa(aa: torch.Tensor) -> torch.Tensor:
+    """Rodrigues' formula on a structure of arrays: ``aa (3, ...)`` rad -> ``(3, 3, ...)``
+    (``I + a K + b K^2`` with ``K^2 = aa aa^T - |aa|^2 I``), differentiable at zero."""
+    theta2 = (aa * aa).sum(0)
+    theta = torch.sqrt(theta2 + 1e-12)
+    small = theta2 < 1e-8
+    a = torch.where(small, 1.0 - theta2 / 6.0, torch.sin(theta) / theta)
+    b = torch.where(small, 0.5 - theta2 / 24.0, (1.0 - torch.cos(theta)) / (theta2 + 1e-12))
+    x, y, z = a * aa[0], a * aa[1], a * aa[2]
+    zero = torch.zeros_like(x)
+    ak = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero]).reshape((3, 3) + aa.shape[1:])
+    eye = torch.eye(3, dtype=aa.dtype).reshape((3, 3) + (1,) * (aa.dim() - 1))
+    return b * (aa[:, None] * aa[None]) + ak + eye * (1.0 - b * theta2)
+
+
+def _mm_soa(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """Per trailing index, ``X (3, 3, ...) @ Y (3, n, ...)`` -> ``(3, n, ...)``."""
+    return (X[:, :, None] * Y[None]).sum(1)
+
+
+def _mv_soa(X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per trailing index, ``X (3, 3, ...) @ y (3, ...)`` -> ``(3, ...)``."""
+    return (X * y[None]).sum(1)
+
+
 def _as_batch(x, width: int, name: str, dtype=torch.float32) -> torch.Tensor:
     t = torch.as_tensor(x, dtype=dtype)
     if t.dim() == 1:
@@ -87,6 +112,43 @@ def _as_batch(x, width: int, name: str, dtype=torch.float32) -> torch.Tensor:
     if not torch.isfinite(t).all():
         raise OdahgenError(f"{name} contains NaN or infinite values")
     return t
+
+
+class _Chain(torch.autograd.Function):
+    """World transforms along the bone tree from local ones, with a hand-written backward (the
+    autograd tape of the per-level gathers and 3x3 products costs more than the products).
+
+    Inputs: local rotations ``lr (3, 3, Ja, B)`` and translations ``lt (3, Ja, B)`` m of the
+    active bones in level order (position 0 the root, already in world), and the levels
+    (:meth:`BodyModel._level_slices`). Outputs: world ``R (3, 3, Ja, B)``, ``t (3, Ja, B)``.
+    """
+
+    @staticmethod
+    def forward(ctx, lr, lt, levels):
+        R, t = lr.clone(), lt.clone()
+        for sl, par in levels:
+            pr = R[:, :, par]
+            R[:, :, sl] = _mm_soa(pr, lr[:, :, sl])
+            t[:, sl] = _mv_soa(pr, lt[:, sl]) + t[:, par]
+        ctx.save_for_backward(lr, lt, R)
+        ctx.levels = levels
+        return R, t
+
+    @staticmethod
+    def backward(ctx, gR, gt):
+        lr, lt, R = ctx.saved_tensors
+        gR = torch.zeros_like(R) if gR is None else gR.clone()
+        gt = torch.zeros_like(lt) if gt is None else gt.clone()
+        glr, glt = torch.empty_like(gR), torch.empty_like(gt)
+        for sl, par in reversed(ctx.levels):  # children before parents: their grads are final
+            prT = R[:, :, par].transpose(0, 1)
+            gr, gv = gR[:, :, sl], gt[:, sl]
+            glr[:, :, sl] = _mm_soa(prT, gr)
+            glt[:, sl] = _mv_soa(prT, gv)
+            gR.index_add_(2, par, _mm_soa(gr, lr[:, :, sl].transpose(0, 1)) + gv[:, None] * lt[None, :, sl])
+            gt.index_add_(1, par, gv)
+        glr[:, :, 0], glt[:, 0] = gR[:, :, 0], gt[:, 0]  # the root is its own world transform
+        return glr, glt, None
 
 
 class BodyModel:
@@ -211,11 +273,14 @@ class BodyModel:
         vid = None if vertex_ids is None else torch.as_tensor(vertex_ids, dtype=torch.long)
         verts, frames = (rest_fn or self._rest_state)(s, vid)
         fa = frames[:, torch.as_tensor(self._active)]  # (1, Ja, 4, 4)
+        skin = self._dense_skin(vid)  # (V', Ja)
+        rest_h = torch.cat([verts[0], torch.ones(verts.shape[1], 1)], 1)  # (V', 4)
         return {
             "rest": verts,  # (1, V', 3)
             "frames": fa,
             "frames_inv": torch.linalg.inv(fa),
-            "skin": self._dense_skin(vid),  # (V', Ja)
+            "skin": skin,
+            "q": skin[:, :, None] * rest_h[:, None, :],  # (V', Ja, 4): each vertex a linear point
         }
 
     def _dense_skin(self, vid) -> torch.Tensor:
@@ -242,29 +307,52 @@ class BodyModel:
             self._level_cache = (levels, order)
         return self._level_cache
 
+    def _level_slices(self) -> list[tuple[slice, torch.Tensor]]:
+        """Per tree level after the root: its slice of the level order and its bones' parents'
+        positions in the level order; cached."""
+        if getattr(self, "_slice_cache", None) is None:
+            levels, _ = self._levels()
+            out, start, prev = [], 1, 0
+            for ids, par in levels[1:]:
+                out.append((slice(start, start + len(ids)), par + prev))
+                prev, start = start, start + len(ids)
+            self._slice_cache = out
+        return self._slice_cache
+
+    def _active_affine(self, prep, pose: torch.Tensor, trans: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Skinning transforms of the active bones (rest world -> posed world) as a structure
+        of arrays, bones in *level order* (see :meth:`_levels`): rotations ``(3, 3, Ja, B)``
+        and translations ``(3, Ja, B)`` m for ``pose (B, P)`` rad, ``trans (B, 3)`` m.
+
+        The batch is the last, contiguous axis, so every 3x3 product is a few elementwise
+        operations over Ja x B values (batched tiny matmuls are several times slower on a CPU).
+        """
+        B = pose.shape[0]
+        _, order = self._levels()
+        lvl = torch.argsort(order)  # level position -> active id (position 0: the root)
+        aa = pose.reshape(B, -1, 3).permute(2, 1, 0).contiguous()  # (3, G, B)
+        R = _rodrigues_soa(aa)[:, :, self._active_group[lvl]]  # (3, 3, Ja, B)
+        F, Finv = prep["frames"][0][lvl], prep["frames_inv"][0][lvl]  # (Ja, 4, 4)
+        Fr = F[1:, :3, :3].permute(1, 2, 0)[..., None]  # (3, 3, Ja - 1, 1)
+        # local transforms Grest_a @ R_a @ Grest_a^-1 of the bones below the root
+        Rc = R[:, :, 1:]
+        lr = _mm_soa(_mm_soa(Fr, Rc), Finv[1:, :3, :3].permute(1, 2, 0)[..., None])
+        lt = F[1:, :3, 3].T[..., None] + _mv_soa(Fr, _mv_soa(Rc, Finv[1:, :3, 3].T[..., None]))
+        # the root: world rotation about its head, then translation
+        h = F[0, :3, 3]
+        R0 = R[:, :, 0]  # (3, 3, B)
+        root_t = trans.T + h[:, None] - _mv_soa(R0, h[:, None].expand(3, B))
+        return _Chain.apply(torch.cat([R0[:, :, None], lr], 2), torch.cat([root_t[:, None], lt], 1),
+                            self._level_slices())
+
     def _active_transforms(self, prep, pose: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
         """(B, Ja, 4, 4) skinning transforms of the active bones (rest world -> posed world)."""
-        B = pose.shape[0]
-        R = axis_angle_to_matrix(pose.reshape(B, -1, 3))[:, self._active_group]  # (B, Ja, 3, 3)
-        F, Finv = prep["frames"][0], prep["frames_inv"][0]  # (Ja, 4, 4)
-        Ja = F.shape[0]
-        # local transforms Grest_a @ R_a @ Grest_a^-1 (B, Ja, 3, 4)
-        lr = F[None, :, :3, :3] @ R @ Finv[None, :, :3, :3]
-        lt = F[None, :, :3, 3] + (F[None, :, :3, :3] @ (R @ Finv[None, :, :3, 3:4]))[..., 0]
-        # root (active 0): world rotation about its head, then translation
-        h = F[0, :3, 3]
-        root_t = trans + h - (R[:, 0] @ h)
-        lr = torch.cat([R[:, :1], lr[:, 1:]], 1)
-        lt = torch.cat([root_t[:, None], lt[:, 1:]], 1)
-        bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=pose.dtype).expand(B, Ja, 1, 4)
-        L = torch.cat([torch.cat([lr, lt[..., None]], -1), bottom], -2)  # (B, Ja, 4, 4)
-        levels, order = self._levels()
-        outs, prev = [], None
-        for ids, par in levels:
-            cur = L[:, ids] if prev is None else prev[:, par] @ L[:, ids]
-            outs.append(cur)
-            prev = cur
-        return torch.cat(outs, 1)[:, order]
+        R, t = self._active_affine(prep, pose, trans)
+        _, order = self._levels()
+        B, Ja = pose.shape[0], R.shape[2]
+        top = torch.cat([R, t[:, None]], 1).permute(3, 2, 0, 1)[:, order]  # (B, Ja, 3, 4)
+        bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=top.dtype).expand(B, Ja, 1, 4)
+        return torch.cat([top, bottom], -2)
 
     def prepare_points(self, shape, point_idx, point_w, rest_fn=None, rigid_bones=None) -> dict[str, torch.Tensor]:
         """Precompute N *linear points* of the mesh for fast posing.
@@ -300,24 +388,19 @@ class BodyModel:
         return {"frames": prep["frames"], "frames_inv": prep["frames_inv"], "q": q}
 
     def pose_points(self, prep, pose: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
-        """Posed linear points ``(B, N, 3)`` m for ``pose (B, P)``, ``trans (B, 3)``."""
-        A = self._active_transforms(prep, pose, trans)[:, :, :3, :]  # (B, Ja, 3, 4)
-        B, Ja = A.shape[:2]
-        q = prep["q"]  # (N, Ja, 4)
-        # (B, 3, Ja*4) @ (Ja*4, N)
-        At = A.permute(0, 2, 1, 3).reshape(B, 3, Ja * 4)
-        return (At @ q.reshape(q.shape[0], Ja * 4).T).transpose(1, 2)
+        """Posed linear points ``(B, N, 3)`` m for ``pose (B, P)``, ``trans (B, 3)`` (``prep``
+        from :meth:`prepare_points` or :meth:`prepare`)."""
+        R, t = self._active_affine(prep, pose, trans)  # level order
+        Ja, B = R.shape[2], R.shape[3]
+        X = torch.cat([R, t[:, None]], 1).reshape(3, 4 * Ja, B)  # [c, d * Ja + a, b]
+        _, order = self._levels()
+        q = prep["q"][:, torch.argsort(order)]  # (N, Ja, 4), level order
+        qq = q.permute(2, 1, 0).reshape(4 * Ja, q.shape[0])  # [d * Ja + a, n]
+        return (X.transpose(1, 2) @ qq).permute(1, 2, 0)  # (3, B, N) -> (B, N, 3)
 
     def pose_prepared(self, prep, pose: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
         """Skin the prepared rest vertices: ``pose (B, P)``, ``trans (B, 3)`` -> ``(B, V', 3)``."""
-        A = self._active_transforms(prep, pose, trans)[:, :, :3, :]  # (B, Ja, 3, 4)
-        B, Ja = A.shape[:2]
-        M = (prep["skin"] @ A.reshape(B, Ja, 12)).reshape(B, -1, 3, 4)  # (B, V', 3, 4)
-        r = prep["rest"][0][None]  # (1, V', 3)
-        if torch.is_grad_enabled():
-            return (M[..., :3] * r[:, :, None, :]).sum(-1) + M[..., 3]
-        # in place, about 2x faster (no (B, V, 3, 3) temporary)
-        return M[..., 3].addcmul(M[..., 0], r[..., 0:1]).addcmul_(M[..., 1], r[..., 1:2]).addcmul_(M[..., 2], r[..., 2:3])
+        return self.pose_points(prep, pose, trans)
 
     def forward(self, shape, pose, trans, vertex_ids=None) -> torch.Tensor:
         """Posed vertices ``(B, V, 3)`` float32 m (or ``(B, V', 3)`` for ``vertex_ids``).
