@@ -63,6 +63,12 @@ def _cost(tree, q, idx, loc, Y, W):
     return ((d * d).sum(axis=2) * W).sum(axis=1)
 
 
+#: most frames one batched solve works on at once: its working arrays then stay in the CPU
+#: cache (~1.4x faster per frame than a 600-frame batch); frames are independent, so longer
+#: inputs are solved block by block with the same result
+CACHE_BLOCK = 128
+
+
 def solve_frames(
     tree: KinematicTree,
     Y: np.ndarray,
@@ -87,8 +93,14 @@ def solve_frames(
     is formed); the Jacobian is evaluated at each trial point, so one model evaluation per
     iteration. ``hessian``: also return A = J^T W J (T, n, n) at the solution."""
     cols = tree.free_coords() if cols is None else np.asarray(cols)
+    T = q0.shape[0]
+    if T > 3 * CACHE_BLOCK // 2:
+        nb = -(-T // CACHE_BLOCK)
+        b = np.linspace(0, T, nb + 1).round().astype(int)
+        parts = [solve_frames(tree, Y[i:j], idx, weights, q0[i:j], loc, cols, iters, tol,
+                              None if prior is None else prior[i:j], reg, hessian) for i, j in zip(b[:-1], b[1:])]
+        return tuple(np.concatenate(v) for v in zip(*parts))
     q = tree.apply_couplers(q0)
-    T = q.shape[0]
     n = len(cols)
     if T == 0:
         return (q, np.zeros(0), np.zeros((0, n, n))) if hessian else (q, np.zeros(0))
@@ -124,6 +136,16 @@ def solve_frames(
             Hd = Hd * (keep[:, :, None] & keep[:, None, :]) + fixed[:, :, None] * eye
             gg = np.where(keep, gg, 0.0)
         step = -np.linalg.solve(Hd, gg[:, :, None])[:, :, 0]
+        # converged before evaluating: the proposed (undamped enough) step is below tol, or the
+        # quadratic model predicts no gain; such a frame keeps its point (it moves < tol)
+        pred = -(gg * step).sum(axis=1) - 0.5 * np.einsum("ti,tij,tj->t", step, H, step)
+        conv = ((np.abs(step).max(axis=1) < tol) & (lam[a] <= 1e-3)) | (pred <= 1e-9 * total[a] + 1e-14)
+        if conv.any():
+            active[a[conv]] = False
+            go = ~conv
+            a, qa, H, gg, x, step, pred = a[go], qa[go], H[go], gg[go], x[go], step[go], pred[go]
+            if len(a) == 0:
+                break
         qn = qa.copy()
         qn[:, cols] = np.clip(x + step, lo, hi)
         qn = tree.apply_couplers(qn)
@@ -136,10 +158,7 @@ def solve_frames(
         q[acc], cost[acc], total[acc], A[acc], g[acc] = qn[better], cn[better], tn[better], An[better], gn[better]
         lam[acc] = np.maximum(lam[acc] / 4.0, 1e-7)
         lam[a[~better]] *= 4.0
-        # predicted decrease of the (damped) quadratic model; ~0 means converged
-        pred = -(gg * step).sum(axis=1) - 0.5 * np.einsum("ti,tij,tj->t", step, H, step)
-        flat = pred <= 1e-9 * total[a] + 1e-14
-        done = (better & ((stepn < tol) | (rel < 1e-6))) | (lam[a] > 1e8) | flat
+        done = (better & ((stepn < tol) | (rel < 1e-6))) | (lam[a] > 1e8)
         active[a[done]] = False
     solve_frames.last_iters = it + 1
     return (q, cost, A) if hessian else (q, cost)

@@ -29,6 +29,13 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
 
 
+def _mv(M: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Matrix-vector products M (..., 3, 3) @ v (..., 3) -> (..., 3), broadcasting, as three
+    column terms: for stacks of 3x3 matrices this is ~2.5x faster than ``matmul``, which calls
+    BLAS once per tiny matrix."""
+    return M[..., 0] * v[..., 0, None] + M[..., 1] * v[..., 1, None] + M[..., 2] * v[..., 2, None]
+
+
 @dataclass
 class Func:
     """A coordinate function y = f(x): 'lin' (a, b), 'const' (c) or 'tab' (x grid, y, dy)."""
@@ -141,8 +148,8 @@ class KinematicTree:
         loc = self.marker_loc if loc is None else loc
         Rb = R[:, self.marker_body]  # (T,M,3,3)
         if loc.ndim == 2:
-            return p[:, self.marker_body] + (Rb @ loc[None, :, :, None])[..., 0]
-        return p[:, self.marker_body] + (Rb @ loc[..., None])[..., 0]
+            return p[:, self.marker_body] + _mv(Rb, loc[None])
+        return p[:, self.marker_body] + _mv(Rb, loc)
 
     def marker_jacobian(self, q: np.ndarray, loc: np.ndarray | None = None, cols: np.ndarray | None = None):
         """Markers (T,M,3) and d markers / d q[cols] (T, M, 3, len(cols)); couplers chained."""
@@ -189,8 +196,8 @@ class KinematicTree:
         RBM, pBM = self.X_BM[:, :3, :3], self.X_BM[:, :3, 3]
         RPFj = RPF[None] @ Rj
         Rl = RPFj @ np.swapaxes(RBM, -1, -2)[None]  # body in parent body
-        pMl = pPF[None] + (RPF[None] @ tj[..., None])[..., 0]  # joint centre in parent body
-        pl = pMl - (Rl @ pBM[None, :, :, None])[..., 0]
+        pMl = pPF[None] + _mv(RPF[None], tj)  # joint centre in parent body
+        pl = pMl - _mv(Rl, pBM[None])
         R = np.empty((T, B, 3, 3))
         p = np.empty((T, B, 3))
         jc = np.empty((T, B, 3))
@@ -206,8 +213,8 @@ class KinematicTree:
                 Rp = R[:, par]
                 pp = p[:, par]
                 R[:, bs] = Rp @ Rl[:, bs]
-                p[:, bs] = pp + (Rp @ pl[:, bs, :, None])[..., 0]
-                jc[:, bs] = pp + (Rp @ pMl[:, bs, :, None])[..., 0]
+                p[:, bs] = pp + _mv(Rp, pl[:, bs])
+                jc[:, bs] = pp + _mv(Rp, pMl[:, bs])
                 if need_axes:
                     RP[:, bs] = Rp
         if not need_axes:
@@ -217,12 +224,11 @@ class KinematicTree:
         u = cc.jr  # rotation slots: (b, k) arrays
         if len(u[0]):
             # world axis of slot k: RFw @ (rotations before k) @ axis_k, as vectors per k
-            wk = np.empty((T, B, NR, 3))
-            for k in range(NR):
-                ak = cc.r_axis[None, :, k, :, None]  # (1,B,3,1)
-                vk = ak if k == 0 else pre[k] @ ak
-                wk[:, :, k] = (RFw @ vk)[..., 0]
-            wr = wk[:, u[0], u[1]]  # (T,S,3)
+            wr = np.empty((T, len(u[0]), 3))
+            for k, sel, bs in cc.jr_by_slot:  # only the slots the Jacobian uses
+                ak = cc.r_axis[None, bs, k]  # (1,S_k,3)
+                vk = ak if k == 0 else _mv(pre[k][:, bs], ak)
+                wr[:, sel] = _mv(RFw[:, bs], vk)
             dr = np.broadcast_to(cc.r_a[u[0], u[1]], (T, len(u[0]))).copy()
             for i, (b, k, f, c) in cc.jr_tab:
                 dr[:, i] = f.deriv(q[:, c])
@@ -231,7 +237,7 @@ class KinematicTree:
             dr = np.zeros((T, 0))
         v = cc.jt
         if len(v[0]):
-            wt = (RFw[:, v[0]] @ cc.t_axis_vec[v[0], v[1]][None, :, :, None])[..., 0]
+            wt = _mv(RFw[:, v[0]], cc.t_axis_vec[v[0], v[1]][None])
             dt = np.broadcast_to(cc.t_a[v[0], v[1]], (T, len(v[0]))).copy()
             for i, (b, k, f, c) in cc.jt_tab:
                 dt[:, i] = f.deriv(q[:, c])
@@ -253,9 +259,9 @@ class KinematicTree:
         mb = self.marker_body[idx]
         lm = loc[idx] if loc.ndim == 2 else loc[:, idx]
         if lm.ndim == 2:
-            x = p[:, mb] + (R[:, mb] @ lm[None, :, :, None])[..., 0]
+            x = p[:, mb] + _mv(R[:, mb], lm[None])
         else:
-            x = p[:, mb] + (R[:, mb] @ lm[..., None])[..., 0]
+            x = p[:, mb] + _mv(R[:, mb], lm)
         T = x.shape[0]
         plan = cc.plan(self, tuple(idx.tolist()), tuple(cols.tolist()))
         # chain factors of coupled slots
@@ -292,7 +298,7 @@ class KinematicTree:
         loc = self.marker_loc if loc is None else loc
         mb = self.marker_body[idx]
         lm = loc[idx]
-        x = p[:, mb] + (R[:, mb] @ lm[None, :, :, None])[..., 0]
+        x = p[:, mb] + _mv(R[:, mb], lm[None])
         r = x - np.nan_to_num(Y)
         r = np.where(W[..., None] > 0, r, 0.0)
         cost = ((r * r).sum(axis=2) * W).sum(axis=1)
@@ -318,18 +324,12 @@ class KinematicTree:
         trM2 = M2[..., 0, 0] + M2[..., 1, 1] + M2[..., 2, 2]
         # F_uv = trM2_u om_u.om_v - (M2_u om_u).om_v + (om_u x s_u).v_v - (v_u x s_u).om_v
         #        + W0_u v_u.v_v  =  [a_u, b_u] . [om_v, v_v]: one product with inner size 6
-        a = trM2[..., None] * om - (M2 @ om[..., None])[..., 0] - _cross(vv, s)
+        a = trM2[..., None] * om - _mv(M2, om) - _cross(vv, s)
         b = _cross(om, s) + W0[..., None] * vv
         F = np.concatenate([a, b], axis=2) @ np.concatenate([om, vv], axis=2).transpose(0, 2, 1)
-        Au = np.where(plan.mask[None], F, 0.0) + np.where(plan.mask_strict.T[None], np.swapaxes(F, 1, 2), 0.0)
         gu = (om * fx).sum(axis=2) + (vv * fr).sum(axis=2)
-        if plan.unit_col_identity is not None:
-            perm = plan.unit_col_identity
-            A = Au[:, perm][:, :, perm]
-            g = gu[:, perm]
-        else:
-            A = plan.col_sum(plan.col_sum(Au, 1), 2)
-            g = plan.col_sum(gu, 1)
+        A = plan.gather_A(F)
+        g = gu[:, plan.unit_col_identity] if plan.unit_col_identity is not None else plan.col_sum(gu, 1)
         return cost, A, g, x
 
 
@@ -384,6 +384,9 @@ class _Compiled:
         self.jr = (np.array([b for b, _ in jr], int), np.array([k for _, k in jr], int))
         self.jt = (np.array([b for b, _ in jt], int), np.array([k for _, k in jt], int))
         self.jr_meta, self.jt_meta = jr_meta, jt_meta
+        # Jacobian rotation slots grouped by slot position k: (k, positions in jr, bodies)
+        self.jr_by_slot = [(k, np.nonzero(self.jr[1] == k)[0], self.jr[0][self.jr[1] == k])
+                           for k in range(NR) if (self.jr[1] == k).any()]
         self.jr_tab = [(i, (b, k, f, c)) for i, ((b, k), (c, f)) in enumerate(zip(jr, jr_meta)) if f.kind == "tab"]
         self.jt_tab = [(i, (b, k, f, c)) for i, ((b, k), (c, f)) in enumerate(zip(jt, jt_meta)) if f.kind == "tab"]
         depth = [0] * B
@@ -454,6 +457,37 @@ class _Plan:
             else:
                 out[:, :, c] += X[:, :, u]
         return out
+
+    def gather_A(self, F):
+        """F (T, U, U) unit-pair products (valid where the first unit is an ancestor-or-self of
+        the second) -> A (T, n, n) = C^T Au C with Au the symmetric completion: one gather of
+        each entry's first term plus the few entries whose columns have extra units."""
+        T, U = F.shape[0], F.shape[1]
+        Fe = np.concatenate([F.reshape(T, U * U), np.zeros((T, 1))], axis=1)
+        A = Fe[:, self._A_first]
+        for sel, src in self._A_extra:
+            A[:, sel] += Fe[:, src]
+        n = self.C.shape[1]
+        return A.reshape(T, n, n)
+
+    def _build_gather_A(self, U: int, ucol: np.ndarray, n: int) -> None:
+        """Index tables of :meth:`gather_A` (flat F index per term, U * U = a zero)."""
+        terms = [[] for _ in range(n * n)]
+        for u in range(U):
+            for v in range(U):
+                if self.mask[u, v]:
+                    src = u * U + v
+                elif self.mask_strict[v, u]:
+                    src = v * U + u
+                else:
+                    continue
+                terms[ucol[u] * n + ucol[v]].append(src)
+        self._A_first = np.array([t[0] if t else U * U for t in terms], int)
+        K = max((len(t) for t in terms), default=1)
+        self._A_extra = []
+        for k in range(1, K):
+            sel = np.array([i for i, t in enumerate(terms) if len(t) > k], int)
+            self._A_extra.append((sel, np.array([terms[i][k] for i in sel], int)))
 
     def subtree_sums(self, F):
         """F (T, m, f) per marker -> (T, U, f): sums over the markers in each unit body's subtree."""
@@ -540,6 +574,7 @@ class _Plan:
                 self._col_first[ucol[u]] = u
             else:
                 self._col_extra.append((u, int(ucol[u])))
+        self._build_gather_A(U, ucol, n)
         self.unit_col_identity = None
         if U == n and len(set(ucol.tolist())) == n:
             inv = np.empty(n, int)
