@@ -223,7 +223,7 @@ def dress(scene: dict, vertices: np.ndarray, faces: np.ndarray, regions) -> list
     ``vertices (T, V, 3)`` m, ``faces (F, 3)``, ``regions`` of the body model. Scenes whose
     clothing ``mode`` is ``shells`` (or older scenes) get the generated shells
     (:func:`odahgen.scene.garments.dress`); the others the MakeHuman items of
-    ``scene["clothing"]``, ``scene["shoes"]`` and ``scene["hair"]``. Returns ``[{"name", "type",
+    ``scene["clothing"]``, ``scene["shoes"]``, ``scene["hair"]`` and ``scene["eyes"]``. Returns ``[{"name", "type",
     "kind", "asset", "vertices" (T, N, 3) float32 m, "faces" (F, 3) int32, "uv" (F, 3, 2)
     float32 (texture tiles), "body_index" (K,) anny vertices hidden under it, "material",
     "item" (the :class:`BoundItem`)}]``.
@@ -263,6 +263,10 @@ def dress(scene: dict, vertices: np.ndarray, faces: np.ndarray, regions) -> list
             if hair.get(part):
                 spec = hair[part]
                 out.append(_posed(load_item(spec["asset"]), v, faces, normals, part, part, spec))
+    if scene.get("eyes"):  # eyeballs on anny's eye helpers (odahgen.scene.eyes)
+        from odahgen.scene.eyes import pose_eyes
+
+        out.append(pose_eyes(scene["eyes"], v))
     return out
 
 
