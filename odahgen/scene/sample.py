@@ -16,6 +16,7 @@ import numpy as np
 from odahgen.errors import OdahgenError
 from odahgen.io.ids import trial_seed
 from odahgen.scene.cameras import camera_dict, intrinsics, look_at, project, sample_distortion
+from odahgen.scene.eyes import sample_eyes
 from odahgen.scene.garments import DEFAULT_OFFSET_M
 from odahgen.scene.textures import sample_texture_spec, user_textures
 from odahgen.scene.wear import EYEBROWS, EYELASHES, HAIR, OUTFITS, SHOES, TYPE_SOURCES
@@ -159,6 +160,8 @@ def sample_scene(config, trial_id: str, bounds) -> dict:
     worn = {"shoes": None, "hair": None}
     if mode != "shells":
         worn = _shoes_and_hair(config, trial_id, sc.clothing.shoes, sc.clothing.hair)
+        if sc.clothing.eyes:  # its own stream: the other draws do not move
+            worn["eyes"] = sample_eyes(_rng(config, trial_id, "eyes"))
 
     width, height = config.render.width, config.render.height
     cameras = _cameras(config, bounds, _rng(config, trial_id, "camera"), width, height)
