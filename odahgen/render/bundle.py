@@ -103,13 +103,19 @@ def _floor_material(floor: dict, out: Path) -> dict:
 
 def worn_material(spec: dict, name: str, out: Path) -> dict:
     """The bundle material of a worn item: a texture (fabric) or a flat colour (shoes, hair),
-    linear RGB, with its ``kind`` (fabric / leather / hair) and bump strength for the worker."""
+    linear RGB, with its ``kind`` (fabric / leather / hair / eye) and bump strength for the worker;
+    eyes: the iris colour and ``pupil_v`` / ``iris_v``, the UV v of the pupil's and iris's edges."""
     mat = {"color": [1.0, 1.0, 1.0], "roughness": spec.get("roughness", 0.8), "texture": None,
            "kind": spec.get("material", "fabric"), "bump": spec.get("bump", 0.0)}
     if spec.get("texture"):
         mat["texture"] = "textures/" + _texture(spec["texture"], out / "textures" / f"{name}.png")
     elif spec.get("color"):
         mat["color"] = srgb_to_linear(spec["color"])
+    if mat["kind"] == "eye":  # iris colour, pupil and iris edges as UV v (polar angle / pi)
+        from odahgen.scene.eyes import eye_uv_radii
+
+        mat["color"] = srgb_to_linear(spec["iris_color"])
+        mat["pupil_v"], mat["iris_v"] = (round(x, 6) for x in eye_uv_radii(spec))
     return mat
 
 
