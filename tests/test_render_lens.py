@@ -93,3 +93,40 @@ def test_mask_and_depth_follow_the_distorted_projection(rendered):
         # pyrender through the same lens agrees with Blender's mask; the pinhole one much less
         assert mask_iou(pmask, mask) > 0.85
         assert mask_iou(person_masks(meshes, pin), mask) < mask_iou(pmask, mask) - 0.05
+
+
+@pytest.mark.slow
+def test_demo_trial_with_a_lens_is_labelled_through_it(tmp_path, blender_python):
+    """The whole pipeline (procedural walk, anny, Blender, GT stage) with the lens on, 160x128."""
+    import subprocess
+    import sys
+
+    from odahgen.export import export_pose2sim
+    from odahgen.export.pose2sim import pose2sim_to_opensim, read_calib, triangulate
+    from odahgen.gt import load_trial
+    from odahgen.gt.validate import check_cameras
+
+    out = tmp_path / "demo"
+    cmd = [sys.executable, "-m", "odahgen.cli", "demo", "-o", str(out), "--set", "dataset.subjects=1",
+           "--set", "motion.motions=['walk_normal']", "--set", "render.width=160", "--set", "render.height=128",
+           "--set", "scene.cameras.lens_distortion=true"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (trial,) = sorted((out / "trials").iterdir())
+    gt = load_trial(trial / "trial.h5")
+    assert gt.qa.passed and check_cameras(gt)[0] == []
+    scene_cams = {c["name"]: c for c in gt.scene["cameras"]}
+    for view, cam in gt.cameras.items():
+        assert np.array_equal(cam.distortion, scene_cams[view]["distortion"]) and cam.distortion[0] != 0
+        assert np.array_equal(cam.keypoints_2d, cam.project(gt.keypoints_3d)[0], equal_nan=True)
+        mask = load_masks(trial / gt.videos[view].mask_path)
+        assert mask.shape[1:] == (128, 160)
+        # the visible joint centres' distorted pixels are on the (distorted) mask
+        assert cam.keypoints_in_mask[cam.visibility].mean() > 0.9
+    p2s = export_pose2sim(out, tmp_path / "p2s")
+    info = p2s["trials"][trial.name]
+    cal = read_calib(tmp_path / "p2s" / trial.name / "calibration" / "Calib.toml")
+    names = sorted(cal)
+    assert all(cal[n]["dist"][0] != 0 for n in names)
+    X = triangulate([cal[n] for n in names], [gt.cameras[info["cameras"][n]].coco_2d for n in names])
+    assert np.nanmax(np.linalg.norm(pose2sim_to_opensim(X) - gt.coco.positions, axis=-1)) < 1e-6
