@@ -201,7 +201,8 @@ def test_arbitrary_cluster_names_are_placed_on_their_segments(tmp_path, walk):
     extra = {"blob_7": ("femur_r", (0.05, -0.18, 0.06)), "Trk-A": ("femur_r", (-0.02, -0.3, 0.07)),
              "zz99": ("tibia_r", (0.03, -0.25, 0.05)), "shin.thing": ("tibia_l", (0.04, -0.15, -0.05)),
              "QQ": ("femur_l", (0.06, -0.2, -0.06))}
-    s, ik_angles, _logs, _w = _run(tmp_path, _markers(tree, angles, {**spec, **extra}, up="z", yaw=-0.5), "clusters")
+    s, ik_angles, _logs, warns = _run(tmp_path, _markers(tree, angles, {**spec, **extra}, up="z", yaw=-0.5), "clusters")
+    assert not [w for w in warns if "ignoring" in w], warns
     cl = s["marker_mapping"]["clusters"]
     assert {k: cl[k] for k in extra} == {k: v[0] for k, v in extra.items()}
     assert s["marker_rms_mean_m"] <= 0.02 and s["up"] == "z"
@@ -213,6 +214,21 @@ def test_arbitrary_cluster_names_are_placed_on_their_segments(tmp_path, walk):
         err = h["marker_errors"][()]
     for k in extra:  # a rigid cluster placed from the data is followed to a few mm
         assert np.nanmean(err[:, names.index(k)]) < 0.006, (k, np.nanmean(err[:, names.index(k)]))
+
+
+def test_scaling_says_labels_without_a_landmark_become_clusters(walk):
+    """Scaling uses landmarks only; it warns once that the other labels go to IK as clusters
+    (it used to say they were ignored, twice)."""
+    from odahgen.skeleton import load_tree
+    from odahgen.skeleton.scale import scale_subject
+
+    tree, angles = walk
+    data = _markers(tree, angles[:20], {**dict(GAIT2354), "blob_7": ("femur_r", (0.05, -0.18, 0.06))}, up="y")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scale_subject(load_tree("builtin"), data)
+    said = [str(w.message) for w in caught if "R.Thigh.Upper" in str(w.message)]  # a thigh wand
+    assert len(said) == 1 and "17 markers without one are placed as clusters for IK" in said[0], said
 
 
 def test_marker_missing_in_every_frame_is_dropped(tmp_path, walk):

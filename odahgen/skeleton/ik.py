@@ -532,18 +532,20 @@ def register_offsets(tree, Y, idx, q, classes, loc0, max_offset=None) -> np.ndar
 
 
 # ------------------------------------------------------------------------------------------
-def match_markers(tree: KinematicTree, data: MarkerData, marker_map: dict[str, str] | None = None, source: str = "markers"):
+def match_markers(tree: KinematicTree, data: MarkerData, marker_map: dict[str, str] | None = None, source: str = "markers",
+                  unmatched: str | None = "ignoring {n} markers the model lacks"):
     """Data labels -> the model's markers by name or anatomical role, in any common naming
     convention (:func:`odahgen.skeleton.mapping.map_markers`; ``marker_map`` overrides single
     labels). Returns (the matched markers renamed to the model's names, tree marker indices).
     Labels the model lacks are ignored with a warning (:func:`~odahgen.skeleton.mapping.prepare_markers`
-    places them as clusters first), labels with no valid sample dropped with a warning; fewer
-    than 3 matches is an error."""
+    places them as clusters first; ``unmatched`` is that warning's text, None for none), labels
+    with no valid sample dropped with a warning; fewer than 3 matches is an error."""
     from odahgen.skeleton.mapping import map_markers, present_labels, warn_dropped  # noqa: PLC0415
 
     mm = map_markers(data.names, tree.marker_names, marker_map, present=present_labels(data))
     warn_dropped(source, mm.dropped)
-    warn_dropped(source, mm.clusters, "ignoring {n} markers the model lacks")
+    if unmatched:
+        warn_dropped(source, mm.clusters, unmatched)
     if len(mm.model) < 3:
         raise OdahgenError(f"{source}: only {len(mm.model)} of {len(data.names)} marker names match the model's "
                            "markers by name or anatomical role; give a marker map (--map)")

@@ -35,6 +35,9 @@ from odahgen.skeleton.markers import CLASS_WEIGHT, strip_marker_suffix
 from odahgen.io.mocap import MarkerData
 
 PLAUSIBLE_SCALE = (0.5, 2.0)
+#: warning for labels with no landmark in the model: scaling does not use them; the motion's IK
+#: places them as clusters on their nearest segment (:func:`odahgen.skeleton.mapping.prepare_markers`)
+UNMATCHED_NOTE = "scaling uses the model's landmarks only; {n} markers without one are placed as clusters for IK"
 #: body -> group leader for bodies that usually carry no marker (Rajagopal naming)
 _SHARE = {"patella": "femur", "talus": "tibia", "toes": "calcn", "radius": "ulna", "hand": "ulna"}
 
@@ -161,7 +164,8 @@ def fit_scales(
     """Least-squares per-body scales (B,3) on the static frames (segment groups, see module
     docstring). Returns (scales, q (F,n), marker idx, rms)."""
     frames = select_static_window(static) if frames is None else frames
-    data, idx = match_markers(tree, static.frames(slice(int(frames[0]), int(frames[-1]) + 1)), marker_map, source)
+    data, idx = match_markers(tree, static.frames(slice(int(frames[0]), int(frames[-1]) + 1)), marker_map, source,
+                              unmatched=UNMATCHED_NOTE if check else None)
     sel = np.linspace(0, data.n_frames - 1, min(10, data.n_frames)).astype(int)
     Y = data.positions[sel]
     w, cls = _static_weights(data.names)
@@ -313,7 +317,8 @@ def scale_subject(
     where every marker is exact and the whole set constrains each segment best."""
     frames = select_static_window(static)
     s, q, idx, rms = fit_scales(tree, static, marker_map, frames, source=source, check=False)
-    data, _ = match_markers(tree, static.frames(slice(int(frames[0]), int(frames[-1]) + 1)), marker_map, source)
+    data, _ = match_markers(tree, static.frames(slice(int(frames[0]), int(frames[-1]) + 1)), marker_map, source,
+                            unmatched=UNMATCHED_NOTE)
     w, cls = _static_weights(data.names)
     sel = np.linspace(0, data.n_frames - 1, min(10, data.n_frames)).astype(int)
     Y = data.positions[sel]
