@@ -63,6 +63,10 @@ def test_projection_matches_opencv_formulas_and_gt_camera():
                   focal_mm=33.0, sensor_width_mm=36.0, keypoints_2d=np.zeros((1, 44, 2)),
                   visibility=np.zeros((1, 44), bool), distortion=np.array(DIST))
     assert np.abs(gcam.project(X)[0] - ref).max() < 1e-9
+    cv2 = pytest.importorskip("cv2")  # and OpenCV itself, where it is installed
+    rvec, _ = cv2.Rodrigues(np.array(cam["R"]))
+    ocv, _ = cv2.projectPoints(X, rvec, np.array(cam["t"]), np.array(cam["K"]), np.array(DIST))
+    assert np.abs(px - ocv[:, 0]).max() < 1e-6
     # no (or zero) distortion: the pinhole projection, bit for bit
     pin = _camera(dist=None)
     a, _ = project(pin, X)
