@@ -404,15 +404,16 @@ def _solve_coarse(args):
     cols = tree.free_coords()
     reg = REG * float(np.median(weights))
     qg = initial_guess(tree, Y, idx, weights)
-    qc, cc = solve_frames(tree, Y, idx, weights, qg, loc, cols, iters=60, reg=reg)
-    # a start at a bound (e.g. pro_sup = 0) can trap the projected solver in a corner: frames
-    # that end with a coordinate at a bound are solved again from an interior start
+    # a start at a bound (e.g. knee = 0) can trap the projected solver in a corner, so frames
+    # start inside the ranges; those that end with a coordinate at a bound are solved again
+    # from the root fit alone (the default pose), and the better fit is kept
+    qc, cc = solve_frames(tree, Y, idx, weights, _interior_start(tree, qg, cols), loc, cols, iters=60, reg=reg)
     clamp = np.array([c for c in cols if tree.coord_clamped[c] and c not in _root_coords(tree)], int)
     lo, hi = tree.coord_range[clamp, 0], tree.coord_range[clamp, 1]
     at = ((qc[:, clamp] <= lo + 1e-6) | (qc[:, clamp] >= hi - 1e-6)).any(axis=1)
     f = np.nonzero(at)[0]
     if len(f):
-        q2, c2 = solve_frames(tree, Y[f], idx, weights, _interior_start(tree, qg[f], cols), loc, cols, iters=60, reg=reg)
+        q2, c2 = solve_frames(tree, Y[f], idx, weights, qg[f], loc, cols, iters=60, reg=reg)
         m = c2 < cc[f]
         qc[f[m]], cc[f[m]] = q2[m], c2[m]
     _solve_coarse.retried = len(f)
