@@ -13,21 +13,9 @@ from odahgen.config import load_config
 from odahgen.config.models import LOWER_GARMENTS, UPPER_GARMENTS
 from odahgen.motion import get_source
 from odahgen.skeleton.names import COORDINATE_NAMES
+from odahgen.testing.sampling import diverse_frames
 
 FRAMES_PER_MOTION = 6
-
-
-def _diverse_frames(q: np.ndarray, k: int) -> list[int]:
-    """``k`` frame indices of ``q (T, 39)`` spread over the pose space (farthest-point
-    sampling on the joint angles, from the frame farthest from the mean pose)."""
-    ang = q[:, [i for i, n in enumerate(COORDINATE_NAMES) if not n.startswith("pelvis_t")]]
-    ang = ang - ang.mean(0)
-    sel = [int(np.argmax(np.linalg.norm(ang, axis=1)))]
-    d = np.linalg.norm(ang - ang[sel[0]], axis=1)
-    while len(sel) < k:
-        sel.append(int(np.argmax(d)))
-        d = np.minimum(d, np.linalg.norm(ang - ang[sel[-1]], axis=1))
-    return sorted(sel)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +42,7 @@ def library(tmp_path_factory):
         for i, n in enumerate(COORDINATE_NAMES):
             if n in names:
                 q[:, i] = motion.coordinates[:, names.index(n)]
-        rows.append(q[_diverse_frames(q, FRAMES_PER_MOTION)])
+        rows.append(q[diverse_frames(q, FRAMES_PER_MOTION)])
         labels += [m] * FRAMES_PER_MOTION
     q = np.concatenate(rows)
     subject = subject_ids(1)[0]
