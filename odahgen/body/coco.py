@@ -50,7 +50,9 @@ def coco_regressor(body) -> np.ndarray:
 
 def coco_keypoints(weights: np.ndarray, vertices: np.ndarray) -> np.ndarray:
     """``(T, K, 3)`` m: the keypoints of ``weights (K, V)`` on ``vertices (T, V, 3)`` m."""
-    return np.einsum("kv,tvc->tkc", np.asarray(weights, np.float64), np.asarray(vertices, np.float64))
+    W = np.asarray(weights, np.float64)
+    used = np.flatnonzero((W != 0).any(axis=0))  # a few hundred of the vertices
+    return W[:, used] @ np.asarray(vertices)[:, used].astype(np.float64)
 
 
 def _anny_regressor(body) -> np.ndarray:

@@ -10,21 +10,26 @@ from pathlib import Path
 
 import numpy as np
 
+from odahgen.gt.masks import PackedMasks
 from odahgen.gt.schema import BodyFit, Camera, Markers, TrialGT, TrialMeta, Video
 from odahgen.gt.schema_dense import JOINT_TOL_M, CocoKeypoints, mask_bboxes, point_tolerances
 from odahgen.scene.cameras import project
 
 
-def inside_mask(px: np.ndarray, masks: np.ndarray) -> np.ndarray:
+def inside_mask(px: np.ndarray, masks) -> np.ndarray:
     """(T, K) bool: the 2D keypoint ``px`` (T, K, 2) px falls on a mask pixel of its frame
-    (``masks`` (T', H, W) bool; frames past T' count as outside)."""
+    (``masks`` (T', H, W) bool or :class:`~odahgen.gt.masks.PackedMasks`; frames past T'
+    count as outside)."""
     T, H, W = masks.shape[0], masks.shape[1], masks.shape[2]
     n = min(T, px.shape[0])
     out = np.zeros(px.shape[:2], bool)
     uv = np.nan_to_num(np.round(px[:n]), nan=-1).astype(int)
     ok = (uv[..., 0] >= 0) & (uv[..., 0] < W) & (uv[..., 1] >= 0) & (uv[..., 1] < H)
     t_idx = np.repeat(np.arange(n)[:, None], px.shape[1], axis=1)
-    out[:n][ok] = masks[t_idx[ok], uv[..., 1][ok], uv[..., 0][ok]]
+    if isinstance(masks, PackedMasks):
+        out[:n][ok] = masks.lookup(t_idx[ok], uv[..., 1][ok], uv[..., 0][ok])
+    else:
+        out[:n][ok] = masks[t_idx[ok], uv[..., 1][ok], uv[..., 0][ok]]
     return out
 
 
@@ -54,7 +59,8 @@ def build_trial_gt(meta: TrialMeta, skeleton: dict, fitted: dict, body_model: st
         visibility: ``visibility(camera, points (T, N, 3) m, tol_m (N,) m) -> (T, N) bool``,
             the depth test (called once per camera with the keypoints, markers and COCO
             keypoints together).
-        masks: ``masks(file name) -> (T, H, W) bool`` person masks of a view.
+        masks: ``masks(file name) -> (T, H, W) bool`` person masks of a view, or a
+            :class:`~odahgen.gt.masks.PackedMasks`.
         video_fps: the videos' frame rate where render.json does not give it.
         coco: COCO keypoints on the body mesh (T, K, 3) m, or None.
 
@@ -86,7 +92,7 @@ def build_trial_gt(meta: TrialMeta, skeleton: dict, fitted: dict, body_model: st
         if mask is not None:
             bbox = np.full((kp3.shape[0], 4), np.nan)
             n = min(len(bbox), mask.shape[0])
-            bbox[:n] = mask_bboxes(mask[:n])
+            bbox[:n] = mask.bboxes()[:n] if isinstance(mask, PackedMasks) else mask_bboxes(mask[:n])
         cameras[view] = Camera(K=np.asarray(cam["K"]), R=np.asarray(cam["R"]),
                                t=np.asarray(cam["t"]), resolution=(cam["width"], cam["height"]),
                                focal_mm=cam["focal_mm"], sensor_width_mm=cam["sensor_width_mm"],

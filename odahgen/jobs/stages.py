@@ -215,8 +215,8 @@ def gt_stage(ctx: TrialContext) -> None:
     from odahgen import __version__
     from odahgen.jobs.plan import plan_hash
     from odahgen.errors import OdahgenError
-    from odahgen.gt import TrialMeta, build_trial_gt, mesh_coco_keypoints, write_trial
-    from odahgen.render import keypoint_visibility, load_masks, person_meshes
+    from odahgen.gt import PackedMasks, TrialMeta, build_trial_gt, keypoint_visibility, mesh_coco_keypoints, write_trial
+    from odahgen.render import person_meshes
 
     sk = load_arrays(ctx.path("skeleton.npz"))
     fitted = load_arrays(ctx.path("body.npz"))
@@ -247,7 +247,7 @@ def gt_stage(ctx: TrialContext) -> None:
     gt = build_trial_gt(
         meta, sk, fitted, ctx.config.body.model, scene, render,
         visibility=lambda cam, points, tol: keypoint_visibility(meshes, points, cam, tol_m=tol),
-        masks=lambda name: load_masks(ctx.path("render") / name),
+        masks=lambda name: PackedMasks.load(ctx.path("render") / name),
         video_fps=ctx.config.render.fps, coco=coco)
     write_trial(ctx.path("trial.h5"), gt)
 
