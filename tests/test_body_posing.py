@@ -84,7 +84,6 @@ def test_chain_backward_gradcheck(body):
 
     g = torch.Generator().manual_seed(1)
     Ja, B = len(body._active), 2
-    lr = torch.randn(3, 3, Ja, B, generator=g, dtype=torch.float64).requires_grad_(True)
-    lt = torch.randn(3, Ja, B, generator=g, dtype=torch.float64).requires_grad_(True)
+    L = torch.randn(3, 4, Ja, B, generator=g, dtype=torch.float64).requires_grad_(True)
     levels = body._level_slices()
-    assert torch.autograd.gradcheck(lambda a, b: _Chain.apply(a, b, levels), (lr, lt))
+    assert torch.autograd.gradcheck(lambda x: _Chain.apply(x, levels), (L,))

@@ -118,37 +118,42 @@ class _Chain(torch.autograd.Function):
     """World transforms along the bone tree from local ones, with a hand-written backward (the
     autograd tape of the per-level gathers and 3x3 products costs more than the products).
 
-    Inputs: local rotations ``lr (3, 3, Ja, B)`` and translations ``lt (3, Ja, B)`` m of the
-    active bones in level order (position 0 the root, already in world), and the levels
-    (:meth:`BodyModel._level_slices`). Outputs: world ``R (3, 3, Ja, B)``, ``t (3, Ja, B)``.
+    Input: local transforms ``L (3, 4, Ja, B)`` (``[R | t]``, t in m) of the active bones in
+    level order (position 0 the root, already in world), and the tree levels after the root
+    as ``(slice in level order, parent positions in the previous level)``
+    (:meth:`BodyModel._level_slices`). Output: world transforms ``(3, 4, Ja, B)``.
     """
 
     @staticmethod
-    def forward(ctx, lr, lt, levels):
-        R, t = lr.clone(), lt.clone()
+    def forward(ctx, L, levels):
+        L = L.contiguous()
+        out = [L[:, :, :1]]
         for sl, par in levels:
-            pr = R[:, :, par]
-            R[:, :, sl] = _mm_soa(pr, lr[:, :, sl])
-            t[:, sl] = _mv_soa(pr, lt[:, sl]) + t[:, par]
-        ctx.save_for_backward(lr, lt, R)
+            prev = out[-1][:, :, par]  # (3, 4, n, B)
+            cur = (prev[:, :3, None] * L[None, :, :, sl]).sum(1)
+            cur[:, 3] += prev[:, 3]
+            out.append(cur)
+        X = torch.cat(out, 2)
+        ctx.save_for_backward(L, X)
         ctx.levels = levels
-        return R, t
+        return X
 
     @staticmethod
-    def backward(ctx, gR, gt):
-        lr, lt, R = ctx.saved_tensors
-        gR = torch.zeros_like(R) if gR is None else gR.clone()
-        gt = torch.zeros_like(lt) if gt is None else gt.clone()
-        glr, glt = torch.empty_like(gR), torch.empty_like(gt)
-        for sl, par in reversed(ctx.levels):  # children before parents: their grads are final
-            prT = R[:, :, par].transpose(0, 1)
-            gr, gv = gR[:, :, sl], gt[:, sl]
-            glr[:, :, sl] = _mm_soa(prT, gr)
-            glt[:, sl] = _mv_soa(prT, gv)
-            gR.index_add_(2, par, _mm_soa(gr, lr[:, :, sl].transpose(0, 1)) + gv[:, None] * lt[None, :, sl])
-            gt.index_add_(1, par, gv)
-        glr[:, :, 0], glt[:, 0] = gR[:, :, 0], gt[:, 0]  # the root is its own world transform
-        return glr, glt, None
+    def backward(ctx, gX):
+        L, X = ctx.saved_tensors
+        gX = gX.contiguous()
+        g = [gX[:, :, :1].clone()] + [gX[:, :, sl].clone() for sl, _ in ctx.levels]
+        gL = [None] * len(g)
+        for k in range(len(ctx.levels), 0, -1):  # children before parents: their grads are final
+            sl, par = ctx.levels[k - 1]
+            prev_sl = ctx.levels[k - 2][0] if k > 1 else slice(0, 1)
+            prev = X[:, :, prev_sl][:, :, par]
+            gk, Lk = g[k], L[:, :, sl]
+            gL[k] = (prev[:, :3, None] * gk[:, None]).sum(0)  # R_p^T g
+            gp = torch.cat([(gk[:, None] * Lk[None]).sum(2), gk[:, 3:]], 1)  # [g L^T | g_t]
+            g[k - 1].index_add_(2, par, gp)
+        gL[0] = g[0]  # the root is its own world transform
+        return torch.cat(gL, 2), None
 
 
 class BodyModel:
@@ -309,20 +314,20 @@ class BodyModel:
 
     def _level_slices(self) -> list[tuple[slice, torch.Tensor]]:
         """Per tree level after the root: its slice of the level order and its bones' parents'
-        positions in the level order; cached."""
+        positions in the previous level; cached."""
         if getattr(self, "_slice_cache", None) is None:
             levels, _ = self._levels()
-            out, start, prev = [], 1, 0
+            out, start = [], 1
             for ids, par in levels[1:]:
-                out.append((slice(start, start + len(ids)), par + prev))
-                prev, start = start, start + len(ids)
+                out.append((slice(start, start + len(ids)), par))
+                start += len(ids)
             self._slice_cache = out
         return self._slice_cache
 
-    def _active_affine(self, prep, pose: torch.Tensor, trans: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _active_affine(self, prep, pose: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
         """Skinning transforms of the active bones (rest world -> posed world) as a structure
-        of arrays, bones in *level order* (see :meth:`_levels`): rotations ``(3, 3, Ja, B)``
-        and translations ``(3, Ja, B)`` m for ``pose (B, P)`` rad, ``trans (B, 3)`` m.
+        of arrays, bones in *level order* (see :meth:`_levels`): ``[R | t] (3, 4, Ja, B)``
+        (t in m) for ``pose (B, P)`` rad, ``trans (B, 3)`` m.
 
         The batch is the last, contiguous axis, so every 3x3 product is a few elementwise
         operations over Ja x B values (batched tiny matmuls are several times slower on a CPU).
@@ -333,24 +338,24 @@ class BodyModel:
         aa = pose.reshape(B, -1, 3).permute(2, 1, 0).contiguous()  # (3, G, B)
         R = _rodrigues_soa(aa)[:, :, self._active_group[lvl]]  # (3, 3, Ja, B)
         F, Finv = prep["frames"][0][lvl], prep["frames_inv"][0][lvl]  # (Ja, 4, 4)
-        Fr = F[1:, :3, :3].permute(1, 2, 0)[..., None]  # (3, 3, Ja - 1, 1)
-        # local transforms Grest_a @ R_a @ Grest_a^-1 of the bones below the root
-        Rc = R[:, :, 1:]
-        lr = _mm_soa(_mm_soa(Fr, Rc), Finv[1:, :3, :3].permute(1, 2, 0)[..., None])
-        lt = F[1:, :3, 3].T[..., None] + _mv_soa(Fr, _mv_soa(Rc, Finv[1:, :3, 3].T[..., None]))
+        # local transforms Grest_a @ R_a @ Grest_a^-1 of the bones below the root, linear in
+        # R_a: [lr | lt - Ft][i, l] = sum_jk F[i, j] R[j, k] Finv[k, l], one (12, 9) map a bone
+        M = torch.einsum("aij,akl->ailjk", F[1:, :3, :3], Finv[1:, :3, :]).reshape(-1, 12, 9)
+        loc = torch.bmm(M, R[:, :, 1:].permute(2, 0, 1, 3).reshape(-1, 9, B))  # (Ja - 1, 12, B)
+        loc = loc.reshape(-1, 3, 4, B).permute(1, 2, 0, 3)  # (3, 4, Ja - 1, B)
+        loc = torch.cat([loc[:, :3], loc[:, 3:] + F[1:, :3, 3].T[:, None, :, None]], 1)
         # the root: world rotation about its head, then translation
         h = F[0, :3, 3]
         R0 = R[:, :, 0]  # (3, 3, B)
-        root_t = trans.T + h[:, None] - _mv_soa(R0, h[:, None].expand(3, B))
-        return _Chain.apply(torch.cat([R0[:, :, None], lr], 2), torch.cat([root_t[:, None], lt], 1),
-                            self._level_slices())
+        root = torch.cat([R0, (trans.T + h[:, None] - _mv_soa(R0, h[:, None].expand(3, B)))[:, None]], 1)
+        return _Chain.apply(torch.cat([root[:, :, None], loc], 2), self._level_slices())
 
     def _active_transforms(self, prep, pose: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
         """(B, Ja, 4, 4) skinning transforms of the active bones (rest world -> posed world)."""
-        R, t = self._active_affine(prep, pose, trans)
+        X = self._active_affine(prep, pose, trans)
         _, order = self._levels()
-        B, Ja = pose.shape[0], R.shape[2]
-        top = torch.cat([R, t[:, None]], 1).permute(3, 2, 0, 1)[:, order]  # (B, Ja, 3, 4)
+        B, Ja = pose.shape[0], X.shape[2]
+        top = X.permute(3, 2, 0, 1)[:, order]  # (B, Ja, 3, 4)
         bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=top.dtype).expand(B, Ja, 1, 4)
         return torch.cat([top, bottom], -2)
 
@@ -390,9 +395,9 @@ class BodyModel:
     def pose_points(self, prep, pose: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
         """Posed linear points ``(B, N, 3)`` m for ``pose (B, P)``, ``trans (B, 3)`` (``prep``
         from :meth:`prepare_points` or :meth:`prepare`)."""
-        R, t = self._active_affine(prep, pose, trans)  # level order
-        Ja, B = R.shape[2], R.shape[3]
-        X = torch.cat([R, t[:, None]], 1).reshape(3, 4 * Ja, B)  # [c, d * Ja + a, b]
+        X = self._active_affine(prep, pose, trans)  # (3, 4, Ja, B), level order
+        Ja, B = X.shape[2], X.shape[3]
+        X = X.reshape(3, 4 * Ja, B)  # [c, d * Ja + a, b]
         _, order = self._levels()
         q = prep["q"][:, torch.argsort(order)]  # (N, Ja, 4), level order
         qq = q.permute(2, 1, 0).reshape(4 * Ja, q.shape[0])  # [d * Ja + a, n]

@@ -445,8 +445,9 @@ def _skin_mesh(body: BodyModel, shape: torch.Tensor, pose: torch.Tensor, trans: 
     with torch.no_grad():
         full = body.prepare(shape[None])
         verts = np.empty((T, body.n_vertices, 3), dtype=np.float32)
+        out = torch.from_numpy(verts)  # torch copies the posed (transposed) chunks much faster
         for a in range(0, T, MESH_CHUNK):
-            verts[a : a + MESH_CHUNK] = body.pose_prepared(full, pose[a : a + MESH_CHUNK], trans[a : a + MESH_CHUNK]).numpy()
+            out[a : a + MESH_CHUNK].copy_(body.pose_prepared(full, pose[a : a + MESH_CHUNK], trans[a : a + MESH_CHUNK]))
     return verts
 
 
