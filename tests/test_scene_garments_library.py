@@ -13,7 +13,7 @@ from odahgen.config import load_config
 from odahgen.config.models import LOWER_GARMENTS, UPPER_GARMENTS
 from odahgen.motion import get_source
 from odahgen.skeleton.names import COORDINATE_NAMES
-from odahgen.testing.sampling import diverse_frames
+from odahgen.testing.garments import diverse_frames, makehuman_skin_in_front
 
 FRAMES_PER_MOTION = 6
 
@@ -111,15 +111,10 @@ def test_no_skin_in_front_of_the_makehuman_garments_in_the_library(library, regi
     2.1-3.3 cm (arm_raise: the armhole with the arm overhead; run: the trousers' waistband,
     which the shirt covers, checked against the trousers alone; jump_vertical). The body faces
     under the cloth are not drawn, so only skin within a face ring of a hem can show."""
-    from odahgen.scene import wear
-
     v, f = library["vertices"], library["faces"]
     for up_src, lo_src in (("clothes/male_casualsuit02:0", "clothes/male_casualsuit02:1"),
                            ("clothes/female_casualsuit01:0", "clothes/male_elegantsuit01:1")):
         for lower in LOWER_GARMENTS:
-            scene = {"clothing": {"mode": "types", "upper": {"type": upper, "asset": up_src},
-                                  "lower": {"type": lower, "asset": lo_src}}}
-            worn = wear.dress(scene, v, f, regions)
-            r = wear.skin_in_front(v, f, worn)
+            r = makehuman_skin_in_front(v, f, regions, upper, lower, up_src, lo_src)
             assert r["hidden_faces"] > 1500 and r["samples"] > 10000, (upper, lower, r)
             assert r["fraction"] < 0.005 and r["worst_m"] < 0.04, (upper, lower, r, library["motion"][r["worst_frame"]])

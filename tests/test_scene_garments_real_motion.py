@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from odahgen.config.models import LOWER_GARMENTS, UPPER_GARMENTS
-from odahgen.testing.sampling import diverse_frames
+from odahgen.testing.garments import diverse_frames, makehuman_skin_in_front
 
 pytestmark = pytest.mark.slow
 FRAMES_PER_MOTION = 6
@@ -85,13 +85,8 @@ def test_no_skin_in_front_of_the_makehuman_garments_on_real_motion(real, regions
     a loose and a fitted set. Measured (42 frames, all 16 pairs): 0.03-0.17 % in front, worst
     6-13 mm (deep squat, reach across, throw: armholes) and 36.5 mm for capri in the deep squat
     (the hem behind the fully bent knee): within the library's 0.5 % and 4 cm."""
-    from odahgen.scene import wear
-
     v, f = real["vertices"], real["faces"]
     for upper, lower in zip(UPPER_GARMENTS, LOWER_GARMENTS[::-1]):
-        scene = {"clothing": {"mode": "types", "upper": {"type": upper, "asset": upper_src},
-                              "lower": {"type": lower, "asset": lower_src}}}
-        worn = wear.dress(scene, v, f, regions)
-        r = wear.skin_in_front(v, f, worn)
+        r = makehuman_skin_in_front(v, f, regions, upper, lower, upper_src, lower_src)
         assert r["hidden_faces"] > 1500 and r["samples"] > 10000, (upper, lower, r)
         assert r["fraction"] < 0.005 and r["worst_m"] < 0.04, (upper, lower, r, real["motion"][r["worst_frame"]])
