@@ -394,14 +394,18 @@ class BodyModel:
 
     def pose_points(self, prep, pose: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
         """Posed linear points ``(B, N, 3)`` m for ``pose (B, P)``, ``trans (B, 3)`` (``prep``
-        from :meth:`prepare_points` or :meth:`prepare`)."""
+        from :meth:`prepare_points` or :meth:`prepare`); a view of :meth:`pose_points_soa`."""
+        return self.pose_points_soa(prep, pose, trans).permute(1, 2, 0)
+
+    def pose_points_soa(self, prep, pose: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
+        """Posed linear points as ``(3, B, N)`` m (coordinate first, contiguous)."""
         X = self._active_affine(prep, pose, trans)  # (3, 4, Ja, B), level order
         Ja, B = X.shape[2], X.shape[3]
         X = X.reshape(3, 4 * Ja, B)  # [c, d * Ja + a, b]
         _, order = self._levels()
         q = prep["q"][:, torch.argsort(order)]  # (N, Ja, 4), level order
         qq = q.permute(2, 1, 0).reshape(4 * Ja, q.shape[0])  # [d * Ja + a, n]
-        return (X.transpose(1, 2) @ qq).permute(1, 2, 0)  # (3, B, N) -> (B, N, 3)
+        return X.transpose(1, 2) @ qq
 
     def pose_prepared(self, prep, pose: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
         """Skin the prepared rest vertices: ``pose (B, P)``, ``trans (B, 3)`` -> ``(B, V', 3)``."""

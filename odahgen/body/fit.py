@@ -250,6 +250,7 @@ class _Problem:
         self.marker_weight = opts.marker_weight
         self.limit_weight, self.prior_weight = opts.limit_weight, opts.prior_weight
         self.lo, self.hi = body.pose_lower, body.pose_upper
+        self._targets: tuple | None = None  # (frames, targets (3, B, N), weights (B, N))
 
     def data_loss(self, pts: torch.Tensor, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(joint term, marker term), m^2, of the posed linear points ``pts (B, 22 + M, 3)`` of
@@ -270,11 +271,25 @@ class _Problem:
         prior = (pose[:, 3:] ** 2).sum(-1).mean()
         return self.limit_weight * lim + self.prior_weight * prior
 
+    def _weighted_targets(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The targets ``(3, B, N)`` m of ``frames (B,)`` and the weights ``(B, N)`` that make
+        ``sum(w * |p - target|^2)`` the joint term + marker_weight x the marker term of
+        :meth:`data_loss`; cached for the last ``frames`` tensor (each stage passes one)."""
+        if self._targets is None or self._targets[0] is not frames:
+            B = len(frames)
+            tgt = torch.cat([self.jt[frames], self.mk[frames]], 1).permute(2, 0, 1).contiguous()
+            v = self.valid[frames]
+            w = torch.cat([torch.full((B, self.nj), 1.0 / (B * self.nj)),
+                           self.marker_weight * v / v.sum().clamp_min(1)], 1)
+            self._targets = (frames, tgt, w)
+        return self._targets[1], self._targets[2]
+
     def pose_loss(self, prep: dict, pose: torch.Tensor, trans: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-        """Data terms + pose penalties of ``pose (B, P)``, ``trans (B, 3)`` at ``frames (B,)``."""
-        pts = self.body.pose_points(prep, pose, trans)
-        lj, lm = self.data_loss(pts, frames)
-        return lj + self.marker_weight * lm + self.reg_loss(pose)
+        """Data terms + pose penalties of ``pose (B, P)``, ``trans (B, 3)`` at ``frames (B,)``
+        (the data terms as :meth:`data_loss`, as one weighted sum)."""
+        tgt, w = self._weighted_targets(frames)
+        pts = self.body.pose_points_soa(prep, pose, trans)  # (3, B, N)
+        return ((pts - tgt) ** 2 * w).sum() + self.reg_loss(pose)
 
     def points(self, shape: torch.Tensor, rest_fn=None) -> dict:
         """The linear points prepared for ``shape (1, S)`` (see :meth:`BodyModel.prepare_points`)."""
