@@ -87,3 +87,19 @@ def test_chain_backward_gradcheck(body):
     L = torch.randn(3, 4, Ja, B, generator=g, dtype=torch.float64).requires_grad_(True)
     levels = body._level_slices()
     assert torch.autograd.gradcheck(lambda x: _Chain.apply(x, levels), (L,))
+
+
+def test_rodrigues_backward_gradcheck():
+    """The hand-written backward of Rodrigues' formula, at zero, near zero and beyond."""
+    from odahgen.body.base import _rodrigues_soa
+
+    g = torch.Generator().manual_seed(2)
+    aa = torch.randn(3, 5, 4, generator=g, dtype=torch.float64)
+    aa[:, 0, 0] = 0.0
+    aa[:, 1, 0] = 1e-5
+    aa[:, 3, 0] = 0.02  # the Taylor forms of the derivatives
+    aa[:, 2, 0] *= 2.0
+    aa.requires_grad_(True)
+    assert torch.autograd.gradcheck(_rodrigues_soa, (aa,))
+    ref = axis_angle_to_matrix(aa.detach().permute(1, 2, 0))  # (..., 3, 3)
+    assert torch.allclose(_rodrigues_soa(aa.detach()).permute(2, 3, 0, 1), ref, atol=1e-12)
