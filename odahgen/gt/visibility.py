@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from odahgen.scene.cameras import project
+from odahgen.scene.cameras import project, render_camera
 
 #: the near clipping distance (m) of the reference rasteriser: triangles with a corner nearer
 #: the camera are left out (the person is metres away)
@@ -46,12 +46,22 @@ def keypoint_visibility(meshes, keypoints: np.ndarray, camera: dict, tol_m=0.15)
         tol_m: allowed depth gap (m) behind the visible surface: one value or ``(K,)``.
 
     Returns ``visible (T, K) bool``: inside the image, in front of the camera, on the person,
-    and at most ``tol_m`` behind the nearest surface at the keypoint's pixel.
+    and at most ``tol_m`` behind the nearest surface at the keypoint's pixel. With lens
+    distortion, "inside the image" is where the distorted point falls, and the depth test runs
+    in the overscanned pinhole frame (:func:`odahgen.scene.cameras.render_camera`), as the
+    reference does.
     """
     kp = np.asarray(keypoints, dtype=np.float64)
     T, K = kp.shape[:2]
     px, z = project(camera, kp)
     W, H = int(camera["width"]), int(camera["height"])
+    rcam = render_camera(camera)
+    if rcam is not camera:  # a lens: in the image where the distorted point is, depth-tested
+        out = ~((px[..., 0] >= 0) & (px[..., 1] >= 0) & (px[..., 0] < W) & (px[..., 1] < H))
+        px, z = project(rcam, kp)  # in the overscanned pinhole frame Blender renders
+        px[out] = np.nan
+        camera = rcam
+        W, H = int(camera["width"]), int(camera["height"])
     col = np.floor(np.nan_to_num(px[..., 0], nan=-1.0)).astype(np.int64)
     row = np.floor(np.nan_to_num(px[..., 1], nan=-1.0)).astype(np.int64)
     inside = (z > 0) & (col >= 0) & (row >= 0) & (col < W) & (row < H)
