@@ -14,7 +14,6 @@ from odahgen.scene.cameras import (
     intrinsics,
     look_at,
     project,
-    project_points,
     render_camera,
     undistort_normalized,
 )
@@ -226,4 +225,3 @@ def test_bundle_renders_the_overscanned_pinhole_with_the_same_focal_px(tmp_path)
     assert focal_px(rec["lens"], rec["sensor_width"], w, h) == pytest.approx(cam["K"][0][0], rel=1e-9)
     assert np.load(tmp_path / rec["lens_map"]).shape == (120, 160, 2)
     assert "render_size" not in _bundle_camera(_camera(dist=None), tmp_path)
-    assert project_points is not None
