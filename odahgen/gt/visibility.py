@@ -2,8 +2,8 @@
 
 The reference (:func:`odahgen.render.keypoint_visibility`) rasterises the person with
 pyrender (OpenGL) and reads the depth buffer under each keypoint. This module finds the same
-depth without rasterising a picture: a triangle matters only if it covers the centre of a
-pixel that holds a keypoint, so the triangles are binned by the sample points they cover and
+depth without rasterising a picture: a triangle matters only if it covers the sample point
+of a pixel that holds a keypoint, so the triangles are binned by the sample points they cover and
 matched to the keypoints of the same bin, and the depth of the nearest covering triangle is
 interpolated as OpenGL does (``1/z`` linear in the image).
 
@@ -71,9 +71,9 @@ def keypoint_visibility(meshes, keypoints: np.ndarray, camera: dict, tol_m=0.15)
 
 
 def surface_depth(meshes, camera: dict, col: np.ndarray, row: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """``(T, K)`` m: the z-depth of the nearest triangle of ``meshes`` covering the centre of
-    pixel ``(col, row)`` (T, K) int, for the pixels where ``inside`` (T, K) bool; 0 where none
-    does (as a depth buffer reads)."""
+    """``(T, K)`` m: the z-depth of the nearest triangle of ``meshes`` covering the sample point
+    (:data:`SAMPLE_OFFSET_PX` from the centre) of pixel ``(col, row)`` (T, K) int, for the
+    pixels where ``inside`` (T, K) bool; 0 where none does (as a depth buffer reads)."""
     faces = []
     offset = 0
     for m in meshes:
