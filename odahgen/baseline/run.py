@@ -42,6 +42,7 @@ from odahgen.gt.dataset import check_dataset, trial_files
 from odahgen.gt.evaluate import METRICS, Prediction, evaluate, to_json_safe
 from odahgen.gt.schema import TrialGT, load_trial
 from odahgen.io import atomic_write_json, save_arrays
+from odahgen.scene.cameras import undistort_pixels
 from odahgen.io.atomic import check_output_dir
 from odahgen.io.mocap import MarkerData, write_trc
 
@@ -175,7 +176,8 @@ def run_trial(h5: Path, out: Path, detector: Detector | None, settings: Baseline
         result["views"][v] = score_2d(dets[v], gt.cameras[v], gt.keypoint_names, v, pool)
     # triangulation and filtering
     P = np.stack([projection_matrix(gt.cameras[v].K, gt.cameras[v].R, gt.cameras[v].t) for v in views])
-    pts = np.stack([dets[v].keypoints for v in views])
+    # detections are in the rendered (possibly lens-distorted) image; the DLT is pinhole
+    pts = np.stack([undistort_pixels(gt.cameras[v].K, gt.cameras[v].distortion, dets[v].keypoints) for v in views])
     conf = np.stack([dets[v].confidence for v in views])
     raw = triangulate_dlt(pts, conf, P, settings.min_confidence)  # (T, J, 3)
     reproj = reprojection_errors(raw, pts, P)

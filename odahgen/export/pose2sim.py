@@ -106,16 +106,12 @@ def triangulate(cams: list[dict[str, np.ndarray]], points_2d: list[np.ndarray]) 
     """Linear (DLT) triangulation of ``points_2d[i] (..., 2)`` px seen by ``cams[i]`` (K, R,
     t, optional OpenCV ``dist``: the points are undistorted first) -> ``(..., 3)`` in the
     cameras' world frame; NaN where fewer than 2 views see it."""
-    from odahgen.scene.cameras import undistort_normalized
+    from odahgen.scene.cameras import undistort_pixels
 
     Ps = [c["K"] @ np.hstack([c["R"], np.asarray(c["t"], float).reshape(3, 1)]) for c in cams]
     shape = np.shape(points_2d[0])[:-1]
-    pts = [np.asarray(p, float).reshape(-1, 2) for p in points_2d]
-    for i, c in enumerate(cams):
-        if np.any(np.asarray(c.get("dist", 0.0), float) != 0):
-            K = np.asarray(c["K"], float)
-            xy = undistort_normalized((pts[i] - K[:2, 2]) / np.diag(K)[:2], c["dist"])
-            pts[i] = xy * np.diag(K)[:2] + K[:2, 2]
+    pts = [undistort_pixels(c["K"], c.get("dist"), np.asarray(p, float).reshape(-1, 2))
+           for c, p in zip(cams, points_2d)]
     out = np.full((pts[0].shape[0], 3), np.nan)
     for j in range(pts[0].shape[0]):
         rows = []

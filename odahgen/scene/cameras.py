@@ -157,6 +157,18 @@ def undistort_normalized(xy_d: np.ndarray, dist, iterations: int = 30) -> np.nda
     return xy
 
 
+def undistort_pixels(K: np.ndarray, dist, px: np.ndarray) -> np.ndarray:
+    """Pixels ``(..., 2)`` of a camera with intrinsics K (3, 3) and lens ``dist`` -> the pixels
+    the pinhole camera K would see them at (NaN stays NaN; no lens: a copy). Before any pinhole
+    geometry on detected points, e.g. DLT triangulation with ``K [R | t]``."""
+    px = np.asarray(px, dtype=np.float64)
+    if _dist5(dist) is None:
+        return px.copy()
+    K = np.asarray(K, dtype=np.float64)
+    f, c = np.diag(K)[:2], K[:2, 2]
+    return undistort_normalized((px - c) / f, dist) * f + c
+
+
 def project_points_distorted(K, R, t, points, dist) -> tuple[np.ndarray, np.ndarray]:
     """:func:`project_points` through a lens with OpenCV ``dist (5,)``: ``(..., 2)`` px and
     ``(...)`` depth m (NaN pixels behind the camera, as for the pinhole)."""
