@@ -46,6 +46,8 @@ class TrialDataset(Dataset):
       (22, 3) float32; ``keypoints_3d`` (L, 44, 3) float32 m (OpenSim frame);
     - ``keypoints_2d`` (V, L, 44, 2) float32 px; ``visibility`` (V, L, 44) bool;
     - ``K`` (V, 3, 3) px, ``R`` (V, 3, 3), ``t`` (V, 3) m, float32 (``x ~ K (R X + t)``);
+      ``distortion`` (V, 5) float32, the lens in OpenCV's order ``k1 k2 p1 p2 k3`` (zeros for
+      a pinhole camera; with ``scene.cameras.lens_distortion`` the 2D labels are distorted);
     - ``trial`` str, ``start`` int (first frame of the clip).
 
     The default collate stacks items when all trials share one resolution.
@@ -108,6 +110,8 @@ class TrialDataset(Dataset):
             "K": torch.as_tensor(np.stack([c.K for c in cams]), dtype=f32),
             "R": torch.as_tensor(np.stack([c.R for c in cams]), dtype=f32),
             "t": torch.as_tensor(np.stack([c.t for c in cams]), dtype=f32),
+            "distortion": torch.as_tensor(np.stack([np.zeros(5) if c.distortion is None else c.distortion
+                                                    for c in cams]), dtype=f32),
         }
         if self.frames:
             clips = [_read_clip(self.trials[k].parent / gt.videos[v].path, start, self.clip_len)
