@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from odahgen.gt import load_trial
+from odahgen.gt import load_trial, write_trial
 from odahgen.cli.gt import main as gt_main
 from odahgen.gt.dataset import TRIAL_FILE, finalize_dataset
 from odahgen.gt.export_odah import bmi_folder, load_camera_info, odah_name, read_geom_scales
@@ -53,6 +53,10 @@ def test_name_mapping():
 
 def test_odah_export_has_exactly_the_documented_files_and_keys(dataset, tmp_path):
     out = tmp_path / "odah"
+    lens = np.array([-0.2, 0.05, 0.001, -0.001, 0.0])  # one trial rendered through a lens
+    gt_lens = load_trial(dataset / "trials/s02_walk_b0" / TRIAL_FILE)
+    gt_lens.cameras["front"].distortion = lens
+    write_trial(dataset / "trials/s02_walk_b0" / TRIAL_FILE, gt_lens)
     assert gt_main(["export", "odah", str(dataset), "-o", str(out)]) == 0
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     expected = ["odahgen_export.json", "opensim_data/generic.osim"]
@@ -76,6 +80,9 @@ def test_odah_export_has_exactly_the_documented_files_and_keys(dataset, tmp_path
     np.testing.assert_array_equal(info["front_camera_matrix"], gt.cameras["front"].K)
     assert info["side_camera_rot_trans"].shape == (3, 4)
     np.testing.assert_array_equal(info["side_camera_rot_trans"][:, 3], gt.cameras["side"].t)  # metres
+    info = load_camera_info(out / "video/s02/bmiORI/s02_walk_camera_info.npy")
+    assert "side_camera_distortion" not in info
+    np.testing.assert_array_equal(info["front_camera_distortion"], lens)
 
     mot = (out / "opensim_data/sub-1/ik/sub-1_walk_rad.mot").read_text().splitlines()
     end = mot.index("endheader")

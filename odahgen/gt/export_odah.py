@@ -6,7 +6,9 @@ Layout written under DIR (S = subject, A = action, see the name mapping below)::
     video/<S>/<bmi>/<S>_<A>_side.mp4
     video/<S>/<bmi>/<S>_<A>_camera_info.npy   dict: front_camera_matrix (3,3) K px,
                                               side_camera_matrix, front_camera_rot_trans
-                                              (3,4) [R | t] with t in metres, side_camera_rot_trans
+                                              (3,4) [R | t] with t in metres, side_camera_rot_trans;
+                                              with a lens (scene.cameras.lens_distortion) also
+                                              <view>_camera_distortion (5,) OpenCV k1 k2 p1 p2 k3
     opensim_data/generic.osim                 every body's Mesh <body>_geom_1 scale_factors 1 1 1
     opensim_data/<S>/<S>.osim                 the scaled model; <body>_geom_1 scale_factors =
                                               the trial's segment scales
@@ -246,6 +248,8 @@ def export_odah(
             cam = gt.cameras[view]
             info[f"{view}_camera_matrix"] = np.asarray(cam.K, float)
             info[f"{view}_camera_rot_trans"] = np.hstack([np.asarray(cam.R, float), np.asarray(cam.t, float)[:, None]])
+            if cam.distortion is not None and np.any(cam.distortion != 0):  # the 2D labels are distorted
+                info[f"{view}_camera_distortion"] = np.asarray(cam.distortion, float)
         cam_file = vdir / f"{stem}_camera_info.npy"
         with atomic_path(cam_file) as tmp:
             with open(tmp, "wb") as fh:
