@@ -79,6 +79,21 @@ def test_check_schema_names_wrong_shapes_and_missing_parts(trial_file):
     assert "missing dataset /cameras/side/visibility" in problems
 
 
+def test_a_lens_must_be_five_finite_coefficients(tmp_path, trial_file):
+    path, _ = trial_file
+    with h5py.File(path, "r+") as f:
+        f["cameras/front/distortion"] = np.array([-0.2, np.nan, 0.0, 0.0, 0.0])
+        f["cameras/side/distortion"] = np.zeros(4)
+    problems = check_schema(path)
+    assert "/cameras/front/distortion is not finite" in problems
+    assert any("/cameras/side/distortion has shape (4,)" in p for p in problems)
+    gt = synthetic_trial("s01_walk_b0", n_frames=10)
+    gt.cameras["front"].distortion = np.array([0.1, np.inf, 0.0, 0.0, 0.0])
+    with pytest.raises(OdahgenError, match="distortion is not finite"):
+        write_trial(tmp_path / "lens.h5", gt)
+    assert not (tmp_path / "lens.h5").exists()
+
+
 def test_unsupported_version_and_non_hdf5_are_one_line_errors(tmp_path, trial_file):
     path, _ = trial_file
     with h5py.File(path, "r+") as f:

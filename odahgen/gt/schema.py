@@ -430,7 +430,11 @@ def check_trial(gt: TrialGT) -> list[str]:
         ]
         if cam.keypoints_in_mask is not None:
             checks.append((f"cameras/{view}/keypoints_in_mask", cam.keypoints_in_mask, (T, N_KEYPOINTS)))
+        if cam.distortion is not None:
+            checks.append((f"cameras/{view}/distortion", cam.distortion, (5,)))
     problems = [p for p in (_shape_problem(*c) for c in checks) if p] + trial_problems(gt)
+    problems += [f"cameras/{view}/distortion is not finite" for view, cam in gt.cameras.items()
+                 if cam.distortion is not None and not np.isfinite(cam.distortion).all()]
     if tuple(gt.coordinate_names) != COORDINATE_NAMES:
         problems.append("coordinate names differ from the Rajagopal order")
     if tuple(gt.body_names) != BODY_NAMES:
@@ -719,6 +723,10 @@ def _check_schema(path: Path, f: h5py.File, problems: list[str]) -> None:
         need(f"{base}/visibility", (T, N_KEYPOINTS), "b")
         if "keypoints_in_mask" in f[base]:
             need(f"{base}/keypoints_in_mask", (T, N_KEYPOINTS), "b")
+        if "distortion" in f[base]:
+            need(f"{base}/distortion", (5,), "f")
+            if f[f"{base}/distortion"].shape == (5,) and not np.isfinite(f[f"{base}/distortion"][()]).all():
+                problems.append(f"/{base}/distortion is not finite")
         if "videos" in f and view not in videos:
             problems.append(f"camera {view!r} has no /videos/{view} entry")
     for view in videos:
