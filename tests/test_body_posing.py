@@ -86,7 +86,8 @@ def test_chain_backward_gradcheck(body):
     Ja, B = len(body._active), 2
     L = torch.randn(3, 4, Ja, B, generator=g, dtype=torch.float64).requires_grad_(True)
     levels = body._level_slices()
-    assert torch.autograd.gradcheck(lambda x: _Chain.apply(x, levels), (L,))
+    trans = torch.randn(B, 3, generator=g, dtype=torch.float64).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x, t: _Chain.apply(x, t, levels), (L, trans))
 
 
 def test_rodrigues_backward_gradcheck():

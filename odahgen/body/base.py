@@ -162,15 +162,18 @@ class _Chain(torch.autograd.Function):
     autograd tape of the per-level gathers and 3x3 products costs more than the products).
 
     Input: local transforms ``L (3, 4, Ja, B)`` (``[R | t]``, t in m) of the active bones in
-    level order (position 0 the root, already in world), and the tree levels after the root
+    level order (position 0 the root, in world but for ``trans (B, 3)`` m added to its
+    translation), and the tree levels after the root
     as ``(slice in level order, parent positions in the previous level)``
     (:meth:`BodyModel._level_slices`). Output: world transforms ``(3, 4, Ja, B)``.
     """
 
     @staticmethod
-    def forward(ctx, L, levels):
+    def forward(ctx, L, trans, levels):
         L = L.contiguous()
-        out = [L[:, :, :1]]
+        root = L[:, :, :1].clone()
+        root[:, 3, 0] += trans.T  # the root's world translation
+        out = [root]
         for sl, par in levels:
             prev = out[-1][:, :, par]  # (3, 4, n, B)
             cur = (prev[:, :3, None] * L[None, :, :, sl]).sum(1)
@@ -196,7 +199,7 @@ class _Chain(torch.autograd.Function):
             gp = torch.cat([(gk[:, None] * Lk[None]).sum(2), gk[:, 3:]], 1)  # [g L^T | g_t]
             g[k - 1].index_add_(2, par, gp)
         gL[0] = g[0]  # the root is its own world transform
-        return torch.cat(gL, 2), None
+        return torch.cat(gL, 2), g[0][:, 3, 0].T, None
 
 
 class BodyModel:
@@ -376,22 +379,42 @@ class BodyModel:
         operations over Ja x B values (batched tiny matmuls are several times slower on a CPU).
         """
         B = pose.shape[0]
+        M, c = self._local_maps(prep)
+        aa = pose.reshape(B, -1, 3)[:, self._level_groups()].permute(2, 1, 0).contiguous()  # (3, Ja, B)
+        R9 = _rodrigues_soa(aa).permute(2, 0, 1, 3).reshape(-1, 9, B)  # (Ja, 9, B)
+        L = torch.baddbmm(c, M, R9).reshape(-1, 3, 4, B).permute(1, 2, 0, 3)  # (3, 4, Ja, B)
+        return _Chain.apply(L, trans, self._level_slices())
+
+    def _level_groups(self) -> torch.Tensor:
+        """(Ja,) the pose group of each active bone in level order; cached."""
+        if getattr(self, "_level_group_cache", None) is None:
+            _, order = self._levels()
+            self._level_group_cache = self._active_group[torch.argsort(order)]
+        return self._level_group_cache
+
+    def _local_maps(self, prep) -> tuple[torch.Tensor, torch.Tensor]:
+        """The local transform of each active bone (level order) as an affine map of its
+        rotation: ``[R_loc | t_loc] = M @ vec(R) + c``, ``M (Ja, 12, 9)``, ``c (Ja, 12, 1)``.
+        Below the root ``[R_loc | t_loc] = Grest R Grest^-1``:
+        ``[i, l] = sum_jk F[i, j] R[j, k] Finv[k, l]`` (+ ``F[i, 3]`` for ``l = 3``); the root
+        turns about its head ``h``: ``[R | h - R h]`` (the translation is added by the chain).
+        Kept in ``prep`` when the rest frames need no gradient."""
+        cached = prep.get("local_maps")
+        if cached is not None:
+            return cached
         _, order = self._levels()
         lvl = torch.argsort(order)  # level position -> active id (position 0: the root)
-        aa = pose.reshape(B, -1, 3).permute(2, 1, 0).contiguous()  # (3, G, B)
-        R = _rodrigues_soa(aa)[:, :, self._active_group[lvl]]  # (3, 3, Ja, B)
         F, Finv = prep["frames"][0][lvl], prep["frames_inv"][0][lvl]  # (Ja, 4, 4)
-        # local transforms Grest_a @ R_a @ Grest_a^-1 of the bones below the root, linear in
-        # R_a: [lr | lt - Ft][i, l] = sum_jk F[i, j] R[j, k] Finv[k, l], one (12, 9) map a bone
-        M = torch.einsum("aij,akl->ailjk", F[1:, :3, :3], Finv[1:, :3, :]).reshape(-1, 12, 9)
-        loc = torch.bmm(M, R[:, :, 1:].permute(2, 0, 1, 3).reshape(-1, 9, B))  # (Ja - 1, 12, B)
-        loc = loc.reshape(-1, 3, 4, B).permute(1, 2, 0, 3)  # (3, 4, Ja - 1, B)
-        loc = torch.cat([loc[:, :3], loc[:, 3:] + F[1:, :3, 3].T[:, None, :, None]], 1)
-        # the root: world rotation about its head, then translation
         h = F[0, :3, 3]
-        R0 = R[:, :, 0]  # (3, 3, B)
-        root = torch.cat([R0, (trans.T + h[:, None] - _mv_soa(R0, h[:, None].expand(3, B)))[:, None]], 1)
-        return _Chain.apply(torch.cat([root[:, :, None], loc], 2), self._level_slices())
+        eye = torch.eye(3, dtype=F.dtype)
+        A = torch.cat([eye[None], F[1:, :3, :3]])  # (Ja, 3, 3)
+        G = torch.cat([torch.cat([eye, -h[:, None]], 1)[None], Finv[1:, :3, :]])  # (Ja, 3, 4)
+        M = torch.einsum("aij,akl->ailjk", A, G).reshape(-1, 12, 9)
+        t0 = torch.cat([h[None], F[1:, :3, 3]])  # (Ja, 3)
+        c = torch.cat([torch.zeros(len(lvl), 3, 3, dtype=F.dtype), t0[:, :, None]], 2).reshape(-1, 12, 1)
+        if not (M.requires_grad or c.requires_grad):
+            prep["local_maps"] = (M, c)
+        return M, c
 
     def _active_transforms(self, prep, pose: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
         """(B, Ja, 4, 4) skinning transforms of the active bones (rest world -> posed world)."""
