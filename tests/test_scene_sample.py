@@ -170,3 +170,19 @@ def test_places_rooms_and_hdri_worlds(odah):
     assert all(-0.8 <= s["camera_response"]["exposure_ev"] <= 0.2 for s in places)
     none = sample_scene(load_config("odah", ["scene.hdri_fraction=0", "scene.camera_response=false"]), "x", BOUNDS)
     assert none["room"]["kind"] == "room" and none["camera_response"] is None
+
+
+def test_skin_tones_span_measured_human_skin():
+    """CIELAB lightness of the drawn skin colours: within measured skin (about 27-72) and
+    spread over it (not the L* 85 of the old light end)."""
+    from odahgen.scene.sample import _skin
+
+    def lightness(srgb):
+        c = np.asarray(srgb, float)
+        lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+        y = lin @ [0.2126, 0.7152, 0.0722]
+        return 116 * np.cbrt(y) - 16
+
+    L = np.array([lightness(_skin(np.random.default_rng(i))["color"]) for i in range(300)])
+    assert 25 < L.min() < 32 and 68 < L.max() < 75, (L.min(), L.max())
+    assert np.histogram(L, bins=4, range=(27, 73))[0].min() > 40  # every quarter of the range drawn

@@ -21,7 +21,8 @@ from odahgen.scene.garments import DEFAULT_OFFSET_M
 from odahgen.scene.textures import sample_texture_spec, user_textures
 from odahgen.scene.wear import EYEBROWS, EYELASHES, HAIR, OUTFITS, SHOES, TYPE_SOURCES
 
-SCENE_VERSION = 3
+#: 4: the lightest skin tone is L* 72 (was 85, paler than any measured skin)
+SCENE_VERSION = 4
 TILE_M = 0.25  # physical size of one garment texture repeat (m)
 
 
@@ -70,8 +71,14 @@ def kelvin_to_rgb(kelvin: float) -> list[float]:
     return (rgb / rgb.max()).round(5).tolist()
 
 
+#: sRGB ends of the skin tones drawn: CIELAB (72, 11, 14), ITA 57 deg ("very light"), and
+#: (27, 14, 18), ITA -52 deg ("dark"): the span of Chardon et al.'s 1991 ITA categories and of
+#: measured forearm skin (L* about 30-72; Weatherall & Coombs, J Invest Dermatol 99:468, 1992)
+SKIN_LIGHT_SRGB, SKIN_DARK_SRGB = (0.808, 0.662, 0.594), (0.36, 0.22, 0.15)
+
+
 def _skin(rng: np.random.Generator) -> dict:
-    light, dark = np.array([0.96, 0.80, 0.69]), np.array([0.36, 0.22, 0.15])
+    light, dark = np.array(SKIN_LIGHT_SRGB), np.array(SKIN_DARK_SRGB)
     t = float(rng.uniform(0, 1))
     srgb = np.clip(light * (1 - t) + dark * t + rng.normal(0, 0.015, 3), 0.02, 1.0)
     return {"tone": round(t, 4), "color": srgb.round(4).tolist(),
