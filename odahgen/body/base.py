@@ -114,8 +114,10 @@ def _vee_soa(G: torch.Tensor) -> torch.Tensor:
 
 
 class _Rodrigues(torch.autograd.Function):
-    """``R = I + a K + b K^2`` of ``aa (3, ...)``; backward:
-    ``dR/dw_m = (w_m / t)(a' K + b' K^2) + a E_m + b (E_m K + K E_m)``, ``E_m = [e_m]_x``."""
+    """``R = I + a K + b K^2`` of ``aa (3, ...)``; backward, with ``dR/dw_m = (w_m / t)(a' K +
+    b' K^2) + a E_m + b (E_m K + K E_m)`` (``E_m = [e_m]_x``) contracted with the incoming
+    ``G`` in closed form: ``<G, K> = w . vee(G)``, ``<G, K^2> = w^T G w - t^2 tr G`` and
+    ``vee(G K^T + K^T G) = (G + G^T) w - 2 tr(G) w``."""
 
     @staticmethod
     def forward(ctx, aa):
@@ -123,17 +125,18 @@ class _Rodrigues(torch.autograd.Function):
         a, b, da, db = _rodrigues_coeffs(theta2)
         K = _skew_soa(aa)
         eye = torch.eye(3, dtype=aa.dtype).reshape((3, 3) + (1,) * (aa.dim() - 1))
-        ctx.save_for_backward(aa, a, b, da, db)
+        ctx.save_for_backward(aa, theta2, a, b, da, db)
         return b * (aa[:, None] * aa[None]) + a * K + eye * (1.0 - b * theta2)
 
     @staticmethod
     def backward(ctx, G):
-        aa, a, b, da, db = ctx.saved_tensors
-        K = _skew_soa(aa)
-        K2 = _mm_soa(K, K)
-        GK = _mm_soa(G, K.transpose(0, 1)) + _mm_soa(K.transpose(0, 1), G)  # G K^T + K^T G
-        radial = da * (G * K).sum((0, 1)) + db * (G * K2).sum((0, 1))
-        return aa * radial + a * _vee_soa(G) + b * _vee_soa(GK)
+        aa, theta2, a, b, da, db = ctx.saved_tensors
+        w = _vee_soa(G)
+        tr = G[0, 0] + G[1, 1] + G[2, 2]
+        Gw = (G * aa[None]).sum(1)  # G w
+        GTw = (G * aa[:, None]).sum(0)  # G^T w
+        radial = da * (aa * w).sum(0) + db * ((aa * Gw).sum(0) - theta2 * tr)
+        return aa * radial + a * w + b * (Gw + GTw - 2.0 * tr * aa)
 
 
 def _mm_soa(X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
