@@ -358,7 +358,9 @@ def _build_bundle_scene(bundle, root):
         mod.frame_start = 1.0  # scene frame 1 plays cache frame 0
         mod.frame_scale = 1.0
         mod.deform_mode = "OVERWRITE"
-        mod.interpolation = "NONE"
+        # motion blur evaluates the mesh inside the shutter (sub-frames): interpolate the cache
+        # there (at whole frames linear = the cache frame exactly); without blur, no sub-frames
+        mod.interpolation = "LINEAR" if scene.render.use_motion_blur else "NONE"
         person.append(obj)
     room = []
     for m in bundle.get("room", []):
