@@ -175,25 +175,32 @@ echo started; sleep 60
     assert "started" in (tmp_path / "b" / "smoke.blender.log").read_text()
 
 
-def test_worker_imports_nothing_of_the_core():
+def _top_imports(path: Path) -> set[str]:
     import ast
 
-    tree = ast.parse(Path(launcher.WORKER_PATH).read_text())
+    tree = ast.parse(path.read_text())
     imports = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imports |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
             imports.add((node.module or "").split(".")[0])
+    return imports
+
+
+#: the worker's sibling modules, shipped next to it: materials, world and camera response;
+#: the lens warp (numpy only)
+WORKER_SIBLINGS = {"blender_shading", "blender_lens"}
+
+
+def test_worker_imports_nothing_of_the_core():
+    imports = _top_imports(Path(launcher.WORKER_PATH))
     # mathutils and gpu are Blender's own modules, shipped inside bpy / the Blender binary
     allowed = {"bpy", "numpy", "mathutils", "gpu"} | set(sys.stdlib_module_names)
-    assert "bpy" in imports and imports <= allowed | {"blender_shading"}, imports - allowed
-    # its sibling (materials, world, camera response) follows the same rule
-    tree = ast.parse((Path(launcher.WORKER_PATH).parent / "blender_shading.py").read_text())
-    sib = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    sib |= {(n.module or "").split(".")[0] for n in ast.walk(tree)
-            if isinstance(n, ast.ImportFrom) and n.module != "__future__"}
-    assert sib <= allowed, sib - allowed
+    assert "bpy" in imports and imports <= allowed | WORKER_SIBLINGS, imports - allowed
+    for name in WORKER_SIBLINGS:  # the siblings follow the same rule
+        sib = _top_imports(Path(launcher.WORKER_PATH).parent / f"{name}.py")
+        assert sib <= allowed | WORKER_SIBLINGS, (name, sib - allowed)
 
 
 def test_eevee_engine_id_follows_the_blender_version(blender_python):
