@@ -5,42 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from odahgen.config import load_config
 from odahgen.gt.build import inside_mask
 from odahgen.gt.masks import PackedMasks
 from odahgen.gt.schema_dense import mask_bboxes
 from odahgen.gt.visibility import keypoint_visibility, surface_depth
 from odahgen.render.visibility import Rasterizer
 from odahgen.render.visibility import keypoint_visibility as reference_visibility
-from odahgen.scene.garments import dress, garment_regions
-from odahgen.scene.sample import sample_scene
-from odahgen.testing.scene import demo_sequence
-
-
-def _dressed(n: int, size: tuple[int, int]):
-    cfg = load_config("demo", [f"render.width={size[0]}", f"render.height={size[1]}"])
-    seq = demo_sequence("walk", frames=n)
-    regions = garment_regions(weights=seq["weights"], bone_names=seq["bone_names"])
-    scene = sample_scene(cfg, "vis_walk", seq["vertices"])
-    garments = dress(scene, seq["vertices"], seq["faces"], regions)
-    meshes = [(seq["vertices"], seq["faces"])] + [(g["vertices"], g["faces"]) for g in garments]
-    return seq, scene, meshes
+from odahgen.testing.scene import dressed_walk, visibility_probes
 
 
 def test_cpu_depth_test_matches_the_rasterised_one():
-    n = 8
-    seq, scene, meshes = _dressed(n, (320, 240))
-    rng = np.random.default_rng(0)
-    idx = rng.choice(seq["vertices"].shape[1], 150, replace=False)
-    # points just inside the surface (visible or hidden by another part), one far outside
-    # the image and one behind the camera: both never visible
-    pts = seq["vertices"][:, idx] * 0.98 + 0.02 * seq["vertices"].mean(axis=1, keepdims=True)
-    cam = scene["cameras"][0]
-    R, t = np.asarray(cam["R"]), np.asarray(cam["t"])
-    centre = -R.T @ t
-    pts = np.concatenate([pts, np.tile(centre + 50.0 * R[0], (n, 1, 1)),
-                          np.tile(centre - 1.0 * R[2], (n, 1, 1))], axis=1)
-    tol = np.full(pts.shape[1], 0.05)
+    seq, scene, meshes = dressed_walk(8)
+    pts, tol = visibility_probes(seq, scene["cameras"][0], 150)
     agree = total = 0
     lens = dict(scene["cameras"][1], distortion=[-0.25, 0.05, 0.0, 0.0, 0.0])  # barrel: a grown frame
     for cam in scene["cameras"] + [lens]:
@@ -59,7 +35,7 @@ def test_cpu_depth_test_matches_the_rasterised_one():
 def test_cpu_depth_equals_the_depth_buffer_under_every_pixel():
     """At every pixel of a frame (the person small, as in a dataset, and large: the binning's
     general path), the same coverage and depth as the rasteriser's depth buffer."""
-    _, scene, meshes = _dressed(1, (320, 240))
+    _, scene, meshes = dressed_walk(1)
     cam = dict(scene["cameras"][0])
     for focal_scale in (1.0, 4.0):
         K = np.asarray(cam["K"], float).copy()

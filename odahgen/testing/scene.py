@@ -110,3 +110,32 @@ def demo_sequence(kind: str = "walk", frames: int = 10, fps: float = 60.0) -> di
     joints = heads[:, [labels.index(JOINT_BONES[j]) for j in jn]]
     return {"vertices": verts.astype(np.float32), "faces": faces, "uv": uv, "weights": W,
             "bone_names": labels, "joints": joints.astype(np.float32), "joint_names": jn}
+
+
+def dressed_walk(frames: int, width: int = 320, height: int = 240, trial: str = "vis_walk"):
+    """:func:`demo_sequence` walk dressed in its scene's garments, for visibility tests.
+    Returns (seq, scene, meshes): ``meshes`` [(vertices (T, V, 3) m, faces)], body first."""
+    from odahgen.config import load_config
+    from odahgen.scene.garments import dress, garment_regions
+    from odahgen.scene.sample import sample_scene
+
+    cfg = load_config("demo", [f"render.width={width}", f"render.height={height}"])
+    seq = demo_sequence("walk", frames=frames)
+    regions = garment_regions(weights=seq["weights"], bone_names=seq["bone_names"])
+    scene = sample_scene(cfg, trial, seq["vertices"])
+    garments = dress(scene, seq["vertices"], seq["faces"], regions)
+    return seq, scene, [(seq["vertices"], seq["faces"])] + [(g["vertices"], g["faces"]) for g in garments]
+
+
+def visibility_probes(seq: dict, camera: dict, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Points to depth-test (T, k + 2, 3) m and their tolerances (k + 2,) m: ``k`` random
+    vertices pulled 2 % toward the body's centre (just inside the surface: visible or hidden
+    by another part), then one far outside ``camera``'s image and one behind it (never visible)."""
+    n = seq["vertices"].shape[0]
+    idx = np.random.default_rng(seed).choice(seq["vertices"].shape[1], k, replace=False)
+    pts = seq["vertices"][:, idx] * 0.98 + 0.02 * seq["vertices"].mean(axis=1, keepdims=True)
+    R, t = np.asarray(camera["R"]), np.asarray(camera["t"])
+    centre = -R.T @ t
+    pts = np.concatenate([pts, np.tile(centre + 50.0 * R[0], (n, 1, 1)), np.tile(centre - 1.0 * R[2], (n, 1, 1))],
+                         axis=1)
+    return pts, np.full(pts.shape[1], 0.05)
