@@ -77,10 +77,14 @@ def main() -> None:
                              tmp / "bare", timeout_s=cfg.render.timeout_s)
             return time.time() - t, cpu() - c, res
 
+        video_bytes = {}
+
         def stage():
             c, t = cpu(), time.time()
             res = render_trial(bundle, tmp / "stage", cfg.render)
-            return time.time() - t, cpu() - c, res
+            wall, used = time.time() - t, cpu() - c
+            video_bytes.update({v: Path(p).stat().st_size for v, p in res["videos"].items()})
+            return wall, used, res
 
         bare()  # warm-up: file cache, Blender's shader/kernel caches
         stage()
@@ -104,6 +108,8 @@ def main() -> None:
         "cpu_overhead": round(sc / bc - 1, 4),
         "bare_fps": round(n / b, 3), "stage_fps": round(n / s, 3), "overhead": round(s / b - 1, 4),
         "gpu_devices": gpus,
+        # H.264 bytes per view (CRF and sensor noise of the config): the disk a trial's videos take
+        "video_mb": {v: round(b_ / 1e6, 3) for v, b_ in video_bytes.items()},
     }
     for k, v in out.items():
         print(f"{k:22s} {v}")

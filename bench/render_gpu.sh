@@ -62,7 +62,7 @@ for eng in ("eevee", "cycles"):
     print(f"{eng}: render stage {r['stage_fps']:.2f} frames/s ({per:.3f} s per frame per view), bare "
           f"Blender {r['bare_fps']:.2f} frames/s, overhead {100 * r['overhead']:.1f}% wall "
           f"{100 * r['cpu_overhead']:.1f}% CPU; device {r['device']}; {r['frames_per_view']} frames x "
-          f"{r['views']} views; build {r['worker_build_s_last']} s")
+          f"{r['views']} views; build {r['worker_build_s_last']} s; videos {r.get('video_mb')} MB")
     print(f"  docs/farm.md row: | {eng} | {name} | 1080x720 | {per:.3f} | {r['stage_fps']:.2f} | "
           f"{100 * r['overhead']:.1f}% |")
 EOF
