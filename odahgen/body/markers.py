@@ -303,7 +303,57 @@ def refine_layout(body: BodyModel, layout: dict, rounds: int = 3, n_subjects: in
                      f"(IK rms {history[-1]['ik_rms_mm']:.1f} mm)")
     layout["method"] = layout.get("method", "") + "; refined: markers moved to the scaled skeleton's marker places"
     layout["refine"] = history
-    return layout
+    return symmetrize_layout(body, layout)
+
+
+def mirror_vertices(body: BodyModel, shape=None, tol_m: float = 1e-4) -> np.ndarray:
+    """(V,) int64: each vertex's mirror image across the sagittal plane (OpenSim z -> -z) on the
+    rest mesh of ``shape``; an error if the mesh is not mirror-symmetric to ``tol_m``."""
+    from scipy.spatial import cKDTree
+
+    shape = body.default_shape() if shape is None else torch.as_tensor(shape, dtype=torch.float32)
+    v = body.rest_vertices(shape).numpy().astype(np.float64)
+    d, j = cKDTree(v).query(v * np.array([1.0, 1.0, -1.0]))
+    if d.max() > tol_m:
+        raise OdahgenError(f"{body.name}: the rest mesh is not mirror-symmetric ({d.max() * 1000:.2f} mm); "
+                           "cannot symmetrise its marker layout")
+    return j.astype(np.int64)
+
+
+def _partner(name: str, names) -> str | None:
+    """The other side's marker of a right/left pair (RASI <-> LASI), the marker itself for a
+    midline one (C7), None for a one-sided marker without a partner."""
+    if name[:1] in ("R", "L"):
+        other = {"R": "L", "L": "R"}[name[0]] + name[1:]
+        return other if other in names else None
+    return name
+
+
+def symmetrize_layout(body: BodyModel, layout: dict) -> dict:
+    """A copy of ``layout`` in which every right/left marker pair mirrors the other and every
+    midline marker its own mirror image: each becomes the average (vertex combination, weights
+    halved and merged) of itself and its mirrored partner. Refining each side on its own random
+    poses left anny's layout asymmetric by up to 14 mm (tibial tuberosity; hip joint centre
+    8 mm, radial styloid 6 mm), which turned into left/right differences of the IK labels."""
+    mirror = mirror_vertices(body, layout.get("shape"))
+    out = json.loads(json.dumps(layout))
+    names = set(layout["markers"])
+    for name, spec in layout["markers"].items():
+        other = _partner(name, names)
+        if other is None:
+            continue
+        mate = layout["markers"][other]
+        comb: dict[int, float] = {}
+        for v, w in zip(spec["vertices"], spec["weights"]):
+            comb[int(v)] = comb.get(int(v), 0.0) + 0.5 * float(w)
+        for v, w in zip(mate["vertices"], mate["weights"]):
+            comb[int(mirror[v])] = comb.get(int(mirror[v]), 0.0) + 0.5 * float(w)
+        new = out["markers"][name]
+        new["vertices"], new["weights"] = list(comb), [round(w, 12) for w in comb.values()]
+        if len(comb) > 1 or new["vertices"] != spec["vertices"]:
+            new.pop("snap_mm", None)
+    out["method"] = layout.get("method", "") + "; symmetrised: each right/left pair the mirror of the other"
+    return out
 
 
 # ---------------------------------------------------------------------------------------
