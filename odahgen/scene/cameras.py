@@ -208,8 +208,7 @@ def render_camera(camera: dict) -> dict:
     W, H = int(camera["width"]), int(camera["height"])
     u = np.concatenate([np.arange(W + 1.0), np.arange(W + 1.0), np.zeros(H + 1), np.full(H + 1, W)])
     v = np.concatenate([np.zeros(W + 1), np.full(W + 1, H), np.arange(H + 1.0), np.arange(H + 1.0)])
-    xy = undistort_normalized(np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1]], -1), d)
-    x, y = K[0, 0] * xy[:, 0] + K[0, 2], K[1, 1] * xy[:, 1] + K[1, 2]
+    x, y = undistort_pixels(K, d, np.stack([u, v], -1)).T
     px = int(np.ceil(max(0.0, -x.min(), x.max() - W))) + 2
     py = int(np.ceil(max(0.0, -y.min(), y.max() - H))) + 2
     K2 = K.copy()
@@ -223,11 +222,8 @@ def render_camera(camera: dict) -> dict:
 def distortion_map(camera: dict) -> np.ndarray:
     """``(H, W, 2)`` float64: for each pixel centre of the distorted image of ``camera``, the
     point (x, y px, pixel-corner origin) of the :func:`render_camera` image that lands there."""
-    d = _dist5(camera.get("distortion"))
-    K = np.asarray(camera["K"], dtype=np.float64)
     W, H = int(camera["width"]), int(camera["height"])
-    rc = render_camera(camera)
-    K2 = np.asarray(rc["K"], dtype=np.float64)
     u, v = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
-    xy = undistort_normalized(np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1]], -1), d)
-    return np.stack([K2[0, 0] * xy[..., 0] + K2[0, 2], K2[1, 1] * xy[..., 1] + K2[1, 2]], -1)
+    # the render camera is K with its principal point moved by the pad: same rays, shifted pixels
+    pad = render_camera(camera).get("pad", [0, 0])
+    return undistort_pixels(camera["K"], camera.get("distortion"), np.stack([u, v], -1)) + np.asarray(pad, float)
