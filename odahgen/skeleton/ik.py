@@ -143,7 +143,7 @@ def solve_frames(
         if conv.any():
             active[a[conv]] = False
             go = ~conv
-            a, qa, H, gg, x, step, pred = a[go], qa[go], H[go], gg[go], x[go], step[go], pred[go]
+            a, qa, x, step = a[go], qa[go], x[go], step[go]
             if len(a) == 0:
                 break
         qn = qa.copy()
