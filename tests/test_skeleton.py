@@ -255,6 +255,42 @@ def test_ik_parallel_chunks_equal_serial(builtin_tree):
     assert np.abs(qa - q).max() < 2e-3 and np.abs(qb - q).max() < 2e-3
 
 
+def test_solve_frames_window_gives_each_frame_its_own_solution(builtin_tree, monkeypatch):
+    """Long inputs stream through a window of CACHE_BLOCK frames (slow frames share model
+    evaluations with new ones): every frame ends where it ends when solved alone."""
+    from odahgen.skeleton import ik
+
+    tree, _ = builtin_tree
+    q = _trajectory(tree, 40, 6, amp=0.6)
+    R, p, _ = tree.forward(q)
+    Y = tree.markers(R, p) + np.random.default_rng(3).normal(0, 0.004, (40, len(tree.marker_names), 3))
+    idx = np.arange(len(tree.marker_names))
+    w = np.linspace(0.5, 2.0, len(idx))
+    q0 = np.tile(tree.coord_default, (40, 1))
+    whole, cw = ik.solve_frames(tree, Y, idx, w, q0, iters=30, reg=1e-5)
+    monkeypatch.setattr(ik, "CACHE_BLOCK", 6)  # 40 frames through a window of 6
+    windowed, cwin = ik.solve_frames(tree, Y, idx, w, q0, iters=30, reg=1e-5)
+    alone = [ik.solve_frames(tree, Y[t:t + 1], idx, w, q0[t:t + 1], iters=30, reg=1e-5)[0] for t in (0, 17, 39)]
+    assert np.abs(windowed - whole).max() < 1e-9 and np.abs(cwin - cw).max() < 1e-12
+    assert np.abs(np.concatenate(alone) - whole[[0, 17, 39]]).max() < 1e-9
+    short, _ = ik.solve_frames(tree, Y, idx, w, q0, iters=2)  # the iteration cap holds per frame
+    assert np.abs(short - whole).max() > 1e-4
+
+
+def test_numpy_temporaries_stay_on_the_heap_unless_the_user_set_malloc():
+    import subprocess
+    import sys
+
+    code = "from odahgen.io.heap import keep_temporaries_on_heap as k; print(k(), k())"
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("MALLOC_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    glibc = __import__("platform").libc_ver()[0] == "glibc"
+    assert out.stdout.split() == ([str(glibc)] * 2)
+    env["MALLOC_TRIM_THRESHOLD_"] = "131072"  # the user's own setting wins: left alone
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
 def test_static_window_selection():
     from odahgen.skeleton.scale import select_static_window
     from odahgen.io.mocap import MarkerData

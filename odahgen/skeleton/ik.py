@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from odahgen.errors import OdahgenError
+from odahgen.io.heap import keep_temporaries_on_heap
 from odahgen.skeleton.branches import align_branches
 from odahgen.skeleton.kinematics import KinematicTree, extract_tree
 from odahgen.skeleton.markers import CLASS_WEIGHT, guess_marker_class
@@ -65,7 +66,7 @@ def _cost(tree, q, idx, loc, Y, W):
 
 #: most frames one batched solve works on at once: its working arrays then stay in the CPU
 #: cache (~1.4x faster per frame than a 600-frame batch); frames are independent, so longer
-#: inputs are solved block by block with the same result
+#: inputs stream through a window of this many frames with the same result
 CACHE_BLOCK = 128
 
 
@@ -94,12 +95,6 @@ def solve_frames(
     iteration. ``hessian``: also return A = J^T W J (T, n, n) at the solution."""
     cols = tree.free_coords() if cols is None else np.asarray(cols)
     T = q0.shape[0]
-    if T > 3 * CACHE_BLOCK // 2:
-        nb = -(-T // CACHE_BLOCK)
-        b = np.linspace(0, T, nb + 1).round().astype(int)
-        parts = [solve_frames(tree, Y[i:j], idx, weights, q0[i:j], loc, cols, iters, tol,
-                              None if prior is None else prior[i:j], reg, hessian) for i, j in zip(b[:-1], b[1:])]
-        return tuple(np.concatenate(v) for v in zip(*parts))
     q = tree.apply_couplers(q0)
     n = len(cols)
     if T == 0:
@@ -111,56 +106,73 @@ def solve_frames(
     hi = np.where(tree.coord_clamped, tree.coord_range[:, 1], np.inf)[cols]
     q[:, cols] = np.clip(q[:, cols], lo, hi)
     pri = (q[:, cols].copy() if prior is None else np.asarray(prior)[:, cols]) if reg > 0 else None
-    cost, A, g, _ = tree.normal_equations(q, Yc, W, idx, cols, loc)
-    total = cost + (reg * ((q[:, cols] - pri) ** 2).sum(axis=1) if reg > 0 else 0.0)
+    # A sliding window of frames in flight: each model evaluation covers the trial points of
+    # the frames still iterating plus the start points of new frames filling the window, so
+    # the few slow frames never run alone. Every frame takes the same steps as on its own.
+    window = T if T <= 3 * CACHE_BLOCK // 2 else CACHE_BLOCK
+    cost, total, g = np.zeros(T), np.zeros(T), np.zeros((T, n))
+    A = np.zeros((T, n, n))
     lam = np.full(T, 1e-4)
-    active = np.ones(T, bool)
+    passes = np.zeros(T, int)  # LM iterations each frame has taken (at most ``iters``)
+    active = np.zeros(T, bool)
+    nxt = 0  # frames [nxt, T) have not been evaluated yet
     eye = np.eye(n)[None]
-    it = 0
-    for it in range(iters):
+    while True:
         a = np.nonzero(active)[0]
-        if len(a) == 0:
+        qn = np.zeros((0, q.shape[1]))
+        if len(a):
+            passes[a] += 1
+            qa = q[a]
+            H = A[a]  # a copy: its diagonal is changed in place (einsum "tii->ti" is a view)
+            gg = g[a]
+            if reg > 0:
+                np.einsum("tii->ti", H)[...] += reg
+                gg = gg + reg * (qa[:, cols] - pri[a])
+            x = qa[:, cols]
+            fixed = ((x <= lo + 1e-10) & (gg > 0)) | ((x >= hi - 1e-10) & (gg < 0))
+            Hd = H.copy()
+            diag = np.einsum("tii->ti", Hd)
+            diag += lam[a][:, None] * (diag + 1e-6)
+            if fixed.any():
+                keep = ~fixed
+                Hd = Hd * (keep[:, :, None] & keep[:, None, :]) + fixed[:, :, None] * eye
+                gg = np.where(keep, gg, 0.0)
+            step = -np.linalg.solve(Hd, gg[:, :, None])[:, :, 0]
+            # converged before evaluating: the proposed (undamped enough) step is below tol, or
+            # the quadratic model predicts no gain; such a frame keeps its point (it moves < tol)
+            pred = -(gg * step).sum(axis=1) - 0.5 * np.einsum("ti,tij,tj->t", step, H, step)
+            conv = ((np.abs(step).max(axis=1) < tol) & (lam[a] <= 1e-3)) | (pred <= 1e-9 * total[a] + 1e-14)
+            if conv.any():
+                active[a[conv]] = False
+                go = ~conv
+                a, qa, x, step = a[go], qa[go], x[go], step[go]
+            qn = qa.copy()
+            qn[:, cols] = np.clip(x + step, lo, hi)
+            qn = tree.apply_couplers(qn)
+        new = np.arange(nxt, min(T, nxt + window - int(active.sum())))
+        nxt += len(new)
+        if len(a) == 0 and len(new) == 0:
             break
-        qa = q[a]
-        H = A[a]
-        gg = g[a]
-        if reg > 0:
-            H = H + reg * eye
-            gg = gg + reg * (qa[:, cols] - pri[a])
-        x = qa[:, cols]
-        fixed = ((x <= lo + 1e-10) & (gg > 0)) | ((x >= hi - 1e-10) & (gg < 0))
-        diag = np.einsum("tii->ti", H)
-        Hd = H + (lam[a][:, None] * (diag + 1e-6))[:, :, None] * eye
-        if fixed.any():
-            keep = ~fixed
-            Hd = Hd * (keep[:, :, None] & keep[:, None, :]) + fixed[:, :, None] * eye
-            gg = np.where(keep, gg, 0.0)
-        step = -np.linalg.solve(Hd, gg[:, :, None])[:, :, 0]
-        # converged before evaluating: the proposed (undamped enough) step is below tol, or the
-        # quadratic model predicts no gain; such a frame keeps its point (it moves < tol)
-        pred = -(gg * step).sum(axis=1) - 0.5 * np.einsum("ti,tij,tj->t", step, H, step)
-        conv = ((np.abs(step).max(axis=1) < tol) & (lam[a] <= 1e-3)) | (pred <= 1e-9 * total[a] + 1e-14)
-        if conv.any():
-            active[a[conv]] = False
-            go = ~conv
-            a, qa, x, step = a[go], qa[go], x[go], step[go]
-            if len(a) == 0:
-                break
-        qn = qa.copy()
-        qn[:, cols] = np.clip(x + step, lo, hi)
-        qn = tree.apply_couplers(qn)
-        cn, An, gn, _ = tree.normal_equations(qn, Yc[a], W[a], idx, cols, loc)
-        tn = cn + (reg * ((qn[:, cols] - pri[a]) ** 2).sum(axis=1) if reg > 0 else 0.0)
-        better = tn <= total[a]
-        acc = a[better]
-        stepn = np.abs(qn[:, cols] - x).max(axis=1)
-        rel = (total[a] - tn) / np.maximum(total[a], 1e-30)
-        q[acc], cost[acc], total[acc], A[acc], g[acc] = qn[better], cn[better], tn[better], An[better], gn[better]
-        lam[acc] = np.maximum(lam[acc] / 4.0, 1e-7)
-        lam[a[~better]] *= 4.0
-        done = (better & ((stepn < tol) | (rel < 1e-6))) | (lam[a] > 1e8)
-        active[a[done]] = False
-    solve_frames.last_iters = it + 1
+        ev = np.concatenate([a, new])
+        ce, Ae, ge, _ = tree.normal_equations(np.concatenate([qn, q[new]]), Yc[ev], W[ev], idx, cols, loc)
+        k = len(a)
+        if len(new):  # first evaluation of the new frames: their start point
+            cost[new], A[new], g[new] = ce[k:], Ae[k:], ge[k:]
+            total[new] = ce[k:] + (reg * ((q[new][:, cols] - pri[new]) ** 2).sum(axis=1) if reg > 0 else 0.0)
+            active[new] = iters > 0
+        if k:
+            cn, An, gn = ce[:k], Ae[:k], ge[:k]
+            tn = cn + (reg * ((qn[:, cols] - pri[a]) ** 2).sum(axis=1) if reg > 0 else 0.0)
+            better = tn <= total[a]
+            acc = a[better]
+            stepn = np.abs(qn[:, cols] - x).max(axis=1)
+            rel = (total[a] - tn) / np.maximum(total[a], 1e-30)
+            q[acc], cost[acc], total[acc], A[acc], g[acc] = qn[better], cn[better], tn[better], An[better], gn[better]
+            lam[acc] = np.maximum(lam[acc] / 4.0, 1e-7)
+            lam[a[~better]] *= 4.0
+            done = (better & ((stepn < tol) | (rel < 1e-6))) | (lam[a] > 1e8)
+            active[a[done]] = False
+        active &= passes < iters
     return (q, cost, A) if hessian else (q, cost)
 
 
@@ -433,7 +445,16 @@ def _solve_fine(args):
     q, cost, A = solve_frames(tree, Y, idx, weights, q0, loc, tree.free_coords(), iters=iters, tol=FINE_TOL, prior=q0,
                               reg=reg, hessian=True)
     W = np.where(np.isfinite(Y).all(axis=2), weights[None], 0.0)
-    return q, cost, _determined(A, W)  # (T, n) bool, small to send back from a worker
+    # the continuity pass reads det only where an angle differs by > 5 deg from a neighbour's
+    # (both frames of such a pair are here, or at the chunk's ends): the rest need no inverse
+    big = np.zeros(len(q), bool)
+    big[[0, -1]] = True
+    step = (np.abs(np.diff(q[:, tree.free_coords()], axis=0)) > np.radians(5.0)).any(axis=1)
+    big[:-1] |= step
+    big[1:] |= step
+    det = np.zeros((len(q), A.shape[1]), bool)
+    det[big] = _determined(A[big], W[big])
+    return q, cost, det  # (T, n) bool, small to send back from a worker
 
 
 def _map_chunks(fn, jobs, workers):
@@ -634,6 +655,7 @@ def run_ik_tree(
     ``register_rounds`` rounds, fewer once the offsets move < 0.1 mm), so the fine pass solves
     every frame once, with the registered offsets."""
     t0 = time.perf_counter()
+    keep_temporaries_on_heap()  # its batched NumPy temporaries cost page faults otherwise
     data, idx = match_markers(tree, markers, marker_map, source)
     w, cls = marker_weights(data.names, classes)
     cls2 = head_classes(tree, idx, cls)

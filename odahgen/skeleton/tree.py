@@ -198,25 +198,19 @@ class KinematicTree:
         Rl = RPFj @ np.swapaxes(RBM, -1, -2)[None]  # body in parent body
         pMl = pPF[None] + _mv(RPF[None], tj)  # joint centre in parent body
         pl = pMl - _mv(Rl, pBM[None])
-        R = np.empty((T, B, 3, 3))
-        p = np.empty((T, B, 3))
-        jc = np.empty((T, B, 3))
-        RP = np.empty((T, B, 3, 3)) if need_axes else None
-        for lev, (bs, par) in enumerate(cc.levels):
-            if lev == 0:  # children of ground
-                R[:, bs] = Rl[:, bs]
-                p[:, bs] = pl[:, bs]
-                jc[:, bs] = pMl[:, bs]
-                if need_axes:
-                    RP[:, bs] = np.eye(3)
-            else:
-                Rp = R[:, par]
-                pp = p[:, par]
-                R[:, bs] = Rp @ Rl[:, bs]
-                p[:, bs] = pp + _mv(Rp, pl[:, bs])
-                jc[:, bs] = pp + _mv(Rp, pMl[:, bs])
-                if need_axes:
-                    RP[:, bs] = Rp
+        # each body's [R p jc] in its parent body as one 4x5 block [[Rl pl pMl], [0 0 0 1 1]]:
+        # one gather, one product and one store per tree level give all three in ground
+        M = np.empty((T, B, 4, 5))
+        M[..., :3, :3] = Rl
+        M[..., :3, 3] = pl
+        M[..., :3, 4] = pMl
+        M[..., 3, :] = (0.0, 0.0, 0.0, 1.0, 1.0)
+        G = np.empty((T, B + 1, 4, 5))  # the last entry is the ground
+        G[:, B] = cc.ground
+        for bs, par in cc.levels_g:
+            G[:, bs] = G[:, par, :, :4] @ M[:, bs]
+        R, p, jc = G[:, :B, :3, :3], G[:, :B, :3, 3], G[:, :B, :3, 4]
+        RP = G[:, cc.parent_g, :3, :3] if need_axes else None
         if not need_axes:
             return R, p, jc, None
         RFw = RP @ RPF[None]  # (T,B,3,3) F frame in ground
@@ -396,6 +390,11 @@ class _Compiled:
         for d in range(max(depth) + 1):
             bs = np.array([b for b in range(B) if depth[b] == d], int)
             self.levels.append((bs, np.array([tree.body_parent[b] for b in bs], int)))
+        # the same with the ground as body B (see KinematicTree._forward_vec)
+        self.parent_g = np.array([p if p >= 0 else B for p in tree.body_parent], int)
+        self.levels_g = [(bs, self.parent_g[bs]) for bs, _ in self.levels]
+        self.ground = np.zeros((4, 5))
+        self.ground[:, :4] = np.eye(4)
         self._plans: dict = {}
 
     @staticmethod
