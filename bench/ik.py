@@ -73,7 +73,8 @@ def _angdiff(a, b):
 
 def compare(label, tree, data, trc, scaled, setup, sw, tmp, workers, stiff_mm, tight_run, truth=None):
     """Run both solvers on one trial; print and return the figures."""
-    from odahgen.skeleton.ik import MIN_PARALLEL, _n_workers, _split, match_markers, opensim_ik, run_ik_tree
+    from odahgen.skeleton.ik import MIN_PARALLEL, _n_workers, _split, match_markers, run_ik_tree
+    from odahgen.skeleton.model import opensim_ik
     from odahgen.io.mocap import read_mot
 
     c0 = time.process_time()  # CPU seconds of this process (OpenSim runs in it): less load-sensitive
@@ -92,7 +93,7 @@ def compare(label, tree, data, trc, scaled, setup, sw, tmp, workers, stiff_mm, t
     same = run_ik_tree(tree, data, register=False, workers=workers, weights=sw)
     t_same = time.perf_counter() - t0
     t0, c0 = time.perf_counter(), time.process_time()
-    full = run_ik_tree(tree, data, register=True, workers=workers)
+    full = run_ik_tree(tree, data, register=True, workers=workers, girdle=True)  # as the CLI
     t_full, c_full = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     run_ik_tree(tree, data, register=True, workers=2, min_parallel=1)

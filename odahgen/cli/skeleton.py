@@ -60,6 +60,9 @@ def register(subparsers) -> None:
     pi.add_argument("--workers", type=workers_option, default=0, help="parallel IK processes (0 = one per core)")
     pi.add_argument("--no-register", action="store_true", help="do not register marker offsets over the motion")
     pi.add_argument("--no-scale", action="store_true", help="use the model as is (already scaled)")
+    pi.add_argument("--no-girdle", action="store_true",
+                    help="keep the shoulder centres fixed on the torso (default: they follow the upper arms, "
+                         "a shoulder girdle fitted with the marker offsets and written into scaled.osim)")
     pi.add_argument("--bony-flag", type=float, default=0.02, metavar="M", help="flag frames with a bony landmark this far off")
     pi.set_defaults(func=_cmd_ik)
 
@@ -88,6 +91,7 @@ def run_ik_command(
     bony_flag_m: float = 0.02,
     log=print,
     up: str = "auto",
+    girdle: bool = True,
 ) -> dict:
     """The whole ``odahgen ik`` pipeline; returns the summary dict. Outputs are atomic.
 
@@ -95,7 +99,9 @@ def run_ik_command(
     the model's markers (by name or anatomical role, ``map_path`` overriding single labels;
     :mod:`odahgen.skeleton.mapping`), the model scaled on the matched markers, the labels it has
     no marker for placed as clusters on their nearest segment, then IK. The mapping and the
-    vertical axis are logged and stored in summary.json (``marker_mapping``, ``up``)."""
+    vertical axis are logged and stored in summary.json (``marker_mapping``, ``up``). ``girdle``: the
+    shoulder centres follow the upper arms (:mod:`odahgen.skeleton.girdle`), fitted with the marker
+    offsets and written into scaled.osim (summary ``shoulder_girdle``)."""
     import h5py  # noqa: PLC0415
 
     from odahgen.io import atomic_path, atomic_write_json  # noqa: PLC0415
@@ -106,6 +112,7 @@ def run_ik_command(
     from odahgen.skeleton.model import load_model, resolve_model_path  # noqa: PLC0415
     from odahgen.skeleton.names import BODY_NAMES, COORDINATE_NAMES, KEYPOINT_NAMES  # noqa: PLC0415
     from odahgen.skeleton.scale import scale_subject, write_scaled_model  # noqa: PLC0415
+    from odahgen.skeleton.girdle import with_girdle, write_girdle  # noqa: PLC0415
     from odahgen.io.mocap import read_marker_map, read_trc, write_mot  # noqa: PLC0415
 
     t0 = time.perf_counter()
@@ -151,7 +158,13 @@ def run_ik_command(
         log("  clusters placed: " + ", ".join(f"{k}@{v}" for k, v in mapping.cluster_body.items()))
     log(f"inverse kinematics on {data.n_frames} frames ...")
     res = run_ik_tree(tree, mdata, None, register=register, workers=workers, bony_flag_m=bony_flag_m,
-                      classes=classes, source=str(trc))
+                      classes=classes, source=str(trc), girdle=girdle)
+    coef = {k: np.asarray(v) for k, v in res.info.get("shoulder_girdle", {}).items()}
+    if coef:  # the model as IK solved it: FK, the keypoints and scaled.osim carry the girdle
+        tree = with_girdle(tree, coef)
+        write_girdle(out / "scaled.osim", coef)
+        log("  shoulder girdle: the shoulder centres follow the upper arms, up to "
+            f"{100 * max(float(np.abs(c).max()) for c in coef.values()):.1f} cm per feature")
     vals = res.coords.copy()
     vals[:, tree.coord_rotational] = np.degrees(vals[:, tree.coord_rotational])
     write_mot(out / "ik.mot", tree.coord_names, res.times, vals, in_degrees=True, title="Coordinates")
@@ -198,6 +211,8 @@ def run_ik_command(
         "head_markers": list(res.info.get("head_markers", [])),
         "head_rms_mean_m": res.info.get("head_rms_mean_m"),
         "head_max_m": res.info.get("head_max_m"),
+        # side -> (3, 3) m: shoulder-centre shift along the torso's x, y, z per arm feature
+        "shoulder_girdle": {k: v.tolist() for k, v in coef.items()} or None,
     }
     atomic_write_json(out / "summary.json", summary)
     log(
@@ -221,7 +236,7 @@ def _cmd_ik(args: argparse.Namespace) -> int:
             run_ik_command(
                 args.trc, args.output, args.static, args.model, args.markers, args.map, args.mass, args.height,
                 args.units, args.workers, not args.no_register, not args.no_scale, args.bony_flag, log=log,
-                up=args.up,
+                up=args.up, girdle=not args.no_girdle,
             )
     seen = set()
     for w in caught:

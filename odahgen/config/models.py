@@ -94,6 +94,10 @@ class SkeletonConfig(_Section):
     ik_accuracy: float = Field(1e-5, gt=0)
     ik_workers: int = Field(0, ge=0, le=4096, description="parallel IK processes; 0 = one per core")
     bony_flag_m: float = Field(0.02, gt=0, description="flag frames with a bony landmark this far off")
+    shoulder_girdle: bool = Field(
+        True, description="marker motions: the shoulder centres follow the upper arms (a girdle fitted per "
+                          "trial with the marker offsets, written into the trial's .osim); false: fixed on "
+                          "the torso as in Rajagopal2016")
 
 
 class BodyConfig(_Section):

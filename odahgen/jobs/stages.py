@@ -82,8 +82,8 @@ def skeleton_stage(ctx: TrialContext) -> None:
     from odahgen.body import load_layout, static_trial, subject_shape
     from odahgen.io.mocap import MarkerData, read_marker_map
     from odahgen.motion import leg_scale, scale_pelvis_path, subject_coordinates
-    from odahgen.skeleton import (fk_tree, load_tree, run_ik, scale_subject, segment_scales,
-                                  write_scaled_model)
+    from odahgen.skeleton import (BODY_NAMES, fk_tree, load_tree, run_ik, scale_subject, scaled_girdle,
+                                  segment_scales, write_girdle, write_scaled_model)
 
     cfg = ctx.config
     body = _body_model(cfg)
@@ -125,8 +125,19 @@ def skeleton_stage(ctx: TrialContext) -> None:
         write_scaled_model(cfg.skeleton.model, own_path, own_tree, own_scale,
                            markers_xml=cfg.skeleton.markers or None, name=f"{ctx.spec.motion}_subject")
         ik = run_ik(own_path, data, bony_flag_m=cfg.skeleton.bony_flag_m,
-                    workers=cfg.skeleton.ik_workers, marker_map=marker_map)
-        angles = scale_pelvis_path(ik.angles, leg_scale(scales) / leg_scale(segment_scales(own_path)))
+                    workers=cfg.skeleton.ik_workers, marker_map=marker_map, girdle=cfg.skeleton.shoulder_girdle)
+        own_scales = segment_scales(own_path)
+        angles = scale_pelvis_path(ik.angles, leg_scale(scales) / leg_scale(own_scales))
+        if ik.info.get("shoulder_girdle"):
+            # the girdle IK fitted: into the model IK ran on, and, scaled with the torso, into
+            # this trial's subject (whose FK keypoints then follow it)
+            coef = {k: np.asarray(v) for k, v in ik.info["shoulder_girdle"].items()}
+            torso = BODY_NAMES.index("torso")
+            write_girdle(own_path, coef)
+            write_girdle(model_path, scaled_girdle(coef, own_scales[torso], scales[torso]))
+            tree = load_tree(model_path)
+            ctx.log.info("skeleton: shoulder girdle fitted (largest coefficient %.1f cm)",
+                         100 * max(float(np.abs(c).max()) for c in coef.values()))
         ik_rms, ik_max, flagged = ik.marker_rms, ik.marker_max, ik.flagged
         ctx.log.info("skeleton: IK on the motion's own subject (%.2f m): marker RMS %.1f mm mean, "
                      "max %.1f mm, %.1f %% frames flagged", own_scale.height_m,
@@ -271,7 +282,7 @@ def build(config: Config) -> list[Stage]:
     return [
         Stage("motion", motion_stage, ("motion.npz",), config_keys=("motion",)),
         Stage("skeleton", skeleton_stage, ("skeleton.npz", "scaled.osim"), deps=("motion",),
-              config_keys=("skeleton",) + BODY_MODEL_KEYS, version="3",
+              config_keys=("skeleton",) + BODY_MODEL_KEYS, version="4",
               optional_outputs=("motion_subject.osim",)),
         Stage("fit", fit_stage, ("body.npz",), deps=("skeleton",),
               config_keys=BODY_MODEL_KEYS + ("body.fit_iterations",), intermediate=("body.npz",)),

@@ -23,14 +23,16 @@ import numpy as np
 from odahgen.errors import OdahgenError
 from odahgen.io.heap import keep_temporaries_on_heap
 from odahgen.skeleton.branches import align_branches
+from odahgen.skeleton.girdle import coefficients as girdle_coefficients
+from odahgen.skeleton.girdle import fit_coefficients, girdle_sides, set_coefficients, with_girdle
 from odahgen.skeleton.kinematics import KinematicTree, extract_tree
-from odahgen.skeleton.markers import CLASS_WEIGHT, guess_marker_class
+from odahgen.skeleton.markers import CLASS_WEIGHT, acromion_classes, head_classes, marker_weights  # noqa: F401
 from odahgen.skeleton.names import COORDINATE_NAMES, COUPLED_COORDINATES
 from odahgen.io.mocap import MarkerData
 
 #: how far (m) registration may move a marker from its model place, by class (head markers on a
 #: model without a neck: to their mean place on the torso over the motion)
-MAX_OFFSET = {"bony": 0.02, "joint_centre": 0.02, "cluster": 0.10, "head": 0.05}
+MAX_OFFSET = {"bony": 0.02, "joint_centre": 0.02, "cluster": 0.10, "head": 0.05, "acromion": 0.02}
 
 
 @dataclass
@@ -479,6 +481,25 @@ def _n_workers(workers: int) -> int:
     return workers if workers > 0 else (os.cpu_count() or 1)
 
 
+#: registration rounds when a shoulder girdle is fitted with the offsets (it converges slower)
+GIRDLE_ROUNDS = 6
+#: a shoulder girdle is fitted only where an arm rises above this (deg from hanging) in the
+#: coarse poses: arms swinging in a walk (~25 deg) do not determine it, and cost 20 % more IK
+GIRDLE_MIN_ELEVATION_DEG = 45.0
+
+
+def _arm_elevation(tree: KinematicTree, q: np.ndarray, sides) -> float:
+    """Largest angle (rad) of an upper arm from hanging (its long axis from the torso's down
+    direction) over the poses q (T, n), for the girdle ``sides``."""
+    from odahgen.skeleton.girdle import SIDES  # noqa: PLC0415
+
+    out = 0.0
+    for side in sides:
+        _b, flex, add, _j = SIDES[side]
+        f, a = q[:, tree.coord_names.index(flex)], q[:, tree.coord_names.index(add)]
+        out = max(out, float(np.arccos(np.clip(np.cos(a) * np.cos(f), -1.0, 1.0)).max()))
+    return out
+
 #: fewest frames for which solve_all uses worker processes: forking a process that has opensim
 #: and torch loaded costs ~0.05-0.15 s, about what a second core saves on ~1000 frames
 MIN_PARALLEL = 1200
@@ -490,7 +511,8 @@ def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk:
 
     Coarse to fine in time: the coarse frames (:func:`coarse_frames`) are solved from scratch
     and made consistent by a continuity pass over them; ``refine(Yc, qc) -> (qc, loc)``
-    (optional, e.g. marker registration) may then update them and the marker locations; every
+    (optional, e.g. marker registration) may then update them and the marker locations (and,
+    returning ``(qc, loc, tree)``, the model the other frames are solved on); every
     other frame starts from the interpolation of its coarse neighbours. Frame solves are split
     into chunks of at most ``chunk`` frames run in ``workers`` processes (0: one per core; used
     only for at least ``min_parallel`` frames, :data:`MIN_PARALLEL`); continuity passes run over
@@ -521,7 +543,10 @@ def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk:
     cc = np.concatenate([r[1] for r in parts])
     qc, cc = _continuity(tree, Yc, idx, weights, qc, cc, loc, cols, rounds=6, candidates="all")
     if refine is not None:
-        qc, loc = refine(Yc, qc)
+        out = refine(Yc, qc)
+        qc, loc = out[:2]
+        if len(out) > 2:  # e.g. a shoulder girdle fitted with the offsets
+            tree = out[2]
         cc = _cost(tree, qc, idx, loc, Yc, np.where(np.isfinite(Yc).all(axis=2), weights[None], 0.0))
     if len(cf) == T:
         # every frame was solved from scratch: polish, pulled toward its own solution only,
@@ -587,36 +612,12 @@ def landmark_poses(tree: KinematicTree, Y: np.ndarray, idx: np.ndarray, names: l
     return solve_frames(tree, Y, idx, w, initial_guess(tree, Y, idx, w), iters=40)[0]
 
 
-def marker_weights(names: list[str], classes: dict[str, str] | None = None) -> tuple[np.ndarray, list[str]]:
-    cls = [(classes or {}).get(n) or guess_marker_class(n) for n in names]
-    return np.array([CLASS_WEIGHT[c] for c in cls]), cls
-
-
 def unwrap_free_rotations(tree: KinematicTree, q: np.ndarray) -> np.ndarray:
     """Unclamped rotational coordinates continuous in time: no 2 pi wrap, and no Tait-Bryan
     branch flip of the shoulder, lumbar or pelvis rotations between frames
     (:func:`align_branches`); the first frame in [-pi, pi) unless a whole turn keeps the motion
     inside the coordinate ranges."""
     return align_branches(tree, q)
-
-
-#: body-name parts of a dedicated head (or neck) body: head markers on it follow the head
-HEAD_BODY_PARTS = ("head", "skull", "cranium", "neck", "cervical")
-
-
-def head_classes(tree: KinematicTree, idx: np.ndarray, cls: list[str]) -> list[str]:
-    """Marker classes with the ``head`` class resolved for this model: a head marker (class
-    ``head``, e.g. FHEAD, HEADTOP, LFHD, RBHD, Top.Head) is ``head`` (low IK weight, no flag,
-    left out of the marker RMS and max) only where the model has no neck, i.e. on a body that is
-    not a head or neck body (:data:`HEAD_BODY_PARTS`), such as Rajagopal's torso; on a head body
-    (a Pose2Sim-like model) it follows the head and is a ``bony`` landmark."""
-    out = list(cls)
-    for k, c in enumerate(cls):
-        if c == "head":
-            body = tree.body_names[tree.marker_body[idx[k]]].lower()
-            if any(part in body for part in HEAD_BODY_PARTS):
-                out[k] = "bony"
-    return out
 
 
 def to_standard_angles(tree: KinematicTree, q: np.ndarray) -> np.ndarray:
@@ -646,6 +647,7 @@ def run_ik_tree(
     weights: dict[str, float] | None = None,
     register_frames: int = 150,
     min_parallel: int = MIN_PARALLEL,
+    girdle: bool = False,
 ) -> IKResult:
     """IK on an extracted tree (see :func:`run_ik`). ``weights``: marker name -> IK weight,
     overriding the class weights (e.g. an OpenSim IK setup's task weights; 0 = ignored).
@@ -653,32 +655,46 @@ def run_ik_tree(
     Registration runs between the coarse and the fine pass of :func:`solve_all`: it alternates
     offset fitting and IK on at most ``register_frames`` of the coarse frames (at most
     ``register_rounds`` rounds, fewer once the offsets move < 0.1 mm), so the fine pass solves
-    every frame once, with the registered offsets."""
+    every frame once, with the registered offsets. ``girdle``: the shoulder centres follow
+    the upper arms (:mod:`odahgen.skeleton.girdle`), their coefficients fitted with the offsets
+    (``info["shoulder_girdle"]``: side -> (3, 3) m)."""
     t0 = time.perf_counter()
     keep_temporaries_on_heap()  # its batched NumPy temporaries cost page faults otherwise
     data, idx = match_markers(tree, markers, marker_map, source)
     w, cls = marker_weights(data.names, classes)
-    cls2 = head_classes(tree, idx, cls)
+    cls2 = acromion_classes(tree, idx, data.names, head_classes(tree, idx, cls))
     w = np.array([CLASS_WEIGHT[c2] if c2 != c else wi for wi, c, c2 in zip(w, cls, cls2)])
     cls = cls2
     if weights is not None:
         w = np.array([float(weights.get(n, wi)) for n, wi in zip(data.names, w)])
     Y = data.positions
+    sides = girdle_sides(tree) if girdle and register and register_rounds > 0 else []
     loc = tree.marker_loc.copy()
     reg = REG * float(np.median(w))
     info: dict = {"register_rounds": 0}
 
     def refine(Yc, qc):
         """Marker registration on the coarse frames (at most ``register_frames`` of them):
-        alternate offset fitting and IK until the offsets move less than 0.1 mm."""
-        nonlocal loc
+        alternate offset fitting and IK until the offsets move less than 0.1 mm; with a shoulder
+        girdle (only where the coarse poses raise an arm above GIRDLE_MIN_ELEVATION_DEG: hanging
+        arms do not determine it), its coefficients too, until they move less than 0.1 mm."""
+        nonlocal loc, tree, fit_girdle
+        fit_girdle = bool(sides) and _arm_elevation(tree, qc, sides) > np.radians(GIRDLE_MIN_ELEVATION_DEG)
+        if fit_girdle:  # a copy whose shoulders carry girdles (those the model has, or zero)
+            tree = with_girdle(tree, girdle_coefficients(tree))
+        rounds = max(register_rounds, GIRDLE_ROUNDS) if fit_girdle else register_rounds
         K = len(Yc)
         sub = np.unique(np.linspace(0, K - 1, min(K, register_frames)).round().astype(int))
         qs = qc[sub].copy()
-        for r in range(register_rounds):
+        for r in range(rounds):
             new = register_offsets(tree, Yc[sub], idx, qs, cls, tree.marker_loc)
             change = float(np.abs(new - loc).max())
             loc = new
+            if fit_girdle:  # the girdle for these offsets and poses (its functions change in place)
+                old_c = girdle_coefficients(tree)
+                fit = fit_coefficients(tree, qs, Yc[sub], idx, w, loc)
+                set_coefficients(tree, fit)
+                change = max([change] + [float(np.abs(fit[k] - old_c[k]).max()) for k in fit])
             qs, _c = solve_frames(tree, Yc[sub], idx, w, qs, loc, iters=15, reg=reg)
             info["register_rounds"] = r + 1
             if progress:
@@ -690,10 +706,14 @@ def run_ik_tree(
         if len(sub) < K:  # the other coarse frames with the final offsets
             rest = np.setdiff1d(np.arange(K), sub)
             qc[rest], _c = solve_frames(tree, Yc[rest], idx, w, qc[rest], loc, iters=15, reg=reg)
-        return qc, loc
+        return (qc, loc, tree) if fit_girdle else (qc, loc)
+
+    fit_girdle = False
 
     q, cost = solve_all(tree, Y, idx, w, loc, workers=workers, min_parallel=min_parallel,
                         refine=refine if (register and register_rounds > 0) else None)
+    if fit_girdle:
+        info["shoulder_girdle"] = {k: v.tolist() for k, v in girdle_coefficients(tree).items()}
     if progress:
         progress("solved", 1)
     q = unwrap_free_rotations(tree, q)
@@ -732,6 +752,7 @@ def run_ik(
     bony_flag_m: float = 0.02,
     source: str = "markers",
     up: str = "y",
+    girdle: bool = True,
 ) -> IKResult:
     """Inverse kinematics of ``markers`` (metres) on the model at ``model_path`` ("builtin" ok).
 
@@ -743,7 +764,8 @@ def run_ik(
     Returns an :class:`IKResult` (angles (T,39) rad in COORDINATE_NAMES order, marker_rms (T,),
     marker_max (T,), marker_errors (T,M) m, flagged (T,); ``info["marker_mapping"]`` the mapping
     used, ``info["up"]``). ``register``: also fit each marker's offset on its body over the whole
-    motion. ``workers``: parallel processes (0 = per core).
+    motion. ``workers``: parallel processes (0 = per core). ``girdle``: fit a shoulder girdle
+    with the offsets (:mod:`odahgen.skeleton.girdle`; ``info["shoulder_girdle"]``).
     """
     from odahgen.skeleton.mapping import orient_markers, prepare_markers  # noqa: PLC0415
     from odahgen.skeleton.model import load_model  # noqa: PLC0415
@@ -752,42 +774,6 @@ def run_ik(
     markers, _st, up, up_reason = orient_markers(markers, up)
     tree, data, mapping, classes = prepare_markers(tree, markers, landmark_poses, marker_map, source)
     res = run_ik_tree(tree, data, None, register=register, workers=workers, bony_flag_m=bony_flag_m,
-                      classes=classes, source=source)
+                      classes=classes, source=source, girdle=girdle)
     res.info.update(marker_mapping=mapping.as_dict(), up=up, up_reason=up_reason)
     return res
-
-
-def opensim_ik(model_path: str | os.PathLike, trc_path: str | os.PathLike, out_mot: str | os.PathLike,
-               task_weights: dict[str, float] | None = None, accuracy: float = 1e-5,
-               setup_xml: str | os.PathLike | None = None) -> float:
-    """Stock OpenSim InverseKinematicsTool (with the model's constraints); returns seconds.
-    Used by the benchmark and cross-checks."""
-    import opensim as osim  # noqa: PLC0415
-
-    from odahgen.skeleton.model import quiet_opensim  # noqa: PLC0415
-
-    quiet_opensim()
-    model = osim.Model(str(model_path))
-    tool = osim.InverseKinematicsTool(str(setup_xml)) if setup_xml else osim.InverseKinematicsTool()
-    tool.setModel(model)
-    tool.set_marker_file(str(trc_path))
-    tool.setOutputMotionFileName(str(out_mot))
-    tool.set_accuracy(accuracy)
-    tool.set_report_errors(False)
-    from odahgen.io.mocap import read_trc  # noqa: PLC0415
-
-    d = read_trc(trc_path, strict=False)
-    tool.setStartTime(float(d.times[0]))
-    tool.setEndTime(float(d.times[-1]))
-    if task_weights is not None:
-        ts = tool.getIKTaskSet()
-        ts.clearAndDestroy()
-        for n, w in task_weights.items():
-            t = osim.IKMarkerTask()
-            t.setName(n)
-            t.setWeight(float(w))
-            t.setApply(True)
-            ts.cloneAndAppend(t)
-    t0 = time.perf_counter()
-    tool.run()
-    return time.perf_counter() - t0

@@ -106,12 +106,21 @@ def extract_tree(model, body_order: list[str] | None = None) -> KinematicTree:
                 ta = st.getTransformAxis(i)
                 names = ta.getCoordinateNamesInArray()
                 cn = [names.get(x) for x in range(names.getSize())]
-                if len(cn) > 1:
-                    raise OdahgenError(f"joint {j.getName()}: a transform axis driven by {len(cn)} coordinates is not supported")
-                ci = cidx[cn[0]] if cn else -1
                 a = ta.getAxis()
                 av = np.array([a.get(0), a.get(1), a.get(2)])
                 av = av / np.linalg.norm(av)
+                if len(cn) == 2 and i >= 3:  # a shoulder girdle (odahgen.skeleton.girdle)
+                    from odahgen.skeleton.girdle import read_function  # noqa: PLC0415
+
+                    try:
+                        fn = read_function(ta.get_function(), cn)
+                    except OdahgenError as e:
+                        raise OdahgenError(f"joint {j.getName()}: {e}") from None
+                    axes[b].append(Axis("T", av, cidx[cn[0]], fn, cidx[cn[1]]))
+                    continue
+                if len(cn) > 1:
+                    raise OdahgenError(f"joint {j.getName()}: a transform axis driven by {len(cn)} coordinates is not supported")
+                ci = cidx[cn[0]] if cn else -1
                 lo, hi = (rng[ci] if ci >= 0 else (-np.pi, np.pi))
                 fn = _func(osim, ta.get_function(), lo - 0.5, hi + 0.5) if ta.hasFunction() else Func("lin", a=1.0)
                 axes[b].append(Axis("R" if i < 3 else "T", av, ci, fn))

@@ -11,7 +11,13 @@ Y up, Z right for the right side) and a class:
 - ``head``: a marker on the head (forehead, vertex, PiG's LFHD/RBHD, ...). Rajagopal's torso
   carries the head rigidly (no neck), so these follow every head turn or nod several cm off:
   lowest IK weight, never flagged, left out of the IK marker RMS and max (reported apart). On a
-  model with a head body (a neck) they are bony landmarks (``odahgen.skeleton.ik.head_classes``).
+  model with a head body (a neck) they are bony landmarks (:func:`head_classes`).
+- ``acromion``: the acromion (ACR, SHO, Acromium, OpenCap's shoulder) is a point of the scapula,
+  which rides the thorax 2-4 cm up, forward and back as the arm moves (measured on the body
+  model's acromion against its C7, clavicle and sternum: 2.3-3.6 cm in the generated AMASS arm
+  actions). Rajagopal's torso carries it rigidly, so on a model without a scapula or clavicle
+  body it is weighted as a joint centre and never flagged (counted in the RMS and max); on a model
+  with one it is a ``bony`` landmark (:func:`acromion_classes`).
 
 Names follow the Rajagopal 2016 / Vicon-plug-in-gait style (``R``/``L`` prefix, upper case)
 so real lab data often matches without a map. Locations marked "(Rajagopal2016.osim)" are
@@ -23,9 +29,14 @@ Left markers are the right ones mirrored (z -> -z) onto the ``_l`` body.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-MarkerClass = Literal["bony", "joint_centre", "cluster", "head"]
+import numpy as np
+
+if TYPE_CHECKING:
+    from odahgen.skeleton.tree import KinematicTree
+
+MarkerClass = Literal["bony", "joint_centre", "cluster", "head", "acromion"]
 
 # Right side and midline: name -> (body, (x, y, z) in body frame m, class, description)
 _RIGHT_AND_MID: dict[str, tuple[str, tuple[float, float, float], MarkerClass, str]] = {
@@ -107,10 +118,11 @@ MARKER_CLASS: dict[str, MarkerClass] = {n: v[2] for n, v in _ALL.items()}
 #: name -> one-line description
 MARKER_DESCRIPTION: dict[str, str] = {n: v[3] for n, v in _ALL.items()}
 
-#: IK weight by marker class (bony landmarks high, joint centres medium, clusters low, head
-#: markers on a model without a neck lowest). Weights go as 1 / (expected error)^2: bony ~1 cm,
-#: clusters ~3 cm (soft tissue), head ~7 cm (a head turn or nod moves them 3-9 cm off the torso).
-CLASS_WEIGHT: dict[str, float] = {"bony": 10.0, "joint_centre": 5.0, "cluster": 1.0, "head": 0.2}
+#: IK weight by marker class (bony landmarks high, joint centres and acromions on a torso medium,
+#: clusters low, head markers on a model without a neck lowest). Weights go as 1 / (expected
+#: error)^2: bony ~1 cm, clusters ~3 cm (soft tissue), head ~7 cm (a head turn or nod moves them
+#: 3-9 cm off the torso).
+CLASS_WEIGHT: dict[str, float] = {"bony": 10.0, "joint_centre": 5.0, "cluster": 1.0, "head": 0.2, "acromion": 5.0}
 
 
 #: Common lab marker names (normalised: upper case, no '.', '_', '-' or spaces; an R/L side
@@ -168,6 +180,16 @@ def _normalise_marker_name(name: str) -> list[str]:
     return out
 
 
+#: normalised names (side removed) of acromion markers: Rajagopal / Plug-in Gait / Gait2354 /
+#: OpenCap (``r_shoulder_study``)
+ACROMION_NAMES = frozenset({"ACR", "ACROMION", "ACROMIUM", "SHO", "SHOULDER", "AC"})
+
+
+def is_acromion(name: str) -> bool:
+    """Whether a marker name is an acromion marker (any side, case and separators ignored)."""
+    return any(k in ACROMION_NAMES for k in _normalise_marker_name(name))
+
+
 #: name parts of bone heads that are not the head (fibular head, metatarsal heads, ...)
 _BONE_HEADS = ("FIB", "RAD", "MT", "META", "MC", "HUM", "FEM", "TAL", "ULN", "CARP")
 
@@ -201,3 +223,46 @@ def guess_marker_class(name: str) -> MarkerClass:
 
 assert all(b.endswith(("_r", "_l")) or b in ("pelvis", "torso") for b in MARKER_BODY.values())
 assert set(MARKER_CLASS.values()) <= set(CLASS_WEIGHT)
+
+
+def marker_weights(names: list[str], classes: dict[str, str] | None = None) -> tuple[np.ndarray, list[str]]:
+    cls = [(classes or {}).get(n) or guess_marker_class(n) for n in names]
+    return np.array([CLASS_WEIGHT[c] for c in cls]), cls
+
+
+#: body-name parts of a dedicated head (or neck) body: head markers on it follow the head
+HEAD_BODY_PARTS = ("head", "skull", "cranium", "neck", "cervical")
+
+
+def head_classes(tree: KinematicTree, idx: np.ndarray, cls: list[str]) -> list[str]:
+    """Marker classes with the ``head`` class resolved for this model: a head marker (class
+    ``head``, e.g. FHEAD, HEADTOP, LFHD, RBHD, Top.Head) is ``head`` (low IK weight, no flag,
+    left out of the marker RMS and max) only where the model has no neck, i.e. on a body that is
+    not a head or neck body (:data:`HEAD_BODY_PARTS`), such as Rajagopal's torso; on a head body
+    (a Pose2Sim-like model) it follows the head and is a ``bony`` landmark."""
+    out = list(cls)
+    for k, c in enumerate(cls):
+        if c == "head":
+            body = tree.body_names[tree.marker_body[idx[k]]].lower()
+            if any(part in body for part in HEAD_BODY_PARTS):
+                out[k] = "bony"
+    return out
+
+
+#: body-name parts of a scapula or clavicle body: an acromion marker on one is a bony landmark
+SCAPULA_BODY_PARTS = ("scapula", "clavicle", "clavicula", "shoulder")
+
+
+def acromion_classes(tree: KinematicTree, idx: np.ndarray, names: list[str], cls: list[str]) -> list[str]:
+    """Marker classes with bony acromion markers (:func:`odahgen.skeleton.markers.is_acromion`, by
+    the data label or the model marker's name) made ``acromion`` (joint-centre weight, no flag)
+    where their body is no scapula or clavicle (:data:`SCAPULA_BODY_PARTS`), such as
+    Rajagopal's torso: the real acromion rides the scapula 2-4 cm over the thorax."""
+    out = list(cls)
+    for k, c in enumerate(cls):
+        m = int(idx[k])
+        if c == "bony" and (is_acromion(names[k]) or is_acromion(tree.marker_names[m])):
+            body = tree.body_names[tree.marker_body[m]].lower()
+            if not any(part in body for part in SCAPULA_BODY_PARTS):
+                out[k] = "acromion"
+    return out

@@ -20,6 +20,7 @@ import hashlib
 import inspect
 import math
 import os
+import time
 from pathlib import Path
 
 from odahgen.errors import OdahgenError
@@ -314,3 +315,37 @@ def check_rajagopal_names(model) -> list[str]:
         if missing:
             problems.append(f"missing {kind}s: {', '.join(missing)}")
     return problems
+
+
+def opensim_ik(model_path: str | os.PathLike, trc_path: str | os.PathLike, out_mot: str | os.PathLike,
+               task_weights: dict[str, float] | None = None, accuracy: float = 1e-5,
+               setup_xml: str | os.PathLike | None = None) -> float:
+    """Stock OpenSim InverseKinematicsTool (with the model's constraints); returns seconds.
+    Used by the benchmark and cross-checks."""
+    import opensim as osim  # noqa: PLC0415
+
+    quiet_opensim()
+    model = osim.Model(str(model_path))
+    tool = osim.InverseKinematicsTool(str(setup_xml)) if setup_xml else osim.InverseKinematicsTool()
+    tool.setModel(model)
+    tool.set_marker_file(str(trc_path))
+    tool.setOutputMotionFileName(str(out_mot))
+    tool.set_accuracy(accuracy)
+    tool.set_report_errors(False)
+    from odahgen.io.mocap import read_trc  # noqa: PLC0415
+
+    d = read_trc(trc_path, strict=False)
+    tool.setStartTime(float(d.times[0]))
+    tool.setEndTime(float(d.times[-1]))
+    if task_weights is not None:
+        ts = tool.getIKTaskSet()
+        ts.clearAndDestroy()
+        for n, w in task_weights.items():
+            t = osim.IKMarkerTask()
+            t.setName(n)
+            t.setWeight(float(w))
+            t.setApply(True)
+            ts.cloneAndAppend(t)
+    t0 = time.perf_counter()
+    tool.run()
+    return time.perf_counter() - t0

@@ -7,7 +7,9 @@ transforms and :meth:`KinematicTree.markers` marker positions for many frames at
 :meth:`KinematicTree.marker_jacobian` the analytic marker Jacobian and
 :meth:`KinematicTree.normal_equations` the Gauss-Newton normal equations of IK without
 forming it, all without calling OpenSim. Joint slots: up to three rotations and three
-translations per body, each a function (linear, constant or tabulated) of one coordinate.
+translations per body, each a function (linear, constant or tabulated) of one coordinate, or a
+translation that follows the upper arm's direction (kind ``arm``, of two coordinates: the
+shoulder girdle, :mod:`odahgen.skeleton.girdle`).
 
 Conventions follow Simbody's FunctionBased mobilizer: the three rotation axes are applied
 as successive body-fixed rotations, the three translations are along their axes in the
@@ -36,9 +38,25 @@ def _mv(M: np.ndarray, v: np.ndarray) -> np.ndarray:
     return M[..., 0] * v[..., 0, None] + M[..., 1] * v[..., 1, None] + M[..., 2] * v[..., 2, None]
 
 
+def arm_features(f: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """(..., 3) the upper arm's direction features of flexion f and adduction a (rad), zero
+    with the arm hanging: [cos a sin f, 1 - cos a cos f, sin a]. They depend on the humerus's
+    long axis only (the same for every Euler branch and whole turn of the shoulder angles)."""
+    ca = np.cos(a)
+    return np.stack([ca * np.sin(f), 1.0 - ca * np.cos(f), np.sin(a)], axis=-1)
+
+
+def arm_feature_grads(f: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """d features / d f and d features / d a, each (..., 3) (see :func:`arm_features`)."""
+    ca, sa, cf, sf = np.cos(a), np.sin(a), np.cos(f), np.sin(f)
+    return (np.stack([ca * cf, ca * sf, np.zeros_like(f)], axis=-1),
+            np.stack([-sa * sf, sa * cf, ca], axis=-1))
+
+
 @dataclass
 class Func:
-    """A coordinate function y = f(x): 'lin' (a, b), 'const' (c) or 'tab' (x grid, y, dy)."""
+    """A coordinate function y = f(x): 'lin' (a, b), 'const' (c), 'tab' (x grid, y, dy), or
+    'arm' (coef (3,) m): y = coef . arm_features(x1, x2) of two coordinates, x (T, 2)."""
 
     kind: str
     a: float = 0.0
@@ -46,8 +64,11 @@ class Func:
     x: np.ndarray | None = None
     y: np.ndarray | None = None
     dy: np.ndarray | None = None
+    coef: np.ndarray | None = None
 
     def value(self, q: np.ndarray) -> np.ndarray:
+        if self.kind == "arm":
+            return arm_features(q[..., 0], q[..., 1]) @ self.coef
         if self.kind == "lin":
             return self.a * q + self.b
         if self.kind == "const":
@@ -55,6 +76,8 @@ class Func:
         return _interp_extrap(q, self.x, self.y, self.dy)
 
     def deriv(self, q: np.ndarray) -> np.ndarray:
+        if self.kind == "arm":
+            raise ValueError("an 'arm' function has two partial derivatives: use ArmPartial")
         if self.kind == "lin":
             return np.full_like(q, self.a)
         if self.kind == "const":
@@ -73,14 +96,29 @@ def _interp_extrap(q, x, y, dy):
 
 
 @dataclass
+class ArmPartial:
+    """d (an 'arm' Func) / d its coordinate ``which`` (0 or 1), as a 'tab'-like slot factor
+    evaluated on both coordinates q (T, 2)."""
+
+    func: Func
+    which: int
+    kind: str = "tab"
+
+    def deriv(self, q: np.ndarray) -> np.ndarray:
+        return arm_feature_grads(q[..., 0], q[..., 1])[self.which] @ self.func.coef
+
+
+@dataclass
 class Axis:
     """One elementary motion of a joint: kind 'R' (rotation) or 'T' (translation) along
-    ``axis`` (3,) in the joint's current frame, by ``func`` of coordinate ``coord`` (-1: none)."""
+    ``axis`` (3,) in the joint's current frame, by ``func`` of coordinate ``coord`` (-1: none;
+    an 'arm' translation also of ``coord2``)."""
 
     kind: str
     axis: np.ndarray
     coord: int
     func: Func
+    coord2: int = -1
 
 
 @dataclass
@@ -348,7 +386,7 @@ class _Compiled:
         self.t_b = np.zeros((B, NT))
         self.t_axis = np.zeros((B, NT, 3))
         self.r_tab, self.t_tab = [], []
-        jr, jt, jr_meta, jt_meta = [], [], [], []
+        jr, jt, jr_meta, jt_meta, jt_args = [], [], [], [], []
         for b, axes in enumerate(tree.axes):
             kr = kt = 0
             for ax in axes:
@@ -362,10 +400,18 @@ class _Compiled:
                 else:
                     k, kt = kt, kt + 1
                     self.t_axis[b, k] = ax.axis
+                    if ax.func.kind == "arm":  # two coordinates: one Jacobian entry each
+                        self.t_tab.append((b, k, ax.func, [ax.coord, ax.coord2]))
+                        for which, c in enumerate((ax.coord, ax.coord2)):
+                            jt.append((b, k))
+                            jt_meta.append((c, ArmPartial(ax.func, which)))
+                            jt_args.append([ax.coord, ax.coord2])
+                        continue
                     self._fill(self.t_coord, self.t_a, self.t_b, self.t_tab, b, k, ax)
                     if ax.coord >= 0 and ax.func.kind != "const":
                         jt.append((b, k))
                         jt_meta.append((ax.coord, ax.func))
+                        jt_args.append(ax.coord)
         self.t_axis_vec = self.t_axis
         K = np.zeros((B, NR, 3, 3))
         a = self.r_axis
@@ -382,7 +428,8 @@ class _Compiled:
         self.jr_by_slot = [(k, np.nonzero(self.jr[1] == k)[0], self.jr[0][self.jr[1] == k])
                            for k in range(NR) if (self.jr[1] == k).any()]
         self.jr_tab = [(i, (b, k, f, c)) for i, ((b, k), (c, f)) in enumerate(zip(jr, jr_meta)) if f.kind == "tab"]
-        self.jt_tab = [(i, (b, k, f, c)) for i, ((b, k), (c, f)) in enumerate(zip(jt, jt_meta)) if f.kind == "tab"]
+        self.jt_tab = [(i, (b, k, f, arg)) for i, ((b, k), (c, f), arg) in enumerate(zip(jt, jt_meta, jt_args))
+                       if f.kind == "tab"]
         depth = [0] * B
         for b in range(B):
             depth[b] = 0 if tree.body_parent[b] < 0 else depth[tree.body_parent[b]] + 1
