@@ -258,7 +258,7 @@ def test_ik_parallel_chunks_equal_serial(builtin_tree):
 def test_solve_frames_window_gives_each_frame_its_own_solution(builtin_tree, monkeypatch):
     """Long inputs stream through a window of CACHE_BLOCK frames (slow frames share model
     evaluations with new ones): every frame ends where it ends when solved alone."""
-    from odahgen.skeleton import ik
+    from odahgen.skeleton import ik, lm
 
     tree, _ = builtin_tree
     q = _trajectory(tree, 40, 6, amp=0.6)
@@ -268,7 +268,7 @@ def test_solve_frames_window_gives_each_frame_its_own_solution(builtin_tree, mon
     w = np.linspace(0.5, 2.0, len(idx))
     q0 = np.tile(tree.coord_default, (40, 1))
     whole, cw = ik.solve_frames(tree, Y, idx, w, q0, iters=30, reg=1e-5)
-    monkeypatch.setattr(ik, "CACHE_BLOCK", 6)  # 40 frames through a window of 6
+    monkeypatch.setattr(lm, "CACHE_BLOCK", 6)  # 40 frames through a window of 6
     windowed, cwin = ik.solve_frames(tree, Y, idx, w, q0, iters=30, reg=1e-5)
     alone = [ik.solve_frames(tree, Y[t:t + 1], idx, w, q0[t:t + 1], iters=30, reg=1e-5)[0] for t in (0, 17, 39)]
     assert np.abs(windowed - whole).max() < 1e-9 and np.abs(cwin - cw).max() < 1e-12

@@ -26,6 +26,9 @@ from odahgen.skeleton.branches import align_branches
 from odahgen.skeleton.girdle import coefficients as girdle_coefficients
 from odahgen.skeleton.girdle import fit_coefficients, girdle_sides, set_coefficients, with_girdle
 from odahgen.skeleton.kinematics import KinematicTree, extract_tree
+from odahgen.skeleton.lm import CACHE_BLOCK, REG, _cost, _determined, solve_frames  # noqa: F401
+from odahgen.skeleton.smoothing import (BEND_DEG, SPIKE_DEG, SPIKE_PULL, _geodesic, _joint_rotations,  # noqa: F401
+                                        _path_excess, _smooth_spikes)
 from odahgen.skeleton.markers import CLASS_WEIGHT, acromion_classes, head_classes, marker_weights  # noqa: F401
 from odahgen.skeleton.names import COORDINATE_NAMES, COUPLED_COORDINATES
 from odahgen.io.mocap import MarkerData
@@ -59,125 +62,6 @@ class IKResult:
 
 
 # ------------------------------------------------------------------------------------------
-def _cost(tree, q, idx, loc, Y, W):
-    R, p, _ = tree.forward(q)
-    mk = tree.markers(R, p, loc)[:, idx]
-    d = np.where(np.isfinite(Y), mk - Y, 0.0)
-    return ((d * d).sum(axis=2) * W).sum(axis=1)
-
-
-#: most frames one batched solve works on at once: its working arrays then stay in the CPU
-#: cache (~1.4x faster per frame than a 600-frame batch); frames are independent, so longer
-#: inputs stream through a window of this many frames with the same result
-CACHE_BLOCK = 128
-
-
-def solve_frames(
-    tree: KinematicTree,
-    Y: np.ndarray,
-    idx: np.ndarray,
-    weights: np.ndarray,
-    q0: np.ndarray,
-    loc: np.ndarray | None = None,
-    cols: np.ndarray | None = None,
-    iters: int = 40,
-    tol: float = 1e-4,
-    prior: np.ndarray | None = None,
-    reg: float = 0.0,
-    hessian: bool = False,
-):
-    """Batched Levenberg-Marquardt over all frames at once: markers Y (T, m, 3) (NaN = missing)
-    of tree markers ``idx``, weights (m,), start q0 (T, n); returns (q (T, n), weighted marker
-    cost (T,)). Clamped coordinates stay in range (projected steps with an active set: a
-    coordinate at a bound whose gradient points outward is held there). ``reg`` > 0 adds
-    reg * |q - prior|^2 (prior defaults to q0) so directions the markers do not determine stay
-    where the prior (a neighbouring frame's solution) put them instead of drifting or flipping.
-    The normal equations J^T W J come from :meth:`KinematicTree.normal_equations` (no Jacobian
-    is formed); the Jacobian is evaluated at each trial point, so one model evaluation per
-    iteration. ``hessian``: also return A = J^T W J (T, n, n) at the solution."""
-    cols = tree.free_coords() if cols is None else np.asarray(cols)
-    T = q0.shape[0]
-    q = tree.apply_couplers(q0)
-    n = len(cols)
-    if T == 0:
-        return (q, np.zeros(0), np.zeros((0, n, n))) if hessian else (q, np.zeros(0))
-    ok = np.isfinite(Y).all(axis=2)
-    W = np.where(ok, weights[None, :], 0.0)
-    Yc = np.where(ok[..., None], Y, 0.0)
-    lo = np.where(tree.coord_clamped, tree.coord_range[:, 0], -np.inf)[cols]
-    hi = np.where(tree.coord_clamped, tree.coord_range[:, 1], np.inf)[cols]
-    q[:, cols] = np.clip(q[:, cols], lo, hi)
-    pri = (q[:, cols].copy() if prior is None else np.asarray(prior)[:, cols]) if reg > 0 else None
-    # A sliding window of frames in flight: each model evaluation covers the trial points of
-    # the frames still iterating plus the start points of new frames filling the window, so
-    # the few slow frames never run alone. Every frame takes the same steps as on its own.
-    window = T if T <= 3 * CACHE_BLOCK // 2 else CACHE_BLOCK
-    cost, total, g = np.zeros(T), np.zeros(T), np.zeros((T, n))
-    A = np.zeros((T, n, n))
-    lam = np.full(T, 1e-4)
-    passes = np.zeros(T, int)  # LM iterations each frame has taken (at most ``iters``)
-    active = np.zeros(T, bool)
-    nxt = 0  # frames [nxt, T) have not been evaluated yet
-    eye = np.eye(n)[None]
-    while True:
-        a = np.nonzero(active)[0]
-        qn = np.zeros((0, q.shape[1]))
-        if len(a):
-            passes[a] += 1
-            qa = q[a]
-            H = A[a]  # a copy: its diagonal is changed in place (einsum "tii->ti" is a view)
-            gg = g[a]
-            if reg > 0:
-                np.einsum("tii->ti", H)[...] += reg
-                gg = gg + reg * (qa[:, cols] - pri[a])
-            x = qa[:, cols]
-            fixed = ((x <= lo + 1e-10) & (gg > 0)) | ((x >= hi - 1e-10) & (gg < 0))
-            Hd = H.copy()
-            diag = np.einsum("tii->ti", Hd)
-            diag += lam[a][:, None] * (diag + 1e-6)
-            if fixed.any():
-                keep = ~fixed
-                Hd = Hd * (keep[:, :, None] & keep[:, None, :]) + fixed[:, :, None] * eye
-                gg = np.where(keep, gg, 0.0)
-            step = -np.linalg.solve(Hd, gg[:, :, None])[:, :, 0]
-            # converged before evaluating: the proposed (undamped enough) step is below tol, or
-            # the quadratic model predicts no gain; such a frame keeps its point (it moves < tol)
-            pred = -(gg * step).sum(axis=1) - 0.5 * np.einsum("ti,tij,tj->t", step, H, step)
-            conv = ((np.abs(step).max(axis=1) < tol) & (lam[a] <= 1e-3)) | (pred <= 1e-9 * total[a] + 1e-14)
-            if conv.any():
-                active[a[conv]] = False
-                go = ~conv
-                a, qa, x, step = a[go], qa[go], x[go], step[go]
-            qn = qa.copy()
-            qn[:, cols] = np.clip(x + step, lo, hi)
-            qn = tree.apply_couplers(qn)
-        new = np.arange(nxt, min(T, nxt + window - int(active.sum())))
-        nxt += len(new)
-        if len(a) == 0 and len(new) == 0:
-            break
-        ev = np.concatenate([a, new])
-        ce, Ae, ge, _ = tree.normal_equations(np.concatenate([qn, q[new]]), Yc[ev], W[ev], idx, cols, loc)
-        k = len(a)
-        if len(new):  # first evaluation of the new frames: their start point
-            cost[new], A[new], g[new] = ce[k:], Ae[k:], ge[k:]
-            total[new] = ce[k:] + (reg * ((q[new][:, cols] - pri[new]) ** 2).sum(axis=1) if reg > 0 else 0.0)
-            active[new] = iters > 0
-        if k:
-            cn, An, gn = ce[:k], Ae[:k], ge[:k]
-            tn = cn + (reg * ((qn[:, cols] - pri[a]) ** 2).sum(axis=1) if reg > 0 else 0.0)
-            better = tn <= total[a]
-            acc = a[better]
-            stepn = np.abs(qn[:, cols] - x).max(axis=1)
-            rel = (total[a] - tn) / np.maximum(total[a], 1e-30)
-            q[acc], cost[acc], total[acc], A[acc], g[acc] = qn[better], cn[better], tn[better], An[better], gn[better]
-            lam[acc] = np.maximum(lam[acc] / 4.0, 1e-7)
-            lam[a[~better]] *= 4.0
-            done = (better & ((stepn < tol) | (rel < 1e-6))) | (lam[a] > 1e8)
-            active[a[done]] = False
-        active &= passes < iters
-    return (q, cost, A) if hessian else (q, cost)
-
-
 def _root_coords(tree: KinematicTree) -> np.ndarray:
     root = [b for b in range(len(tree.body_names)) if tree.body_parent[b] < 0][0]
     return np.array(sorted({ax.coord for ax in tree.axes[root] if ax.coord >= 0}), dtype=int)
@@ -220,17 +104,6 @@ def initial_guess(tree: KinematicTree, Y: np.ndarray, idx: np.ndarray, weights: 
         q[:, cc] = (cen_data - cen_model) @ (tree.X_PF[root, :3, :3] @ ax.axis) + tree.coord_default[cc]
     q, _c = solve_frames(tree, Y, idx, weights, q, cols=rc, iters=12, tol=1e-4)
     return q
-
-
-def _determined(A: np.ndarray, W: np.ndarray, mm: float = 2.0) -> np.ndarray:
-    """(T, n) bool: coordinates whose 10 deg turn, the others re-optimised, moves the weighted
-    marker RMS by at least ``mm`` mm (conditional stiffness 1 / (A^-1)_ii); A (T, n, n) = J^T W J,
-    W (T, m) marker weights. Jumps in the other (flat) directions are not a continuity problem."""
-    n = A.shape[1]
-    Ainv = np.linalg.inv(A + 1e-12 * np.eye(n)[None])
-    kappa = 1.0 / np.maximum(np.einsum("tii->ti", Ainv), 1e-300)
-    wsum = np.maximum(W.sum(axis=1, keepdims=True), 1e-12)
-    return np.sqrt(kappa * np.radians(10.0) ** 2 / wsum) >= mm / 1000.0
 
 
 def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, candidates: str = "jumps", det=None):
@@ -296,85 +169,6 @@ def _continuity(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 3, cand
     return q, cost
 
 
-def _joint_rotations(tree, q):
-    """(T, B, 3, 3) each body's rotation relative to its parent (the root's in the ground)."""
-    R, _p, _j = tree.forward(q)
-    parent = np.asarray(tree.body_parent)
-    par = np.where(parent >= 0, parent, np.arange(len(parent)))
-    rel = np.einsum("tbji,tbjk->tbik", R[:, par], R)
-    root = parent < 0
-    rel[:, root] = R[:, root]
-    return rel
-
-
-def _geodesic(Ra, Rb):
-    """Angle (rad) of the rotation between Ra and Rb (..., 3, 3)."""
-    tr = np.einsum("...ji,...ji->...", Ra, Rb)
-    return np.arccos(np.clip((tr - 1.0) / 2.0, -1.0, 1.0))
-
-
-def _path_excess(tree, q, f, qf=None):
-    """(len(f),) how far frames ``f`` of q (T, n) (or the poses qf in their place) bend the
-    joints' rotation paths: d(prev, f) + d(f, next) - d(prev, next), geodesic (rad), summed over
-    the joints; 0 on a geodesic between the neighbours; d to the one neighbour at either end."""
-    T = len(q)
-    prev, nxt = np.maximum(f - 1, 0), np.minimum(f + 1, T - 1)
-    prev = np.where(f == 0, nxt, prev)
-    nxt = np.where(f == T - 1, prev, nxt)
-    Rp, Rn = _joint_rotations(tree, q[prev]), _joint_rotations(tree, q[nxt])
-    Rf = _joint_rotations(tree, q[f] if qf is None else qf)
-    ex = _geodesic(Rp, Rf) + _geodesic(Rf, Rn) - np.where((prev == nxt)[:, None], 0.0, _geodesic(Rp, Rn))
-    return ex.sum(axis=1)
-
-
-def _smooth_spikes(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 4):
-    """Frames whose angles stand out from both neighbours (further than :data:`SPIKE_DEG` from
-    their mean, e.g. forearm rotation or, at the shoulder's gimbal (arm straight out sideways),
-    arm_flex and arm_rot turning together) are re-solved pulled toward the neighbours' mean,
-    with :data:`SPIKE_PULL` x the stiffness of a just well-determined coordinate: a direction the
-    markers do not determine follows the neighbours, one they do barely moves (the marker cost
-    rises by at most the pull's own term). Odd, then even frames, so each sees updated neighbours.
-    A re-solved frame is kept only where it bends the joints' rotation paths (:func:`_path_excess`)
-    by at most :data:`BEND_DEG` more than before: near the gimbal the mean of the neighbours'
-    Euler angles is another rotation, and pulling toward it adds a jump the markers do not show."""
-    T = len(q)
-    if T < 3:
-        return q, cost
-    q = align_branches(tree, q)
-    rot = cols[tree.coord_rotational[cols]]
-    ok = np.isfinite(Y).all(axis=2)
-    wsum = float(np.median(np.where(ok, weights[None], 0.0).sum(axis=1)))
-    reg = SPIKE_PULL * wsum * (2e-3) ** 2 / np.radians(10.0) ** 2
-    lim = np.radians(SPIKE_DEG)
-    todo = np.ones(T, bool)
-    for _ in range(rounds):
-        changed = np.zeros(T, bool)
-        for parity in (1, 0):
-            prior = q.copy()
-            prior[1:-1] = 0.5 * (q[:-2] + q[2:])
-            prior[0], prior[-1] = q[1], q[-2]
-            dev = np.abs(q[:, rot] - prior[:, rot]) > lim
-            f = np.nonzero(dev.any(axis=1) & todo & (np.arange(T) % 2 == parity))[0]
-            if len(f) == 0:
-                continue
-            pr = q[f].copy()  # coordinates that do not stand out are held where they are
-            pr[:, rot] = np.where(dev[f], prior[f][:, rot], q[f][:, rot])
-            qn, cn = solve_frames(tree, Y[f], idx, weights, q[f], loc, cols, iters=15, prior=pr, reg=reg)
-            # the neighbours' mean of Euler angles is no mean rotation where a Tait-Bryan triple
-            # turns fast near its gimbal pose (arm_flex and arm_rot spin): keep a re-solved
-            # frame only where it does not bend the joints' rotation paths more than before
-            keep = _path_excess(tree, q, f, qn) <= _path_excess(tree, q, f) + np.radians(BEND_DEG)
-            f = f[keep]
-            q[f], cost[f] = qn[keep], cn[keep]
-            changed[f] = True
-        if not changed.any():
-            break
-        todo = np.zeros(T, bool)
-        for d in (-1, 0, 1):
-            todo |= np.roll(changed, d)
-    return q, cost
-
-
 def _interior_start(tree, q, cols):
     """q with every clamped coordinate moved at least a quarter of its range inside its bounds
     (a default at a bound, e.g. pro_sup = 0, traps a projected solver in a corner)."""
@@ -387,16 +181,6 @@ def _interior_start(tree, q, cols):
     return tree.apply_couplers(q)
 
 
-#: relative weight of the pull toward the neighbour-interpolated start (see solve_frames)
-REG = 1e-5
-#: spike smoothing (:func:`_smooth_spikes`): an angle further than SPIKE_DEG from the mean of
-#: its two neighbours is re-solved pulled toward that mean with SPIKE_PULL x the stiffness of a
-#: just well-determined coordinate (10 deg -> 2 mm weighted marker RMS, see _determined)
-SPIKE_DEG = 5.0
-SPIKE_PULL = 0.25
-#: a spike-smoothed frame is kept only if it bends the joints' rotation paths (geodesic, summed
-#: over the joints, :func:`_path_excess`) by at most this much more than before, deg
-BEND_DEG = 1.0
 #: relative cost decrease that counts as a frame having moved in a continuity round
 MOVED_REL = 1e-3
 #: frames of the coarse pass (every COARSE-th frame) solved from scratch
