@@ -426,3 +426,42 @@ def test_forearm_neutral_is_where_the_pro_sup_range_is_centred(tree):
     assert abs(neutral - 73) <= 2
     lo, hi = np.degrees(tree.coord_range[tree.coord_names.index("pro_sup_r")])
     assert abs((lo + hi) / 2 - neutral) <= 2.5 and hi - lo == pytest.approx(185)
+
+
+def test_undetermined_axial_split_follows_its_neighbours(tree):
+    """At a straight elbow, with no marker off the upper arm's axis, the split of the axial
+    rotation between arm_rot and pro_sup is not determined: a 50 deg swing of it within three
+    frames (the hand barely turning) is spread over the neighbouring frames, the fit unchanged."""
+    from odahgen.skeleton.ik import _cost
+    from odahgen.skeleton.markers import marker_weights
+    from odahgen.skeleton.smoothing import _rotation_steps, _smooth_undetermined
+
+    T = 40
+    ci = {c: i for i, c in enumerate(tree.coord_names)}
+    q = np.tile(tree.coord_default, (T, 1))
+    q[:, ci["pelvis_ty"]] = 0.95
+    q[:, ci["elbow_flex_r"]] = 0.0
+    q[:, ci["arm_add_r"]] = np.radians(-30.0)
+    q[:, ci["pro_sup_r"]] = np.radians(70.0)
+    q = tree.apply_couplers(q)
+    names = [n for n in tree.marker_names if not n.startswith("R") or n in ("RSJC", "REJC", "RRSP", "RUSP", "RMH2",
+                                                                              "RMH5", "RASI", "RPSI", "RACR")]
+    idx = np.array([tree.marker_names.index(n) for n in names])
+    R, p, _ = tree.forward(q)
+    Y = tree.markers(R, p)[:, idx]
+    bad = q.copy()
+    swing = np.radians(50.0) * np.clip((np.arange(T) - 19) / 3.0, 0.0, 1.0)  # frames 19-22
+    bad[:, ci["arm_rot_r"]] += swing
+    bad[:, ci["pro_sup_r"]] -= swing
+    w, _cls = marker_weights(names)
+    W = np.tile(w, (T, 1))
+    cols = tree.free_coords()
+    cost = _cost(tree, bad, idx, tree.marker_loc, Y, W)
+    out, out_cost = _smooth_undetermined(tree, Y, idx, w, bad, cost, tree.marker_loc, cols)
+    assert np.degrees(_rotation_steps(tree, bad).max()) > 15.0
+    assert np.degrees(_rotation_steps(tree, out).max()) < 0.6 * np.degrees(_rotation_steps(tree, bad).max())
+    # the fit is no worse: weighted marker RMS within 1 mm of before on every frame
+    assert (np.sqrt(out_cost / w.sum()) <= np.sqrt(cost / w.sum()) + 0.001).all()
+    same, _ = _smooth_undetermined(tree, Y, idx, w, q, _cost(tree, q, idx, tree.marker_loc, Y, W),
+                                   tree.marker_loc, cols)
+    assert np.array_equal(same, q)  # nothing fast: nothing changes

@@ -28,7 +28,7 @@ from odahgen.skeleton.girdle import fit_coefficients, girdle_sides, set_coeffici
 from odahgen.skeleton.kinematics import KinematicTree, extract_tree
 from odahgen.skeleton.lm import CACHE_BLOCK, REG, _cost, _determined, solve_frames  # noqa: F401
 from odahgen.skeleton.smoothing import (BEND_DEG, SPIKE_DEG, SPIKE_PULL, _geodesic, _joint_rotations,  # noqa: F401
-                                        _path_excess, _smooth_spikes)
+                                        _path_excess, _smooth_spikes, _smooth_undetermined)
 from odahgen.skeleton.markers import CLASS_WEIGHT, acromion_classes, head_classes, marker_weights  # noqa: F401
 from odahgen.skeleton.names import COORDINATE_NAMES, COUPLED_COORDINATES
 from odahgen.io.mocap import MarkerData
@@ -315,7 +315,8 @@ def solve_all(tree, Y, idx, weights, loc=None, q0=None, workers: int = 0, chunk:
         q = np.concatenate([r[0] for r in parts])
         cost = np.concatenate([r[1] for r in parts])
         q, cost = _continuity(tree, Y, idx, weights, q, cost, loc, cols, det=np.concatenate([r[2] for r in parts]))
-        return _smooth_spikes(tree, Y, idx, weights, q, cost, loc, cols)
+        q, cost = _smooth_spikes(tree, Y, idx, weights, q, cost, loc, cols)
+        return _smooth_undetermined(tree, Y, idx, weights, q, cost, loc, cols)
 
     if q0 is not None:
         return fine_pass(q0, 15)

@@ -95,3 +95,71 @@ def _smooth_spikes(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 4):
         for d in (-1, 0, 1):
             todo |= np.roll(changed, d)
     return q, cost
+
+
+#: undetermined-rotation smoothing (:func:`_smooth_undetermined`): a rotational coordinate that
+#: changes faster than FAST_DEG per frame is looked at; where the markers do not determine it
+#: (:func:`odahgen.skeleton.lm._determined`), it is pulled toward its moving average over
+#: 2 * HALF_WINDOW + 1 frames
+FAST_DEG = 8.0
+HALF_WINDOW = 4
+
+
+def _smooth_undetermined(tree, Y, idx, weights, q, cost, loc, cols):
+    """Coordinates the markers do not determine (10 deg moving the markers < 2 mm, the others
+    re-optimised) follow their neighbours instead of turning fast: e.g. at a straight elbow the
+    upper arm's axial rotation and forearm pronation trade off freely, and the split between them
+    can swing 60 deg in four frames while the hand barely turns. Around frames where a rotational
+    coordinate changes more than FAST_DEG per frame, each undetermined coordinate is pulled
+    toward its moving average (SPIKE_PULL x the stiffness of a just well-determined coordinate,
+    as :func:`_smooth_spikes`): the determined directions barely move. A re-solved frame is
+    kept only where it does not bend the joints' rotation paths more than before."""
+    from odahgen.skeleton.lm import _determined  # noqa: PLC0415
+
+    T = len(q)
+    rot = cols[tree.coord_rotational[cols]]
+    if T < 2 * HALF_WINDOW + 1 or not len(rot):
+        return q, cost
+    fast = np.abs(np.diff(q[:, rot], axis=0)).max(axis=1) > np.radians(FAST_DEG)  # (T-1,)
+    if not fast.any():
+        return q, cost
+    near = np.zeros(T, bool)
+    for t in np.flatnonzero(fast):
+        near[max(0, t - HALF_WINDOW):t + HALF_WINDOW + 2] = True
+    f = np.flatnonzero(near)
+    ok = np.isfinite(Y).all(axis=2)
+    W = np.where(ok, weights[None], 0.0)
+    _c, A, _g, _x = tree.normal_equations(q[f], np.where(ok[f][..., None], Y[f], 0.0), W[f], idx, cols, loc)
+    det = _determined(A, W[f])  # (len(f), len(cols))
+    k = np.ones(2 * HALF_WINDOW + 1) / (2 * HALF_WINDOW + 1)
+    pad = np.pad(q[:, rot], ((HALF_WINDOW, HALF_WINDOW), (0, 0)), mode="edge")
+    avg = np.stack([np.convolve(pad[:, j], k, mode="valid") for j in range(len(rot))], axis=1)  # (T, R)
+    col_of = {int(c): j for j, c in enumerate(cols)}
+    und = ~det[:, [col_of[int(c)] for c in rot]]  # (len(f), R)
+    off = und & (np.abs(avg[f] - q[f][:, rot]) > np.radians(1.0))
+    sel = off.any(axis=1)
+    if not sel.any():
+        return q, cost
+    f, und = f[sel], und[sel]
+    pr = q[f].copy()
+    pr[:, rot] = np.where(und, avg[f], q[f][:, rot])
+    wsum = float(np.median(W.sum(axis=1)))
+    reg = SPIKE_PULL * wsum * (2e-3) ** 2 / np.radians(10.0) ** 2
+    qn, cn = solve_frames(tree, Y[f], idx, weights, q[f], loc, cols, iters=15, prior=pr, reg=reg)
+    new_q, new_cost = q.copy(), cost.copy()
+    new_q[f], new_cost[f] = qn, cn
+    # each run of consecutive re-solved frames is kept whole where it lowers the fastest joint
+    # rotation between its frames and their neighbours
+    old_rate, new_rate = _rotation_steps(tree, q), _rotation_steps(tree, new_q)  # (T-1,)
+    q, cost = q.copy(), cost.copy()
+    for run in np.split(f, np.flatnonzero(np.diff(f) > 1) + 1):
+        a, b = max(int(run[0]) - 1, 0), min(int(run[-1]) + 1, T - 1)
+        if new_rate[a:b].max() < old_rate[a:b].max():
+            q[run], cost[run] = new_q[run], new_cost[run]
+    return q, cost
+
+
+def _rotation_steps(tree, q):
+    """(T-1,) the largest rotation (rad, geodesic) of any joint between consecutive frames."""
+    rel = _joint_rotations(tree, q)
+    return _geodesic(rel[:-1], rel[1:]).max(axis=1)
