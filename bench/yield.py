@@ -63,14 +63,7 @@ def _joint_rotation_rate(trial: Path, angles: np.ndarray, fps: float) -> float:
     angle set (an Euler triple spins near its gimbal pose while the arm barely moves)."""
     from odahgen.skeleton import load_tree
 
-    tree = load_tree(trial / "scaled.osim")
-    R, _, _ = tree.forward(angles)
-    parent = np.asarray(tree.body_parent)
-    child = np.flatnonzero(parent >= 0)
-    rel = np.einsum("tbji,tbjk->tbik", R[:, parent[child]], R[:, child])  # parent^T child
-    d = np.einsum("tbji,tbjk->tbik", rel[:-1], rel[1:])
-    cos = np.clip((np.trace(d, axis1=2, axis2=3) - 1.0) / 2.0, -1.0, 1.0)
-    return float(np.degrees(np.arccos(cos)).max() * 60.0 / fps) if len(angles) > 1 else 0.0
+    return _tree_rotation_rate(load_tree(trial / "scaled.osim"), angles, fps)
 
 
 def _figures(trial: Path) -> dict:
@@ -125,7 +118,7 @@ def free_shoulder_tree(tree, limit_m: float = 0.06):
 
 
 def _tree_rotation_rate(tree, coords: np.ndarray, fps: float) -> float:
-    """As :func:`_joint_rotation_rate` for a tree's own coordinates (T, n)."""
+    """:func:`_joint_rotation_rate` of a tree at its coordinates (T, n)."""
     R, _, _ = tree.forward(coords)
     parent = np.asarray(tree.body_parent)
     child = np.flatnonzero(parent >= 0)
