@@ -391,12 +391,9 @@ def test_actions_run_through_motion_and_skeleton_stages(stage_figures, smplh_dir
 TARGET_RMS_CM, TARGET_MAX_CM, TARGET_FLAGGED_PCT = 2.0, 8.0, 5.0
 
 
-#: actions that still miss a target, and why (measured; see bench/yield.py)
-KNOWN_MISSES = {
-    "deep_squat": "16 % of frames flagged: this (female) subject's ASIS markers sit 2.0-2.1 cm off at "
-                  "full hip flexion (19 % without the shoulder girdle, which removed the C7 pull of the "
-                  "forward arms on the rigid trunk; the male subject of bench/yield.py: 0 %)",
-}
+#: actions that still miss a target, and why (measured; see bench/yield.py). None since the
+#: shoulder girdle (the deep squat's C7), the leg joint centres on their bones (its ASIS).
+KNOWN_MISSES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("action", [

@@ -122,8 +122,9 @@ def test_bony_landmarks_ride_their_bone_through_a_deep_squat(tmp_path):
     """Bony landmarks move rigidly with one bone of their own segment: through a deep squat
     (hip flexion ~90 deg, knees ~125 deg) the distances between the pelvis landmarks and
     between the femoral epicondyles and the hip/knee landmarks of the thigh stay those of the
-    rest pose (skinned, anny's ASIS vertex slid 2-3 cm); torso landmarks, clusters and joint
-    centres stay skinned."""
+    rest pose (skinned, anny's ASIS vertex slid 2-3 cm); the hip, knee and ankle centres ride
+    the bone above their joint (skinned, the hip-to-knee distance changed 2.4 cm); torso
+    landmarks, clusters and the arm's joint centres stay skinned."""
     from odahgen.body import load_body_model, load_layout, rigid_marker_bones
     from odahgen.motion import body_markers as BM
     from odahgen.motion.amass import read_amass
@@ -137,7 +138,9 @@ def test_bony_landmarks_ride_their_bone_through_a_deep_squat(tmp_path):
     assert bone["RASI"] in body.segment_bones["pelvis"] and bone["LPSI"] in body.segment_bones["pelvis"]
     assert bone["RLEL"] in body.segment_bones["humerus_r"] and bone["RLMAL"] in body.segment_bones["tibia_r"]
     assert bone["RACR"] is None and bone["STRN"] is None  # torso landmarks stay skinned
-    assert bone["RTH1"] is None and bone["RKJC"] is None  # a cluster, a joint centre
+    assert bone["RTH1"] is None and bone["REJC"] is None  # a cluster, an arm joint centre
+    assert bone["RHJC"] in body.segment_bones["pelvis"] and bone["RKJC"] in body.segment_bones["femur_r"]
+    assert bone["RAJC"] in body.segment_bones["tibia_r"]
 
     d = read_amass(GA.write_action(tmp_path / "squat.npz", "deep_squat", "smplh", seconds=3.0))
     mk_names, mk, _ = BM.amass_markers(d, "anny")
@@ -151,3 +154,4 @@ def test_bony_landmarks_ride_their_bone_through_a_deep_squat(tmp_path):
         assert spread_mm(a, b) < 0.5, (a, b, spread_mm(a, b))
     assert spread_mm("RLMAL", "RMMAL") < 0.5 and spread_mm("RLEL", "RMEL") < 0.5
     assert spread_mm("RLFC", "RGTR") < 0.5  # both on the thigh's bones (twist bones turn together)
+    assert spread_mm("RHJC", "RASI") < 0.5 and spread_mm("RKJC", "RLFC") < 0.5 and spread_mm("RAJC", "RLMAL") < 0.5

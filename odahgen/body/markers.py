@@ -405,11 +405,13 @@ def marker_points(layout: dict, names=None) -> tuple[list[str], np.ndarray, np.n
 
 #: OpenSim bodies whose bony landmarks stay skinned (see :func:`rigid_marker_bones`)
 SKINNED_SEGMENTS = frozenset({"torso"})
+#: joints whose joint-centre markers ride the bone above the joint (see :func:`rigid_marker_bones`)
+RIGID_JOINT_CENTRES = ("hip", "walker_knee", "ankle")
 
 
 def rigid_marker_bones(body: BodyModel, layout: dict, names=None) -> np.ndarray:
-    """(M,) int64: the bone each bony landmark of ``layout`` moves rigidly with, -1 for the
-    other markers (clusters, joint centres, head markers stay skinned).
+    """(M,) int64: the bone each bony landmark (and leg joint centre) of ``layout`` moves rigidly
+    with, -1 for the other markers (clusters, arm joint centres, head markers stay skinned).
 
     A landmark on bone (ASIS, epicondyle, malleolus, styloid) is a point of one rigid body of
     the skeleton, but linear blend skinning moves its vertex with every bone near it: anny's
@@ -422,13 +424,27 @@ def rigid_marker_bones(body: BodyModel, layout: dict, names=None) -> np.ndarray:
     model bends in a dozen bones (spine, neck, shoulder girdle), and skinning spreads their
     vertices over those bones the way a rigid thorax can best follow (rigid on the clavicle,
     the acromion rises 2-3 cm off a torso that cannot shrug when the arms go up; measured with
-    bench/yield.py, a rigid sternum and C7 flag more throw frames than skinned ones)."""
+    bench/yield.py, a rigid sternum and C7 flag more throw frames than skinned ones).
+
+    The hip, knee and ankle centres (:data:`RIGID_JOINT_CENTRES`) ride the bone above their
+    joint (the hip centre the pelvis bone, as the skeleton's is fixed in the pelvis): as skinned
+    vertex combinations they drifted along the thigh at full hip flexion (hip-to-knee centre
+    distance 35.2-37.6 cm in the generated deep squat), which pulled the pelvis (a female deep
+    squat: 16 % of frames flagged by the ASIS at 2.0-2.1 cm -> 0 %). The arm centres stay
+    skinned: on the bone above (the shoulder's is the scapula's) the arm motions fitted worse
+    (jumping jacks max 2.8 -> 5.2 cm, the deep squat 0 -> 15 % flagged)."""
     names = list(layout["markers"]) if names is None else list(names)
     W = body.skinning_weights  # (V, J)
     index = {b: i for i, b in enumerate(body.bone_names)}
     out = np.full(len(names), -1, dtype=np.int64)
     for m, name in enumerate(names):
         spec = layout["markers"][name]
+        joint = _JC_MARKER_JOINT.get(name[1:])
+        if spec.get("class") == "joint_centre" and joint in RIGID_JOINT_CENTRES and name[:1] in ("R", "L"):
+            bone = body.joint_bones.get(f"{joint}_{name[0].lower()}")
+            if bone in index and body.bone_parents[index[bone]] >= 0:
+                out[m] = int(body.bone_parents[index[bone]])
+            continue
         bones = [index[b] for b in body.segment_bones.get(spec["body"], ()) if b in index]
         if spec.get("class") != "bony" or not bones or spec["body"] in SKINNED_SEGMENTS:
             continue
