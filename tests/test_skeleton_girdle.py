@@ -186,3 +186,31 @@ def test_fit_limits_the_shift(tree):
     assert np.linalg.norm(P @ coef["r"].T, axis=1).max() == pytest.approx(G.MAX_SHIFT)
     Pl = arm_features(q[:, ci["arm_flex_l"]], q[:, ci["arm_add_l"]])
     assert np.linalg.norm(Pl @ coef["l"].T, axis=1).max() <= G.MAX_SHIFT + 1e-12
+
+
+def test_odahgen_ik_writes_the_fitted_girdle(tree, tmp_path):
+    import json
+
+    from odahgen.cli.skeleton import run_ik_command
+    from odahgen.io.mocap import MarkerData, write_trc
+    from odahgen.skeleton.kinematics import extract_tree
+    from odahgen.skeleton.model import load_model
+
+    truth = {"r": np.array([[0.0, 0.0, 0.0], [0.01, 0.025, -0.01], [0.0, -0.008, 0.0]]),
+             "l": np.array([[0.0, 0.0, 0.0], [0.01, 0.025, 0.01], [0.0, 0.008, 0.0]])}
+    moving = G.with_girdle(tree, truth)
+    q = _arm_motion(tree)
+    R, p, _ = moving.forward(q)
+    trc = write_trc(tmp_path / "arms.trc", MarkerData(tree.marker_names, moving.markers(R, p), 60.0))
+    runs = {}
+    for girdle in (True, False):
+        out = tmp_path / f"out_{girdle}"
+        summary = run_ik_command(str(trc), str(out), scale=False, workers=1, log=lambda _m: None, up="y",
+                                 girdle=girdle)
+        runs[girdle] = (summary, G.coefficients(extract_tree(load_model(out / "scaled.osim"))),
+                        json.loads((out / "summary.json").read_text()))
+    summary, written, on_disk = runs[True]
+    assert set(written) == {"r", "l"} and on_disk["shoulder_girdle"] is not None
+    assert all(np.allclose(written[s], np.asarray(summary["shoulder_girdle"][s])) for s in "rl")
+    assert summary["marker_rms_mean_m"] < 0.5 * runs[False][0]["marker_rms_mean_m"]
+    assert runs[False][1] == {} and runs[False][2]["shoulder_girdle"] is None
