@@ -100,10 +100,11 @@ def test_other_two_coordinate_translations_are_refused(model_file, tmp_path):
     names.append("arm_flex_r")
     names.append("arm_add_r")
     ax.setCoordinateNames(names)
-    v = osim.StdVectorString()
-    v.append("x")
-    v.append("y")
-    ax.set_function(osim.ExpressionBasedFunction("0.01*x*y", v))
+    fn = osim.ExpressionBasedFunction()
+    fn.setExpression("0.01*x*y")
+    fn.append_variables("x")
+    fn.append_variables("y")
+    ax.set_function(fn)
     model.finalizeConnections()
     model.printToXML(str(tmp_path / "bad.osim"))
     with pytest.raises(OdahgenError, match="acromial_r: a translation driven by arm_flex_r and arm_add_r"):
@@ -214,3 +215,18 @@ def test_odahgen_ik_writes_the_fitted_girdle(tree, tmp_path):
     assert all(np.allclose(written[s], np.asarray(summary["shoulder_girdle"][s])) for s in "rl")
     assert summary["marker_rms_mean_m"] < 0.5 * runs[False][0]["marker_rms_mean_m"]
     assert runs[False][1] == {} and runs[False][2]["shoulder_girdle"] is None
+
+
+def test_writing_a_girdle_leaves_ezc3d_working(model_file, tmp_path):
+    """OpenSim's ExpressionBasedFunction(str, std::vector<std::string>) constructor broke ezc3d's
+    string vectors for the rest of the process (its c3d writer then failed on POINT:UNITS):
+    write_girdle builds the functions through their properties instead."""
+    ezc3d = pytest.importorskip("ezc3d")
+    G.write_girdle(model_file, {"r": np.full((3, 3), 0.01)}, tmp_path / "g.osim")
+    c = ezc3d.c3d()
+    c["parameters"]["POINT"]["RATE"]["value"] = [100.0]
+    c["parameters"]["POINT"]["LABELS"]["value"] = ["A", "B", "C"]
+    c["parameters"]["POINT"]["UNITS"]["value"] = ["mm"]
+    c["data"]["points"] = np.ones((4, 3, 5))
+    c.write(str(tmp_path / "t.c3d"))
+    assert (tmp_path / "t.c3d").stat().st_size > 0

@@ -204,11 +204,13 @@ def write_girdle(model_path: str | os.PathLike, coef: dict[str, np.ndarray], out
             names.append(flex)
             names.append(add)
             ta.setCoordinateNames(names)
-            variables = osim.StdVectorString()
-            variables.append("x")
-            variables.append("y")
-            ta.set_function(osim.ExpressionBasedFunction(EXPRESSION.format(*(float(v) for v in c[k] * np.sign(a[k]))),
-                                                         variables))
+            # built through its properties: the constructor taking a std::vector<std::string>
+            # breaks ezc3d's string vectors in the same process (its c3d writer then fails)
+            fn = osim.ExpressionBasedFunction()
+            fn.setExpression(EXPRESSION.format(*(float(v) for v in c[k] * np.sign(a[k]))))
+            fn.append_variables("x")
+            fn.append_variables("y")
+            ta.set_function(fn)
     model.finalizeConnections()
     out = Path(out_path) if out_path else src
     with atomic_path(out) as tmp:
