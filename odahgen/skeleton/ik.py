@@ -185,6 +185,10 @@ def _interior_start(tree, q, cols):
 MOVED_REL = 1e-3
 #: frames of the coarse pass (every COARSE-th frame) solved from scratch
 COARSE = 12
+#: iterations of the coarse pass's second start (frames that ended at a bound): the few that do
+#: not converge then ran alone for 60 (18 of the 74 solver calls of bench/ik.py's real trial);
+#: registration and the fine pass solve every frame again
+RETRY_ITERS = 25
 
 
 def coarse_frames(T: int) -> np.ndarray:
@@ -211,7 +215,7 @@ def _solve_coarse(args):
     at = ((qc[:, clamp] <= lo + 1e-6) | (qc[:, clamp] >= hi - 1e-6)).any(axis=1)
     f = np.nonzero(at)[0]
     if len(f):
-        q2, c2 = solve_frames(tree, Y[f], idx, weights, qg[f], loc, cols, iters=60, reg=reg)
+        q2, c2 = solve_frames(tree, Y[f], idx, weights, qg[f], loc, cols, iters=RETRY_ITERS, reg=reg)
         m = c2 < cc[f]
         qc[f[m]], cc[f[m]] = q2[m], c2[m]
     _solve_coarse.retried = len(f)
