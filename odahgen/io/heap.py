@@ -7,8 +7,10 @@ temporaries of 0.1-10 MB many times a second (IK's normal equations on 120 frame
 (120, 41, 19) feature array, (120, U, U) twist products), so each of them costs page faults on
 fresh memory. :func:`keep_temporaries_on_heap` raises both thresholds for the process: blocks
 up to :data:`MMAP_THRESHOLD` come from the heap, and up to :data:`TRIM_THRESHOLD` of freed heap
-is kept for reuse. Measured on bench/ik.py's real trial (2-core Xeon, glibc 2.36): the normal
-equations of 120 frames 52 -> 38 us per frame; ``run_ik_tree`` on 600 frames 0.32 -> 0.27 s.
+is kept for reuse. Measured on bench/ik.py's real trial (2-core Xeon): the normal equations of
+120 frames called over and over 52 -> 38 us per frame; one 600-frame ``run_ik_tree`` with
+registration only 0.320 -> 0.313 s CPU (~2-3 %: between its calls other allocations keep the
+heap top busy, so glibc trims less there than in the repeated call).
 The cost is memory the process keeps after a peak: at most TRIM_THRESHOLD of free heap.
 
 The thresholds are process-wide and inherited by forked workers. Set from the environment
