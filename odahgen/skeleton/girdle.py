@@ -69,6 +69,25 @@ def _is_zero(ax: Axis) -> bool:
     return f.kind == "tab" and not np.any(f.y) and not np.any(f.dy)
 
 
+def _axis_row(axis) -> tuple[int, float]:
+    """The torso axis (0 x, 1 y, 2 z) a translation axis (3,) runs along, and its sign: the row
+    of the (3, 3) coefficients it carries, times that sign."""
+    k = int(np.argmax(np.abs(axis)))
+    return k, float(np.sign(axis[k]))
+
+
+def arm_elevation(tree: KinematicTree, q: np.ndarray, sides) -> float:
+    """Largest angle (rad) of an upper arm from hanging (its long axis from the torso's down
+    direction) over the poses q (T, n), for the girdle ``sides``: the arccos of 1 - the second
+    :func:`arm_features`."""
+    out = 0.0
+    for side in sides:
+        _b, flex, add, _j = SIDES[side]
+        P = arm_features(q[:, tree.coord_names.index(flex)], q[:, tree.coord_names.index(add)])
+        out = max(out, float(np.arccos(np.clip(1.0 - P[:, 1], -1.0, 1.0)).max()))
+    return out
+
+
 def coefficients(tree: KinematicTree) -> dict[str, np.ndarray]:
     """side -> (3, 3) m (rows: the torso's x, y, z; columns: :func:`arm_features`) of the
     girdles the tree carries (sides without one are left out)."""
@@ -77,10 +96,10 @@ def coefficients(tree: KinematicTree) -> dict[str, np.ndarray]:
         b = tree.body_names.index(SIDES[side][0])
         ts = [ax for ax in tree.axes[b] if ax.kind == "T"]
         if all(ax.func.kind == "arm" for ax in ts):
-            order = [int(np.argmax(np.abs(ax.axis))) for ax in ts]
             c = np.zeros((3, 3))
-            for ax, k in zip(ts, order):
-                c[k] = ax.func.coef * np.sign(ax.axis[k])
+            for ax in ts:
+                k, sign = _axis_row(ax.axis)
+                c[k] = ax.func.coef * sign
             out[side] = c
     return out
 
@@ -98,9 +117,9 @@ def with_girdle(tree: KinematicTree, coef: dict[str, np.ndarray] | None = None) 
         axes = []
         for ax in tree.axes[b]:
             if ax.kind == "T":
-                k = int(np.argmax(np.abs(ax.axis)))
-                ax = Axis("T", ax.axis, tree.coord_names.index(flex),
-                          Func("arm", coef=c[k] * np.sign(ax.axis[k])), tree.coord_names.index(add))
+                k, sign = _axis_row(ax.axis)
+                ax = Axis("T", ax.axis, tree.coord_names.index(flex), Func("arm", coef=c[k] * sign),
+                          tree.coord_names.index(add))
             axes.append(ax)
         out.axes[b] = axes
     return out
@@ -112,8 +131,8 @@ def set_coefficients(tree: KinematicTree, coef: dict[str, np.ndarray]) -> None:
         b = tree.body_names.index(SIDES[side][0])
         for ax in tree.axes[b]:
             if ax.kind == "T" and ax.func.kind == "arm":
-                k = int(np.argmax(np.abs(ax.axis)))
-                ax.func.coef[:] = np.asarray(c[k], float) * np.sign(ax.axis[k])
+                k, sign = _axis_row(ax.axis)
+                ax.func.coef[:] = np.asarray(c[k], float) * sign
 
 
 def fit_coefficients(tree: KinematicTree, q: np.ndarray, Y: np.ndarray, idx: np.ndarray, weights: np.ndarray,
@@ -127,8 +146,8 @@ def fit_coefficients(tree: KinematicTree, q: np.ndarray, Y: np.ndarray, idx: np.
     coefficients move only as far as the poses cannot make up for, and a few alternations with
     IK converge. Ridge: ``ridge`` x the arm markers' total weight, toward zero. Scaled down
     where a pose of q would shift a centre more than ``max_shift``."""
-    sides = [s for s in girdle_sides(tree) if all(ax.func.kind == "arm" for ax in
-                                                   tree.axes[tree.body_names.index(SIDES[s][0])] if ax.kind == "T")]
+    cur = coefficients(tree)  # the sides that carry a girdle
+    sides = list(cur)
     if not sides:
         return {}
     cols = tree.free_coords()
@@ -136,7 +155,6 @@ def fit_coefficients(tree: KinematicTree, q: np.ndarray, Y: np.ndarray, idx: np.
     ok = np.isfinite(Y).all(axis=2)
     W = np.where(ok, weights[None], 0.0)  # (T, m)
     r = np.where(ok[..., None], Y - x, 0.0)
-    cur = coefficients(tree)
     JC, feats, arm_w = [], {}, {}
     for side in sides:
         body, flex, add, _ = SIDES[side]
@@ -198,8 +216,7 @@ def write_girdle(model_path: str | os.PathLike, coef: dict[str, np.ndarray], out
         st = osim.CustomJoint.safeDownCast(model.updJointSet().get(joint)).updSpatialTransform()
         for i in range(3, 6):
             ta = st.updTransformAxis(i)
-            a = np.array([ta.getAxis().get(j) for j in range(3)])
-            k = int(np.argmax(np.abs(a)))
+            k, sign = _axis_row(np.array([ta.getAxis().get(j) for j in range(3)]))
             names = osim.ArrayStr()
             names.append(flex)
             names.append(add)
@@ -207,7 +224,7 @@ def write_girdle(model_path: str | os.PathLike, coef: dict[str, np.ndarray], out
             # built through its properties: the constructor taking a std::vector<std::string>
             # breaks ezc3d's string vectors in the same process (its c3d writer then fails)
             fn = osim.ExpressionBasedFunction()
-            fn.setExpression(EXPRESSION.format(*(float(v) for v in c[k] * np.sign(a[k]))))
+            fn.setExpression(EXPRESSION.format(*(float(v) for v in c[k] * sign)))
             fn.append_variables("x")
             fn.append_variables("y")
             ta.set_function(fn)

@@ -24,7 +24,7 @@ from odahgen.errors import OdahgenError
 from odahgen.io.heap import keep_temporaries_on_heap
 from odahgen.skeleton.branches import align_branches
 from odahgen.skeleton.girdle import coefficients as girdle_coefficients
-from odahgen.skeleton.girdle import fit_coefficients, girdle_sides, set_coefficients, with_girdle
+from odahgen.skeleton.girdle import arm_elevation, fit_coefficients, girdle_sides, set_coefficients, with_girdle
 from odahgen.skeleton.kinematics import KinematicTree, extract_tree
 from odahgen.skeleton.lm import CACHE_BLOCK, REG, _cost, _determined, solve_frames  # noqa: F401
 from odahgen.skeleton.smoothing import (BEND_DEG, SPIKE_DEG, SPIKE_PULL, _geodesic, _joint_rotations,  # noqa: F401
@@ -276,18 +276,6 @@ GIRDLE_ROUNDS = 6
 GIRDLE_MIN_ELEVATION_DEG = 45.0
 
 
-def _arm_elevation(tree: KinematicTree, q: np.ndarray, sides) -> float:
-    """Largest angle (rad) of an upper arm from hanging (its long axis from the torso's down
-    direction) over the poses q (T, n), for the girdle ``sides``."""
-    from odahgen.skeleton.girdle import SIDES  # noqa: PLC0415
-
-    out = 0.0
-    for side in sides:
-        _b, flex, add, _j = SIDES[side]
-        f, a = q[:, tree.coord_names.index(flex)], q[:, tree.coord_names.index(add)]
-        out = max(out, float(np.arccos(np.clip(np.cos(a) * np.cos(f), -1.0, 1.0)).max()))
-    return out
-
 #: fewest frames for which solve_all uses worker processes: forking a process that has opensim
 #: and torch loaded costs ~0.05-0.15 s, about what a second core saves on ~1000 frames
 MIN_PARALLEL = 1200
@@ -468,7 +456,7 @@ def run_ik_tree(
         girdle (only where the coarse poses raise an arm above GIRDLE_MIN_ELEVATION_DEG: hanging
         arms do not determine it), its coefficients too, until they move less than 0.1 mm."""
         nonlocal loc, tree, fit_girdle
-        fit_girdle = bool(sides) and _arm_elevation(tree, qc, sides) > np.radians(GIRDLE_MIN_ELEVATION_DEG)
+        fit_girdle = bool(sides) and arm_elevation(tree, qc, sides) > np.radians(GIRDLE_MIN_ELEVATION_DEG)
         if fit_girdle:  # a copy whose shoulders carry girdles (those the model has, or zero)
             tree = with_girdle(tree, girdle_coefficients(tree))
         rounds = max(register_rounds, GIRDLE_ROUNDS) if fit_girdle else register_rounds

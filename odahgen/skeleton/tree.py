@@ -433,13 +433,12 @@ class _Compiled:
         depth = [0] * B
         for b in range(B):
             depth[b] = 0 if tree.body_parent[b] < 0 else depth[tree.body_parent[b]] + 1
-        self.levels = []
+        # tree levels as (bodies, their parents), the ground as body B (KinematicTree._forward_vec)
+        self.parent_g = np.array([p if p >= 0 else B for p in tree.body_parent], int)
+        self.levels_g = []
         for d in range(max(depth) + 1):
             bs = np.array([b for b in range(B) if depth[b] == d], int)
-            self.levels.append((bs, np.array([tree.body_parent[b] for b in bs], int)))
-        # the same with the ground as body B (see KinematicTree._forward_vec)
-        self.parent_g = np.array([p if p >= 0 else B for p in tree.body_parent], int)
-        self.levels_g = [(bs, self.parent_g[bs]) for bs, _ in self.levels]
+            self.levels_g.append((bs, self.parent_g[bs]))
         self.ground = np.zeros((4, 5))
         self.ground[:, :4] = np.eye(4)
         self._plans: dict = {}
