@@ -6,6 +6,13 @@ samples, size and views, to PNG, nothing else). Target: overhead <= 10%.
 
     .venv/bin/python bench/render.py [--engine cycles|workbench|eevee] [--frames 60]
         [--width 320 --height 240] [--samples 4] [--mask] [--depth] [--repeats 3]
+        [--save-bundle DIR | --bundle DIR]
+
+``--save-bundle DIR`` only builds the bundle (the anny walk, garments, a sampled scene at the
+given size) and exits; ``--bundle DIR`` renders such a saved bundle instead of building one
+(its frame count and size win; engine, device, samples, mask and depth come from the
+options). Together they let a machine without anny/PyTorch (a GPU node, the lent device of
+bench/device/) run the benchmark on a bundle made elsewhere.
 
 One untimed warm-up run of each, then ``--repeats`` alternating bare/stage pairs; the figures
 are the medians of wall-clock time (noisy on a shared machine) and of CPU time (Blender and
@@ -18,27 +25,48 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from odahgen.config import load_config
-from odahgen.render.bundle import write_render_bundle
+from odahgen.errors import OdahgenError
+from odahgen.render.bundle import load_bundle
 from odahgen.render.launcher import probe_blender, run_worker
 from odahgen.render.stage import render_trial
-from odahgen.testing.scene import demo_sequence
-from odahgen.scene.garments import dress, garment_regions
-from odahgen.scene.sample import sample_scene
 
 
 def _bundle(cfg, frames: int, folder: Path) -> tuple[Path, int]:
+    """Build the benchmark's bundle (needs anny and PyTorch) -> (folder, number of views)."""
+    from odahgen.render.bundle import write_render_bundle
+    from odahgen.scene.garments import dress, garment_regions
+    from odahgen.scene.sample import sample_scene
+    from odahgen.testing.scene import demo_sequence
+
     seq = demo_sequence("walk", frames=frames)
     regions = garment_regions(weights=seq["weights"], bone_names=seq["bone_names"])
     scene = sample_scene(cfg, "bench_walk", seq["vertices"])
     garments = dress(scene, seq["vertices"], seq["faces"], regions)
     path = write_render_bundle(folder, seq["vertices"], seq["faces"], seq["uv"], garments, scene, cfg.render)
     return path, len(scene["cameras"])
+
+
+def _reuse_bundle(saved: Path, rc, folder: Path) -> tuple[Path, int, int]:
+    """Copy a saved bundle to ``folder`` with its render settings set to ``rc`` -> (folder,
+    views, frames). The size must match: the cameras were sampled for it."""
+    bundle = load_bundle(saved)
+    r = bundle["render"]
+    if (r["width"], r["height"]) != (rc.width, rc.height):
+        raise OdahgenError(f"{saved}: the bundle was made for {r['width']}x{r['height']}, not "
+                           f"{rc.width}x{rc.height}; pass --width {r['width']} --height {r['height']}")
+    shutil.copytree(saved, folder)
+    r.update(engine=rc.engine, device=rc.device, samples=rc.samples, mask=bool(rc.mask),
+             depth=bool(rc.depth))
+    (folder / "bundle.json").write_text(json.dumps(bundle))
+    return folder, len(bundle["cameras"]), int(bundle["frames"])
 
 
 def main() -> None:
@@ -53,16 +81,36 @@ def main() -> None:
     ap.add_argument("--depth", action="store_true", help="the stage also writes depth maps")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", default="")
+    ap.add_argument("--save-bundle", default="", metavar="DIR",
+                    help="only build the bundle into DIR (must not exist) and exit")
+    ap.add_argument("--bundle", default="", metavar="DIR",
+                    help="render this saved bundle (from --save-bundle) instead of building one")
     args = ap.parse_args()
     sets = [f"render.engine={args.engine}", f"render.width={args.width}", f"render.height={args.height}",
             f"render.samples={args.samples}", f"render.device={args.device}",
             f"render.mask={str(args.mask).lower()}", f"render.depth={str(args.depth).lower()}"]
     cfg = load_config("demo", sets)
+    if args.save_bundle:
+        dest = Path(args.save_bundle)
+        if dest.exists():
+            sys.exit(f"bench/render.py: {dest} already exists; choose a new folder")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="odahgen-bundle-", dir=dest.parent) as tmp:
+            path, n_views = _bundle(cfg, args.frames, Path(tmp) / "bundle")
+            path.rename(dest)  # atomic: a half-written bundle is never left at DEST
+        print(f"bundle: {dest} ({args.frames} frames, {n_views} views, {args.width}x{args.height})")
+        return
     gpus = probe_blender(engines=())["gpu_devices"]
     with tempfile.TemporaryDirectory(prefix="odahgen-bench-") as tmp:
         tmp = Path(tmp)
         t0 = time.time()
-        bundle, n_views = _bundle(cfg, args.frames, tmp / "bundle")
+        if args.bundle:
+            try:
+                bundle, n_views, args.frames = _reuse_bundle(Path(args.bundle), cfg.render, tmp / "bundle")
+            except OdahgenError as err:
+                sys.exit(f"bench/render.py: {err}")
+        else:
+            bundle, n_views = _bundle(cfg, args.frames, tmp / "bundle")
         prep = time.time() - t0
         n = args.frames * n_views
 
