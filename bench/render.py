@@ -42,8 +42,7 @@ from odahgen.render.stage import render_trial
 def _bundle(cfg, frames: int, folder: Path) -> tuple[Path, int]:
     """Build the benchmark's bundle (needs anny and PyTorch) -> (folder, number of views)."""
     from odahgen.render.bundle import write_render_bundle
-    from odahgen.scene.garments import dress, garment_regions
-    from odahgen.scene.sample import sample_scene
+    from odahgen.scene import dress, garment_regions, sample_scene
     from odahgen.testing.scene import demo_sequence
 
     seq = demo_sequence("walk", frames=frames)
@@ -71,6 +70,11 @@ def _reuse_bundle(saved: Path, rc, folder: Path) -> tuple[Path, int, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default="demo",
+                    help="the config whose scene (lights, clothing, rooms/outdoors) the bundle is "
+                         "sampled from (default: demo; configs/odah.toml = the full spec)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config key, e.g. scene.hdri_fraction=0 (repeatable)")
     ap.add_argument("--engine", default="cycles")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--frames", type=int, default=60)
@@ -80,6 +84,10 @@ def main() -> None:
     ap.add_argument("--mask", action="store_true", help="the stage also writes person masks")
     ap.add_argument("--depth", action="store_true", help="the stage also writes depth maps")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--warmup", choices=("both", "bare", "none"), default="both",
+                    help="untimed warm-up runs before the timed pairs: a bare render and a stage "
+                         "run (both), only the bare render (fills the same driver shader/kernel "
+                         "caches at 3/4 of the time: a GPU budget), or none")
     ap.add_argument("--json", default="")
     ap.add_argument("--save-bundle", default="", metavar="DIR",
                     help="only build the bundle into DIR (must not exist) and exit")
@@ -89,7 +97,7 @@ def main() -> None:
     sets = [f"render.engine={args.engine}", f"render.width={args.width}", f"render.height={args.height}",
             f"render.samples={args.samples}", f"render.device={args.device}",
             f"render.mask={str(args.mask).lower()}", f"render.depth={str(args.depth).lower()}"]
-    cfg = load_config("demo", sets)
+    cfg = load_config(args.config, [*args.set, *sets])
     if args.save_bundle:
         dest = Path(args.save_bundle)
         if dest.exists():
@@ -134,8 +142,10 @@ def main() -> None:
             video_bytes.update({v: Path(p).stat().st_size for v, p in res["videos"].items()})
             return wall, used, res
 
-        bare()  # warm-up: file cache, Blender's shader/kernel caches
-        stage()
+        if args.warmup != "none":  # warm-up: file cache, Blender's and the driver's shader/kernel caches
+            bare()
+        if args.warmup == "both":
+            stage()
         bare_s, stage_s, bare_c, stage_c, last = [], [], [], [], None
         for _ in range(args.repeats):
             wall, c, _res = bare()
@@ -149,7 +159,7 @@ def main() -> None:
     out = {
         "engine": args.engine, "device": last["worker"]["device"], "width": args.width, "height": args.height,
         "samples": args.samples, "frames_per_view": args.frames, "views": n_views, "mask": args.mask,
-        "depth": args.depth, "repeats": args.repeats, "prepare_s": round(prep, 2),
+        "depth": args.depth, "repeats": args.repeats, "warmup": args.warmup, "prepare_s": round(prep, 2),
         "bare_wall_s": [round(x, 2) for x in bare_s], "stage_wall_s": [round(x, 2) for x in stage_s],
         "stage_seconds_last": last["seconds"], "worker_build_s_last": last["worker"]["build_seconds"],
         "bare_cpu_s": [round(x, 2) for x in bare_c], "stage_cpu_s": [round(x, 2) for x in stage_c],

@@ -12,7 +12,8 @@
 # EEVEE_BUNDLE / CYCLES_BUNDLE (render bundles saved by `bench/render.py --save-bundle`; their
 # frame counts replace the *_FRAMES; without them the bundle is built here, which needs anny),
 # WIDTH x HEIGHT (1080 x 720), RENDER_DEVICE (gpu; cpu only to try the script out),
-# ENGINES ("eevee cycles": which benchmarks to run, in order).
+# ENGINES ("eevee cycles": which benchmarks to run, in order), WARMUP (both; bare = only the
+# bare render warms the caches up, see bench/render.py --warmup).
 # Needs the two environments of `make setup` (.venv, .venv-blender with bpy) or a Blender
 # named by ODAHGEN_BLENDER, and an NVIDIA driver; on the lent device machine, which has
 # neither, bench/device/ stages them. Writes OUT_DIR/{env.txt, eevee.json, cycles.json,
@@ -49,7 +50,7 @@ bench() {  # bench NAME ENGINE FRAMES [BUNDLE]
   echo "== $name: $engine, ${saved:-$frames frames per view}, ${WIDTH}x$HEIGHT, device $RENDER_DEVICE, mask on"
   timeout "$STEP_TIMEOUT_S" "$PY" bench/render.py --engine "$engine" --device "$RENDER_DEVICE" \
     --width "$WIDTH" --height "$HEIGHT" "${from[@]}" --samples "$SAMPLES" --mask \
-    --repeats "$REPEATS" --json "$OUT_DIR/$name.json" 2>&1 | tee "$OUT_DIR/$name.log" | tail -25
+    --repeats "$REPEATS" --warmup "${WARMUP:-both}" --json "$OUT_DIR/$name.json" 2>&1 | tee "$OUT_DIR/$name.log" | tail -25
   local rc=${PIPESTATUS[0]}
   [ "$rc" = 0 ] || echo "$name: failed or timed out (exit $rc); see $OUT_DIR/$name.log"
 }

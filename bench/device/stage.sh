@@ -18,12 +18,15 @@
 #   wheels/*.whl    what the device's Python lacks for the core side of bench/render.py
 #                   (pydantic, imageio-ffmpeg 0.5.1: its ffmpeg is 27 MB, 0.8's 53 MB), and
 #                   zstandard, which unpacks the kit where the machine has no zstd program
-#   bundles.tar.zst the benchmark's render bundles, made here (anny and PyTorch stay here)
-# and splits the lot into .devstage/kit.partNN of PART_MB (56) MiB: one part per device
-# call, beside the ~7 MB working tree, under the 64 MiB a call carries. PLAN.txt lists the
-# calls to make, in order (docs/farm.md, "The render on a GPU").
+#   bundles.tar.zst the benchmark's render bundles, made here (anny and PyTorch stay here):
+#                   the full spec's scene (configs/odah.toml: 4 lights, MakeHuman clothes,
+#                   shoes, hair, eyes) in a room (scene.hdri_fraction=0: the 70 % case and
+#                   the dearer one), the walk
+# and splits the lot into .devstage/kit.partNN: one part per device call, as large as the
+# 64 MiB a call carries leaves beside the working tree (PART_MB: 63 - the tree's MiB).
+# PLAN.txt lists the calls to make, in order (docs/farm.md, "The render on a GPU").
 #
-# Environment: WIDTH HEIGHT (1080 720), EEVEE_FRAMES (600), CYCLES_FRAMES (120), PART_MB (56),
+# Environment: WIDTH HEIGHT (1080 720), EEVEE_FRAMES (600), CYCLES_FRAMES (120), PART_MB,
 # ZSTD_LEVEL (19), DEVICE_PY (3.12: the Python the wheels are for; "none" = fetch no wheels),
 # GL_DEBS (1; 0 = fetch none). Fetching wheels and debs needs the package registries.
 set -euo pipefail
@@ -34,7 +37,9 @@ WIDTH=${WIDTH:-1080}
 HEIGHT=${HEIGHT:-720}
 EEVEE_FRAMES=${EEVEE_FRAMES:-600}
 CYCLES_FRAMES=${CYCLES_FRAMES:-120}
-PART_MB=${PART_MB:-56}
+# a call carries the working tree too: a part fills what the 64 MiB leave, less 1 MiB
+TREE_MB=$(git ls-files -z -co --exclude-standard | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
+PART_MB=${PART_MB:-$(( 63 - (TREE_MB + 1048575) / 1048576 ))}
 ZSTD_LEVEL=${ZSTD_LEVEL:-19}
 DEVICE_PY=${DEVICE_PY:-3.12}
 GL_DEBS=${GL_DEBS:-1}
@@ -113,7 +118,8 @@ fi
 echo "building the render bundles (${WIDTH}x$HEIGHT; EEVEE $EEVEE_FRAMES frames, Cycles $CYCLES_FRAMES)"
 mkdir -p "$STAGE.tmp/bundles"
 for pair in "eevee:$EEVEE_FRAMES" "cycles:$CYCLES_FRAMES"; do
-  "$CORE_PY" bench/render.py --save-bundle "$STAGE.tmp/bundles/${pair%%:*}" --frames "${pair#*:}" \
+  "$CORE_PY" bench/render.py --config configs/odah.toml --set scene.hdri_fraction=0 \
+    --save-bundle "$STAGE.tmp/bundles/${pair%%:*}" --frames "${pair#*:}" \
     --width "$WIDTH" --height "$HEIGHT" 2>&1 | tail -1
 done
 pack "$TMPKIT/bundles.tar.zst" -C "$STAGE.tmp/bundles" .
