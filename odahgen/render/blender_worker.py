@@ -518,48 +518,20 @@ def _render_animation(scene, pattern, color_mode="RGB", compression=15, file_for
 FRAME_TAG = "ODAHGEN-FRAME"
 
 
-def _announce_frames(view, noise=0.0, view_index=0, warp=None):
+def _announce_frames(view, warp=None):
     """A render_write handler that prints ``ODAHGEN-FRAME view frame`` once Blender has written
-    frame ``frame``'s PNG (and its mask/depth files): the core streams them on as they come.
-    A BMP frame is first warped through the lens (``warp``, a ``blender_lens.FrameWarp``), then
-    given sensor noise when ``noise`` > 0 (:func:`add_sensor_noise`)."""
+    frame ``frame``'s image (and its mask/depth files): the core streams them on as they come
+    (and adds the sensor noise there, :mod:`odahgen.render.sensor`, off this render loop). A BMP
+    frame is first warped through the lens (``warp``, a ``blender_lens.FrameWarp``)."""
 
     def handler(scene, *_):
-        if noise > 0 or warp is not None:
+        if warp is not None:
             path = scene.render.frame_path(frame=scene.frame_current)
             if path.lower().endswith(".bmp") and os.path.exists(path):
-                if warp is not None:
-                    warp(path)
-                if noise > 0:
-                    add_sensor_noise(path, noise, seed=1000003 * view_index + scene.frame_current)
+                warp(path)
         print(f"{FRAME_TAG} {view} {scene.frame_current}", flush=True)
 
     return handler
-
-
-def add_sensor_noise(path, sigma, seed=0):
-    """Add camera sensor noise to a 24-bit BMP in place: Gaussian, standard deviation ``sigma``
-    8-bit levels at full brightness and ``sigma * sqrt(0.1 + 0.9 * level / 255)`` below (shot
-    noise grows with the signal, a read-noise floor), per channel, seeded (same frame, same noise)."""
-    import numpy as np
-
-    data = bytearray(open(path, "rb").read())
-    start = int.from_bytes(data[10:14], "little")
-    w, h = int.from_bytes(data[18:22], "little", signed=True), abs(int.from_bytes(data[22:26], "little", signed=True))
-    if int.from_bytes(data[28:30], "little") != 24:
-        return
-    stride = (3 * w + 3) // 4 * 4
-    rows = np.frombuffer(bytes(data[start:start + stride * h]), dtype=np.uint8).reshape(h, stride)
-    px = rows[:, :3 * w].astype(np.float32)
-    rng = np.random.default_rng(seed)
-    px += rng.standard_normal(px.shape, dtype=np.float32) * (sigma * np.sqrt(0.1 + 0.9 * px / 255.0))
-    out = rows.copy()
-    out[:, :3 * w] = np.clip(np.rint(px), 0, 255).astype(np.uint8)
-    data[start:start + stride * h] = out.tobytes()
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
 
 
 def _lens_view(spec, r, root, frame_format):
@@ -620,8 +592,7 @@ def render_bundle(job):
         scene.render.resolution_x, scene.render.resolution_y = size
         if depth_node is not None:
             _set_output_dir(depth_node, os.path.join(out_dir, "aux", name) + os.sep)
-        handler = _announce_frames(name, float(r.get("sensor_noise", 0.0)), views.index(name), warp) \
-            if job.get("announce") or warp is not None else None
+        handler = _announce_frames(name, warp) if job.get("announce") or warp is not None else None
         if handler:
             bpy.app.handlers.render_write.append(handler)
         t1 = time.time()
