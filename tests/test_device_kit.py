@@ -42,7 +42,8 @@ def test_stage_splits_the_kit_into_parts_that_travel(staged):
     assert len(parts) >= 2
     assert all(p.stat().st_size <= PART_MB * 2**20 for p in parts)
     plan = (staged / "PLAN.txt").read_text()
-    assert f"run.sh unpack {len(parts)}" in plan and "run.sh bench cycles" in plan
+    assert f"run.sh unpack {len(parts)} && bash bench/device/run.sh bench eevee" in plan
+    assert plan.count("run.sh receive") == len(parts) - 1 and "run.sh bench cycles" in plan
     assert (staged / "kit.sha256").read_text().count("kit.part") == len(parts)
 
 
