@@ -32,7 +32,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 STAGE=${STAGE:-.devstage}
-KIT=$STAGE/kit
 WIDTH=${WIDTH:-1080}
 HEIGHT=${HEIGHT:-720}
 EEVEE_FRAMES=${EEVEE_FRAMES:-600}
