@@ -108,7 +108,6 @@ def main() -> None:
             path.rename(dest)  # atomic: a half-written bundle is never left at DEST
         print(f"bundle: {dest} ({args.frames} frames, {n_views} views, {args.width}x{args.height})")
         return
-    gpus = probe_blender(engines=())["gpu_devices"]
     with tempfile.TemporaryDirectory(prefix="odahgen-bench-") as tmp:
         tmp = Path(tmp)
         t0 = time.time()
@@ -120,6 +119,7 @@ def main() -> None:
         else:
             bundle, n_views = _bundle(cfg, args.frames, tmp / "bundle")
         prep = time.time() - t0
+        gpus = probe_blender(engines=())["gpu_devices"]  # after the bundle: its errors come first
         n = args.frames * n_views
 
         def cpu():

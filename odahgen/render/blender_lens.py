@@ -63,19 +63,33 @@ def warp_bilinear(image: np.ndarray, weights) -> np.ndarray:
     return out
 
 
-def read_bmp(path: str) -> np.ndarray:
-    """``(H, W, 3)`` uint8 RGB of a 24-bit uncompressed BMP (as Blender writes them)."""
-    data = open(path, "rb").read()
+def bmp_rows(data) -> tuple[np.ndarray, int, bool]:
+    """The pixel rows of a 24-bit uncompressed BMP held in ``data`` (bytes, or a bytearray to
+    write through): ``((H, stride) uint8 view of data's memory, width W (the first 3 W bytes of
+    a row are its BGR pixels, the rest padding), whether the rows run bottom-up)``. ValueError
+    for anything else."""
+    if data[:2] != b"BM" or int.from_bytes(data[28:30], "little") != 24 \
+            or int.from_bytes(data[30:34], "little") != 0:
+        raise ValueError("not a 24-bit uncompressed BMP")
     start = int.from_bytes(data[10:14], "little")
     w = int.from_bytes(data[18:22], "little", signed=True)
     h_signed = int.from_bytes(data[22:26], "little", signed=True)
     h = abs(h_signed)
-    if int.from_bytes(data[28:30], "little") != 24:
-        raise ValueError(f"{path}: not a 24-bit BMP")
     stride = (3 * w + 3) // 4 * 4
-    rows = np.frombuffer(data[start:start + stride * h], dtype=np.uint8).reshape(h, stride)[:, :3 * w]
-    bgr = rows.reshape(h, w, 3)
-    if h_signed > 0:  # bottom-up rows
+    if start + stride * h > len(data):
+        raise ValueError(f"truncated BMP ({len(data)} bytes for {w}x{h})")
+    rows = np.frombuffer(data, dtype=np.uint8, count=stride * h, offset=start).reshape(h, stride)
+    return rows, w, h_signed > 0
+
+
+def read_bmp(path: str) -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB of a 24-bit uncompressed BMP (as Blender writes them)."""
+    try:
+        rows, w, bottom_up = bmp_rows(open(path, "rb").read())
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+    bgr = rows[:, :3 * w].reshape(len(rows), w, 3)
+    if bottom_up:
         bgr = bgr[::-1]
     return np.ascontiguousarray(bgr[..., ::-1])
 

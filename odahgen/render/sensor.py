@@ -2,7 +2,7 @@
 
 It used to run in Blender's ``render_write`` handler, which Blender waits for before it renders
 the next frame: ~40 ms a 1080x720 frame on one core, serial with the render. Here it runs in
-the core's streaming thread, beside Blender, and costs ~11 ms (bench/sensor_noise.py). Same
+the core's streaming thread, beside Blender, and costs ~13 ms (bench/sensor_noise.py). Same
 model, same seeds: Gaussian per channel, standard deviation ``sigma`` 8-bit levels at full
 brightness and ``sigma * sqrt(0.1 + 0.9 * level / 255)`` below (shot noise grows with the
 signal, a read-noise floor), seeded per view and frame (same frame, same noise). The normal
@@ -17,6 +17,7 @@ import functools
 import numpy as np
 
 from odahgen.errors import OdahgenError
+from odahgen.render.blender_lens import bmp_rows
 
 
 def frame_seed(view_index: int, frame: int) -> int:
@@ -43,16 +44,10 @@ def add_sensor_noise(bmp: bytearray, sigma: float, seed: int, name: str = "frame
     (row padding untouched). ``name`` is for the error of anything else."""
     if sigma <= 0:
         return
-    if bmp[:2] != b"BM" or int.from_bytes(bmp[28:30], "little") != 24 \
-            or int.from_bytes(bmp[30:34], "little") != 0:
-        raise OdahgenError(f"{name}: sensor noise needs a 24-bit uncompressed BMP")
-    start = int.from_bytes(bmp[10:14], "little")
-    w = int.from_bytes(bmp[18:22], "little", signed=True)
-    h = abs(int.from_bytes(bmp[22:26], "little", signed=True))
-    stride = (3 * w + 3) // 4 * 4
-    if start + stride * h > len(bmp):
-        raise OdahgenError(f"{name}: truncated BMP ({len(bmp)} bytes for {w}x{h})")
-    rows = np.frombuffer(bmp, dtype=np.uint8, count=stride * h, offset=start).reshape(h, stride)
+    try:
+        rows, w, _bottom_up = bmp_rows(bmp)
+    except ValueError as err:
+        raise OdahgenError(f"{name}: sensor noise needs a 24-bit uncompressed BMP: {err}") from None
     px = rows[:, :3 * w]  # a view into ``bmp``: written back in place below
     n = px.size
     uniform16 = np.random.default_rng(seed).bit_generator.random_raw((n + 3) // 4).view(np.uint16)[:n]

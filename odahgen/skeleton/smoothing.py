@@ -98,10 +98,10 @@ def _smooth_spikes(tree, Y, idx, weights, q, cost, loc, cols, rounds: int = 4):
 
 
 #: undetermined-rotation smoothing (:func:`_smooth_undetermined`): a rotational coordinate that
-#: changes faster than FAST_DEG per frame is looked at (8 caught forearm-rotation noise of
-#: bench/ik.py's synthetic trial and cost 10 % of its IK time; the swings it is for reach 15-19); where the markers do not determine it
+#: changes faster than FAST_DEG per frame is looked at; where the markers do not determine it
 #: (:func:`odahgen.skeleton.lm._determined`), it is pulled toward its moving average over
-#: 2 * HALF_WINDOW + 1 frames
+#: 2 * HALF_WINDOW + 1 frames. (8 deg caught the forearm-rotation noise of bench/ik.py's
+#: synthetic trial and cost 10 % of its IK time; the swings it is for reach 15-19.)
 FAST_DEG = 12.0
 HALF_WINDOW = 4
 
